@@ -1,0 +1,11 @@
+rule model:
+    output:
+        directory("resources/models/{model}"),
+    params:
+        spec=model_spec,
+    log:
+        "logs/model/{model}.log",
+    conda:
+        "../../envs/sftdpo.yaml"
+    script:
+        "../scripts/materialise_model.py"

@@ -1,0 +1,20 @@
+rule sft:
+    input:
+        model=rules.model.output[0],
+        train=rules.data.output.train,
+        validation=rules.data.output.validation,
+    output:
+        directory("results/adapters/{model}/{task}/sft"),
+    params:
+        spec=model_spec,
+        settings=training_settings,
+        seed=config["seed"],
+    threads: 8
+    log:
+        "logs/sft/{model}/{task}.log",
+    conda:
+        "../../envs/sftdpo.yaml"
+    benchmark:
+        "benchmarks/sft/{model}/{task}.tsv"
+    script:
+        "../scripts/train_sft.py"

@@ -1,0 +1,17 @@
+rule stats:
+    input:
+        **{
+            method: expand(rules.score.output.predictions, method=method, allow_missing=True)[0]
+            for method in METHODS
+        },
+    output:
+        "results/stats/{model}/{task}.csv",
+    params:
+        n_resamples=config["statistics"]["n_resamples"],
+        seed=config["seed"],
+    log:
+        "logs/stats/{model}/{task}.log",
+    conda:
+        "../../envs/sftdpo.yaml"
+    script:
+        "../scripts/compare_methods.py"

