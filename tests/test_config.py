@@ -1,0 +1,69 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sftdpo.config import ConfigError, check_config
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
+
+
+def default_config() -> dict:
+    return yaml.safe_load((REPO / "config/config.yaml").read_text())
+
+
+def test_default_config_is_valid():
+    check_config(default_config(), SCHEMA)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda c: c["sft"].update(learning_rat=1e-4),
+         "sft: Unevaluated properties are not allowed ('learning_rat' was unexpected); "
+         "allowed keys: epochs, learning_rate"),
+        (lambda c: c["models"]["smollm2-135m"].update(dtype="fp8"),
+         "models.smollm2-135m.dtype: 'fp8' is not one of"),
+        (lambda c: c["models"].update(llama={"source": "hub"}),
+         "models.llama: 'hub_id' is a required property"),
+        (lambda c: c["tasks"].update(triage={}), "'triage' is not one of"),
+        (lambda c: c["dpo"].update(beta=0), "dpo.beta: 0 is less than or equal to the minimum"),
+        (lambda c: c["lora"].update(top_layers=4, target_modules="all-linear"),
+         "lora.target_modules: 'all-linear' is not of type 'array'"),
+    ],
+)
+def test_errors_name_the_key_and_what_is_allowed(change, expected):
+    config = default_config()
+    change(config)
+    with pytest.raises(ConfigError) as raised:
+        check_config(config, SCHEMA, source="my.yaml")
+    assert str(raised.value).startswith("my.yaml is not a valid experiment config:")
+    assert expected in str(raised.value)
+
+
+def test_every_problem_is_listed_at_once():
+    config = default_config()
+    config["lora"]["rank"] = 8
+    config["split"]["test"] = 2
+    with pytest.raises(ConfigError) as raised:
+        check_config(config, SCHEMA)
+    assert "lora: Additional properties" in str(raised.value)
+    assert "split.test: 2 is greater than the maximum of 0.6" in str(raised.value)
+
+
+def test_snakemake_refuses_a_bad_config_before_running_anything(tmp_path):
+    config = default_config()
+    config["generation"]["max_new_token"] = 4
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(config))
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+         "--directory", str(tmp_path), "--configfile", str(tmp_path / "bad.yaml"), "-n"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode != 0
+    assert "generation: Additional properties are not allowed ('max_new_token' was unexpected)" \
+        in result.stdout + result.stderr
+    assert not (tmp_path / "results").exists()

