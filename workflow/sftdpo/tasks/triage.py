@@ -590,14 +590,14 @@ PROVIDER_TRIAGE = LabelTask(
     description="Route a patient-portal message to physician, nurse, pharmacist or scheduling.",
     labels=PROVIDERS,
     label_field="provider",
+    # Short on purpose: the prompt is most of every training token. It still names each role's
+    # remit and the mixed-concern rule, which the base model cannot otherwise know.
     instruction=(
-        "You are a clinic triage assistant. Read the patient portal message and decide which "
-        "member of the care team should handle it: physician (new or worsening symptoms, "
-        "abnormal results, decisions to stop or change a medication), nurse (wound care, "
-        "checks after surgery, home readings, injection teaching), pharmacist (refills, "
-        "interactions, dose timing, insurance substitutions, dosing mistakes) or scheduling "
-        "(appointments, forms, referrals, billing). If the message raises several concerns, "
-        "choose the most clinically demanding role. Answer with the role only."
+        "Triage this patient portal message to the care-team role that should handle it: "
+        "physician (new or worse symptoms, results, medication changes), nurse (wounds, "
+        "post-op checks, home readings, injections), pharmacist (refills, interactions, "
+        "dosing) or scheduling (appointments, forms, referrals, billing). With several "
+        "concerns, pick the most clinically demanding role."
     ),
     build_items=generate_messages,
     aliases={
@@ -617,13 +617,10 @@ URGENCY_TRIAGE = LabelTask(
     labels=URGENCIES,
     label_field="urgency",
     instruction=(
-        "You are a clinic triage assistant. Read the patient portal message and decide how "
-        "soon the care team must act: urgent (someone should act today: possible emergency "
-        "symptoms, infection after surgery, dangerous home readings, running out of or "
-        "double-dosing a high-risk medication, a time-critical treatment visit at risk) or "
-        "non-urgent (can wait a few business days). Judge the clinical content, not the "
-        "writer's tone; if there are several concerns, the most urgent one decides. "
-        "Answer with the urgency only."
+        "Triage this patient portal message: urgent if the care team should act today "
+        "(possible emergency, infection after surgery, dangerous home readings, out of or "
+        "double-dosed high-risk medication, time-critical treatment visit at risk), else "
+        "non-urgent. Judge the content, not the tone; the most urgent concern decides."
     ),
     build_items=generate_messages,
     aliases={
