@@ -18,7 +18,8 @@ SETTINGS = {
     "lora": {"r": 4, "alpha": 8, "dropout": 0.0, "top_layers": None,
              "target_modules": ["q_proj", "v_proj", "up_proj"]},
     "sft": {**STAGE, "learning_rate": 5e-2},
-    "dpo": {**STAGE, "learning_rate": 5e-2, "beta": 0.1},
+    "dpo": {**STAGE, "learning_rate": 5e-2, "beta": 0.1,
+            "loss_type": ["sigmoid"], "loss_weights": None},
 }
 
 

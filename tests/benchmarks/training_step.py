@@ -28,7 +28,8 @@ SETTINGS = {
              "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
                                 "up_proj", "down_proj"]},
     "sft": {**STAGE, "learning_rate": 5e-4},
-    "dpo": {**STAGE, "learning_rate": 1e-4, "beta": 0.1},
+    "dpo": {**STAGE, "learning_rate": 1e-4, "beta": 0.1,
+            "loss_type": ["sigmoid"], "loss_weights": None},
 }
 
 

@@ -163,6 +163,8 @@ def build_dpo_trainer(
     args = DPOConfig(
         **trainer_arguments(stage, seed, device, out_dir),
         beta=stage["beta"],
+        loss_type=stage["loss_type"],
+        loss_weights=stage["loss_weights"],
         include_num_input_tokens_seen="non_padding",
     )
     # No peft_config and no ref_model: TRL copies the loaded SFT adapter into a frozen "ref"
