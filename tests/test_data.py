@@ -58,3 +58,9 @@ def test_both_triage_tasks_split_the_same_messages_alike():
     b = stratified_split(urgency, items, 0.1, 0.4, seed=0)
     assert {n: [i["id"] for i in p] for n, p in a.items()} == {
         n: [i["id"] for i in p] for n, p in b.items()}
+
+
+def test_small_tasks_fall_back_to_stratifying_on_the_label():
+    parts = stratified_split(TRIAGE, TRIAGE.build_items(60, 0), validation=0.1, test=0.4, seed=0)
+    assert [len(parts[name]) for name in ("train", "validation", "test")] == [30, 6, 24]
+    assert len({i["provider"] for i in parts["test"]}) == 4

@@ -37,5 +37,5 @@ def test_embedded_model_becomes_a_plain_trainable_llama(tmp_path):
     answers, _ = generate_answers(
         model, load_tokenizer(out),
         [[{"role": "user", "content": "What is the capital of France? One word."}]],
-        max_new_tokens=5, batch_size=1)
+        max_new_tokens=12, batch_size=1)
     assert "paris" in answers[0].lower()

@@ -2,6 +2,7 @@
 results contract; a second run has nothing to do."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -56,9 +57,9 @@ def finished_run(tiny_model_dir, tmp_path_factory):
 
 
 def test_predictions_follow_the_results_contract(finished_run):
-    test_ids = [json.loads(line)["id"] for line in
-                (finished_run / "results/data/provider_triage/test.jsonl").open()]
     for task in TASKS:
+        test_ids = [json.loads(line)["id"] for line in
+                    (finished_run / f"results/data/{task}/test.jsonl").open()]
         for method in METHODS:
             path = finished_run / f"results/predictions/tiny/{task}/{method}.jsonl"
             records = [json.loads(line) for line in path.open()]
@@ -119,12 +120,13 @@ def test_a_run_stopped_during_training_leaves_nothing_marked_done(tiny_model_dir
                                                                   tmp_path_factory):
     workdir = new_workdir(tmp_path_factory, tiny_model_dir)
     running = subprocess.Popen(command(workdir, "all"), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+                               stderr=subprocess.DEVNULL, start_new_session=True)
     training_log = workdir / "logs/sft/tiny/provider_triage.log"
     deadline = time.time() + 300
     while not training_log.exists() and time.time() < deadline:
         time.sleep(0.05)
-    running.send_signal(signal.SIGINT)  # Ctrl-C while the SFT job runs
+    # Ctrl-C in a terminal: SIGINT to Snakemake and its running job, while SFT trains.
+    os.killpg(running.pid, signal.SIGINT)
     running.wait(timeout=120)
     adapter = workdir / "results/adapters/tiny/provider_triage/sft"
     assert not (adapter / "adapter_model.safetensors").exists()

@@ -34,20 +34,23 @@ def stratified_split(
 ) -> dict[str, list[dict]]:
     """Split by share of items, keeping each stratum's share alike in every split.
 
-    A stratum too small to appear in every split falls back to stratifying on the label alone.
+    Strata too small to reach every split (fewer than 3 items, or more strata than the smallest
+    split has items) fall back to stratifying on the label alone.
     """
     items, _ = drop_duplicate_texts(items)
+    n_test, n_validation = round(test * len(items)), round(validation * len(items))
     strata = [task.stratum(item) for item in items]
-    if min(Counter(strata).values()) < 3:
+    counts = Counter(strata)
+    if min(counts.values()) < 3 or len(counts) > min(n_test, n_validation):
         strata = [task.gold(item) for item in items]
     indices = list(range(len(items)))
     # Counts, not fractions, so the shares do not drift by rounding twice.
     rest, test_idx = train_test_split(
-        indices, test_size=round(test * len(items)), random_state=seed, stratify=strata
+        indices, test_size=n_test, random_state=seed, stratify=strata
     )
     train_idx, validation_idx = train_test_split(
         rest,
-        test_size=round(validation * len(items)),
+        test_size=n_validation,
         random_state=seed,
         stratify=[strata[i] for i in rest],
     )
