@@ -135,3 +135,19 @@ def test_a_run_stopped_during_training_leaves_nothing_marked_done(tiny_model_dir
     assert result.returncode == 0, result.stderr[-4000:]
     assert (adapter / "adapter_model.safetensors").is_file()
     assert (workdir / "results/summary/table.md").is_file()
+
+
+def test_a_dpo_setting_reruns_dpo_and_what_follows_not_sft(finished_run, tmp_path):
+    config = yaml.safe_load((finished_run / "config.yaml").read_text())
+    config["dpo"]["beta"] = 0.5
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(yaml.safe_dump(config))
+    result = subprocess.run(
+        [*SNAKEMAKE, "--directory", str(finished_run), "--configfile", str(changed), "-n",
+         "--quiet", "rules", "all"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    planned = {line.split()[0] for line in result.stdout.splitlines() if line.strip()}
+    assert {"dpo", "generate", "score", "stats", "summary"} <= planned
+    assert not planned & {"model", "data", "sft", "pairs"}

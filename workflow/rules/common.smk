@@ -11,6 +11,7 @@ min_version("9.0")
 PACKAGE_ROOT = os.path.join(workflow.basedir, "workflow")
 sys.path.insert(0, PACKAGE_ROOT)
 
+from sftdpo import METHODS  # noqa: E402
 from sftdpo.config import check_config  # noqa: E402
 
 # Every problem with the config, by key, before anything runs; then the schema's defaults.
@@ -20,7 +21,6 @@ validate(config, "../schemas/config.schema.yaml")
 
 MODELS = list(config["models"])
 TASKS = list(config["tasks"])
-METHODS = ["base", "sft", "dpo"]
 
 
 wildcard_constraints:
@@ -33,6 +33,7 @@ def model_spec(wildcards):
     return config["models"][wildcards.model]
 
 
-def training_settings(wildcards):
-    """The sections of the config one training job reads (params: so edits retrain)."""
-    return {"lora": config["lora"], "sft": config["sft"], "dpo": config["dpo"]}
+def training_settings(stage):
+    """The config sections a training stage reads; as params, editing them reruns that stage
+    (and what depends on it) only: a DPO setting does not retrain SFT."""
+    return {"lora": config["lora"], stage: config[stage]}

@@ -7,7 +7,7 @@ rule dpo:
         directory("results/adapters/{model}/{task}/dpo"),
     params:
         spec=model_spec,
-        settings=training_settings,
+        settings=training_settings("dpo"),
         seed=config["seed"],
     threads: 8
     log:

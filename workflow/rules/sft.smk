@@ -7,7 +7,7 @@ rule sft:
         directory("results/adapters/{model}/{task}/sft"),
     params:
         spec=model_spec,
-        settings=training_settings,
+        settings=training_settings("sft"),
         seed=config["seed"],
     threads: 8
     log:

@@ -10,8 +10,6 @@ from __future__ import annotations
 from .inference import answer_logprobs
 from .tasks.base import LabelTask
 
-STRATEGIES = ("hardest_wrong_label",)
-
 
 def hardest_wrong_label_pairs(model, tokenizer, task: LabelTask, items: list[dict]) -> list[dict]:
     pairs = []
@@ -35,3 +33,7 @@ def hardest_wrong_label_pairs(model, tokenizer, task: LabelTask, items: list[dic
             }
         )
     return pairs
+
+
+# The config's pairs.strategy names one of these.
+PAIR_STRATEGIES = {"hardest_wrong_label": hardest_wrong_label_pairs}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from . import METHODS
 from .tasks import get_task
 
-METHODS = ("base", "sft", "dpo")
 PERCENT_METRICS = {"accuracy", "parse_failure_rate"}
 
 
