@@ -30,6 +30,28 @@ UNPARSED = -1
 CONFIDENCE_LEVEL = 0.95
 
 
+# Metrics that are the mean of a per-item flag; the paired tests compare these flags.
+ITEM_FLAGS = {
+    "accuracy": lambda ref, pred: pred == ref,
+    "parse_failure_rate": lambda ref, pred: pred == UNPARSED,
+}
+
+
+def metric_functions(n_labels: int) -> dict:
+    """Every metric, by name, as a function of (reference, prediction) index arrays that works
+    along the last axis (so on a leading resample axis too)."""
+    return {
+        "accuracy": lambda ref, pred: np.mean(ITEM_FLAGS["accuracy"](ref, pred), axis=-1),
+        "macro_f1": lambda ref, pred: macro_f1_from_indices(ref, pred, n_labels),
+        "parse_failure_rate": lambda ref, pred: np.mean(
+            ITEM_FLAGS["parse_failure_rate"](ref, pred), axis=-1
+        ),
+    }
+
+
+METRICS = tuple(metric_functions(1))
+
+
 def label_index(labels: Sequence[str]) -> dict[str, int]:
     """Position of each label; raises on an empty or repeated label list."""
     if len(labels) == 0:
@@ -130,23 +152,11 @@ def classification_metrics(
     if len(records) == 0:
         raise ValueError("no records to score")
     ref, pred = record_indices(records, labels)
-    n_labels = len(labels)
-
-    def accuracy(ref, pred, axis=-1):
-        return np.mean(ref == pred, axis=axis)
-
-    def macro_f1(ref, pred, axis=-1):
-        return macro_f1_from_indices(ref, pred, n_labels)
-
-    def parse_failure_rate(ref, pred, axis=-1):
-        return np.mean(pred == UNPARSED, axis=axis)
-
     result: dict = {"n": len(ref)}
-    for name, statistic in (
-        ("accuracy", accuracy),
-        ("macro_f1", macro_f1),
-        ("parse_failure_rate", parse_failure_rate),
-    ):
-        result[name] = float(statistic(ref, pred))
-        result[f"{name}_ci"] = paired_bootstrap_ci((ref, pred), statistic, n_resamples, seed)
+    for name, metric in metric_functions(len(labels)).items():
+        result[name] = float(metric(ref, pred))
+        result[f"{name}_ci"] = paired_bootstrap_ci(
+            (ref, pred), lambda ref, pred, axis=-1, metric=metric: metric(ref, pred),
+            n_resamples, seed,
+        )
     return result

@@ -26,14 +26,14 @@ from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 
 from sftdpo.metrics import (
-    UNPARSED,
-    macro_f1_from_indices,
+    ITEM_FLAGS,
+    METRICS,
+    metric_functions,
     paired_bootstrap_ci,
     record_indices,
 )
 
 COMPARISONS = (("base", "sft"), ("sft", "dpo"), ("base", "dpo"))
-METRICS = ("accuracy", "macro_f1", "parse_failure_rate")
 COLUMNS = (
     "comparison",
     "metric",
@@ -121,80 +121,38 @@ def _compare_pair(
     seed: int,
 ) -> list[dict]:
     """One row per metric for a vs b (p values not yet adjusted)."""
-
-    def accuracy_diff(ref, pa, pb, axis=-1):
-        return np.mean(pb == ref, axis=axis) - np.mean(pa == ref, axis=axis)
-
-    def f1_diff(ref, pa, pb, axis=-1):
-        return macro_f1_from_indices(ref, pb, n_labels) - macro_f1_from_indices(ref, pa, n_labels)
-
-    def failure_diff(ref, pa, pb, axis=-1):
-        return np.mean(pb == UNPARSED, axis=axis) - np.mean(pa == UNPARSED, axis=axis)
-
     rows = []
-    data = (ref, pred_a, pred_b)
+    for name, metric in metric_functions(n_labels).items():
 
-    correct_a, correct_b = pred_a == ref, pred_b == ref
-    statistic, p_value = mcnemar_exact(correct_a, correct_b)
-    rows.append(
-        {
-            "metric": "accuracy",
-            "a": correct_a.mean(),
-            "b": correct_b.mean(),
-            "diff_fn": accuracy_diff,
-            "test": "mcnemar_exact",
-            "statistic": statistic,
-            "p_value": p_value,
-        }
-    )
+        def diff(ref, pa, pb, axis=-1, metric=metric):
+            return metric(ref, pb) - metric(ref, pa)
 
-    f1_a = float(macro_f1_from_indices(ref, pred_a, n_labels))
-    f1_b = float(macro_f1_from_indices(ref, pred_b, n_labels))
-    # Identical predictions make every swap a no-op: all null statistics are 0 and scipy
-    # returns p = 1 (two-sided p is clipped at 1).
-    p_value = float(
-        stats.permutation_test(
-            (pred_a, pred_b),
-            lambda pa, pb, axis=-1: f1_diff(ref, pa, pb),
-            permutation_type="samples",
-            vectorized=True,
-            n_resamples=n_resamples,
-            alternative="two-sided",
-            axis=-1,
-            random_state=np.random.default_rng(seed),
-        ).pvalue
-    )
-    rows.append(
-        {
-            "metric": "macro_f1",
-            "a": f1_a,
-            "b": f1_b,
-            "diff_fn": f1_diff,
-            "test": "approximate_randomization",
-            "statistic": f1_b - f1_a,
-            "p_value": p_value,
-        }
-    )
-
-    failed_a, failed_b = pred_a == UNPARSED, pred_b == UNPARSED
-    statistic, p_value = mcnemar_exact(failed_a, failed_b)
-    rows.append(
-        {
-            "metric": "parse_failure_rate",
-            "a": failed_a.mean(),
-            "b": failed_b.mean(),
-            "diff_fn": failure_diff,
-            "test": "mcnemar_exact",
-            "statistic": statistic,
-            "p_value": p_value,
-        }
-    )
-
-    for row in rows:
-        diff_fn = row.pop("diff_fn")
-        row["a"], row["b"] = float(row["a"]), float(row["b"])
-        row["diff"] = row["b"] - row["a"]
-        row["ci_low"], row["ci_high"] = paired_bootstrap_ci(data, diff_fn, n_resamples, seed)
+        a, b = float(metric(ref, pred_a)), float(metric(ref, pred_b))
+        if name in ITEM_FLAGS:
+            flag = ITEM_FLAGS[name]
+            test = "mcnemar_exact"
+            statistic, p_value = mcnemar_exact(flag(ref, pred_a), flag(ref, pred_b))
+        else:
+            # Identical predictions make every swap a no-op: all null statistics are 0 and
+            # scipy returns p = 1 (two-sided p is clipped at 1).
+            test = "approximate_randomization"
+            statistic = b - a
+            p_value = float(
+                stats.permutation_test(
+                    (pred_a, pred_b),
+                    lambda pa, pb, axis=-1, diff=diff: diff(ref, pa, pb),
+                    permutation_type="samples",
+                    vectorized=True,
+                    n_resamples=n_resamples,
+                    alternative="two-sided",
+                    axis=-1,
+                    random_state=np.random.default_rng(seed),
+                ).pvalue
+            )
+        ci_low, ci_high = paired_bootstrap_ci((ref, pred_a, pred_b), diff, n_resamples, seed)
+        rows.append({"metric": name, "a": a, "b": b, "diff": b - a, "ci_low": ci_low,
+                     "ci_high": ci_high, "test": test, "statistic": statistic,
+                     "p_value": p_value})
     return rows
 
 
