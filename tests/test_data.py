@@ -2,10 +2,11 @@ from collections import Counter
 
 import pytest
 
-from sftdpo.data import drop_duplicate_texts, normalised, stratified_split
-from sftdpo.tasks import TASKS
+from sftdpo.data import build_splits, drop_duplicate_texts, normalised, stratified_split
+from sftdpo.tasks import BUILTIN_TASKS
+from sftdpo.userdata import DataError
 
-TRIAGE = TASKS["provider_triage"]
+TRIAGE = BUILTIN_TASKS["provider_triage"]
 
 
 def split(seed=0, n=300):
@@ -52,7 +53,7 @@ def test_split_is_seeded():
 
 
 def test_both_triage_tasks_split_the_same_messages_alike():
-    urgency = TASKS["urgency_triage"]
+    urgency = BUILTIN_TASKS["urgency_triage"]
     items = TRIAGE.build_items(300, 0)
     a = stratified_split(TRIAGE, items, 0.1, 0.4, seed=0)
     b = stratified_split(urgency, items, 0.1, 0.4, seed=0)
@@ -64,3 +65,55 @@ def test_small_tasks_fall_back_to_stratifying_on_the_label():
     parts = stratified_split(TRIAGE, TRIAGE.build_items(60, 0), validation=0.1, test=0.4, seed=0)
     assert [len(parts[name]) for name in ("train", "validation", "test")] == [30, 6, 24]
     assert len({i["provider"] for i in parts["test"]}) == 4
+
+
+def user_csv(tmp_path, rows, header="text,label,split"):
+    path = tmp_path / "notes.csv"
+    path.write_text(header + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return {"family": "text_classification", "data": {"path": str(path), "columns": {}}}
+
+
+SPLIT_SETTINGS = {"validation": 0.2, "test": 0.4}
+
+
+def test_user_splits_drop_a_test_text_seen_in_training_and_count_it(tmp_path):
+    rows = ["No pneumothorax.,no acute,train", "Small left PTX.,acute,train",
+            "Large right effusion.,acute,validation", "Clear lungs.,no acute,validation",
+            "no  pneumothorax,no acute,test", "New RLL consolidation.,acute,test",
+            "Stable chronic changes.,no acute,test"]
+    splits, meta = build_splits("mine", user_csv(tmp_path, rows), SPLIT_SETTINGS, seed=0)
+    assert [i["text"] for i in splits["test"]] == ["New RLL consolidation.",
+                                                   "Stable chronic changes."]
+    assert meta["duplicates_dropped"] == {"train": 0, "validation": 0, "test": 1}
+    assert meta["counts"] == {"train": 2, "validation": 2, "test": 2}
+    assert meta["labels"] == ["acute", "no acute"] and meta["kind"] == "label"
+    assert meta["split_from"] == "the data's split column"
+
+
+def test_user_data_without_splits_is_split_after_dropping_repeats(tmp_path):
+    rows = [f"Finding number {i}.,{'acute' if i % 2 else 'no acute'}" for i in range(40)]
+    rows.append("finding number 3,acute")
+    splits, meta = build_splits("mine", user_csv(tmp_path, rows, "text,label"),
+                                SPLIT_SETTINGS, seed=0)
+    assert meta["duplicates_dropped"] == {"before splitting": 1}
+    assert sum(meta["counts"].values()) == 40
+    assert meta["counts"]["test"] == 16
+
+
+def test_a_train_split_with_one_label_is_refused(tmp_path):
+    rows = ["A.,acute,train", "B.,acute,train", "C.,no acute,validation", "D.,no acute,test"]
+    with pytest.raises(DataError, match="the train split holds one label only"):
+        build_splits("mine", user_csv(tmp_path, rows), SPLIT_SETTINGS, seed=0)
+
+
+def test_an_empty_split_is_refused(tmp_path):
+    rows = ["A.,acute,train", "B.,no acute,train", "C.,no acute,test"]
+    with pytest.raises(DataError, match="the validation split is empty"):
+        build_splits("mine", user_csv(tmp_path, rows), SPLIT_SETTINGS, seed=0)
+
+
+def test_builtin_meta_records_source_labels_and_counts():
+    splits, meta = build_splits("provider_triage", {"n_items": 50}, SPLIT_SETTINGS, seed=0)
+    assert meta["labels"] == list(TRIAGE.labels) and meta["family"] == "triage"
+    assert meta["source"] == "built-in generator provider_triage"
+    assert meta["counts"] == {name: len(part) for name, part in splits.items()}
