@@ -13,14 +13,21 @@ from sklearn.metrics import f1_score
 from statsmodels.stats.contingency_tables import mcnemar
 
 from sftdpo.metrics import (
+    METRICS_BY_KIND,
     UNPARSED,
-    classification_metrics,
     macro_f1_from_indices,
+    method_metrics,
     record_indices,
 )
 from sftdpo.stats import COLUMNS, COMPARISONS, align, compare_methods, holm, mcnemar_exact
 
 LABELS = ("A", "B", "C")
+LABEL_METRICS = METRICS_BY_KIND["label"]
+
+
+def compare_methods_labels(records_by_method, labels, **kwargs):
+    """compare_methods with the metrics of a label task."""
+    return compare_methods(records_by_method, LABEL_METRICS, labels, **kwargs)
 FAST = 2000  # resamples where the exact count does not matter
 
 
@@ -65,7 +72,7 @@ def sk_macro_f1(ref, pred, n_labels):
 
 
 def test_small_case_by_hand():
-    m = classification_metrics(make(SMALL_REFS, SMALL_PREDS), LABELS, n_resamples=FAST)
+    m = method_metrics(make(SMALL_REFS, SMALL_PREDS), LABEL_METRICS, LABELS, n_resamples=FAST)
     # accuracy: items 0, 3, 5 correct -> 3/6
     assert m["n"] == 6
     assert m["accuracy"] == pytest.approx(0.5)
@@ -79,7 +86,8 @@ def test_small_case_by_hand():
     #   macro = (0.4 + 0.5 + 1.0) / 3 = 1.9 / 3
     assert m["macro_f1"] == pytest.approx(1.9 / 3)
     # a fourth label that never occurs still enters the average with F1 0: 1.9 / 4
-    m4 = classification_metrics(make(SMALL_REFS, SMALL_PREDS), (*LABELS, "D"), n_resamples=FAST)
+    m4 = method_metrics(make(SMALL_REFS, SMALL_PREDS), LABEL_METRICS, (*LABELS, "D"),
+                        n_resamples=FAST)
     assert m4["macro_f1"] == pytest.approx(1.9 / 4)
     for name in ("accuracy", "macro_f1", "parse_failure_rate"):
         low, high = m[f"{name}_ci"]
@@ -136,7 +144,7 @@ def test_macro_f1_leading_axes_match_sklearn_per_row():
 def test_accuracy_ci_is_scipy_percentile_bootstrap():
     records = random_records(80, 0.6, 0.1, seed=3)
     ref, pred = record_indices(records, LABELS)
-    m = classification_metrics(records, LABELS, n_resamples=FAST, seed=7)
+    m = method_metrics(records, LABEL_METRICS, LABELS, n_resamples=FAST, seed=7)
     expected = sps.bootstrap(
         ((ref == pred).astype(float),),
         np.mean,
@@ -146,25 +154,25 @@ def test_accuracy_ci_is_scipy_percentile_bootstrap():
         random_state=np.random.default_rng(7),
     ).confidence_interval
     assert m["accuracy_ci"] == pytest.approx([expected.low, expected.high], abs=1e-12)
-    assert m == classification_metrics(records, LABELS, n_resamples=FAST, seed=7)
+    assert m == method_metrics(records, LABEL_METRICS, LABELS, n_resamples=FAST, seed=7)
 
 
 def test_metrics_degenerate_cases():
     # all correct: point intervals, no NaN (BCa would give NaN here)
-    m = classification_metrics(make(SMALL_REFS, SMALL_REFS), LABELS, n_resamples=FAST)
+    m = method_metrics(make(SMALL_REFS, SMALL_REFS), LABEL_METRICS, LABELS, n_resamples=FAST)
     assert (m["accuracy"], m["macro_f1"], m["parse_failure_rate"]) == (1.0, 1.0, 0.0)
     assert m["accuracy_ci"] == [1.0, 1.0]
     assert m["parse_failure_rate_ci"] == [0.0, 0.0]
     # all unparsed
-    m = classification_metrics(make(SMALL_REFS, [None] * 6), LABELS, n_resamples=FAST)
+    m = method_metrics(make(SMALL_REFS, [None] * 6), LABEL_METRICS, LABELS, n_resamples=FAST)
     assert (m["accuracy"], m["macro_f1"], m["parse_failure_rate"]) == (0.0, 0.0, 1.0)
     assert m["macro_f1_ci"] == [0.0, 0.0]
     # a single item
-    m = classification_metrics(make(["A"], ["A"]), LABELS, n_resamples=FAST)
+    m = method_metrics(make(["A"], ["A"]), LABEL_METRICS, LABELS, n_resamples=FAST)
     assert m["accuracy_ci"] == [1.0, 1.0]
     assert m["macro_f1"] == pytest.approx(1 / 3)
     with pytest.raises(ValueError):
-        classification_metrics([], LABELS)
+        method_metrics([], LABEL_METRICS, LABELS)
 
 
 # ---------------------------------------------------------------- stats
@@ -178,7 +186,7 @@ def test_mcnemar_accuracy_by_hand():
     pa = ["A" if x else "B" for x, _ in pattern]
     pb = ["A" if y else "C" for _, y in pattern]
     recs = {"a": make(refs, pa), "b": make(refs, pb)}
-    table = compare_methods(recs, LABELS, n_resamples=FAST, comparisons=[("a", "b")])
+    table = compare_methods_labels(recs, LABELS, n_resamples=FAST, comparisons=[("a", "b")])
     row = table.set_index("metric").loc["accuracy"]
     # exact McNemar = two-sided binomial test of 2 successes in 10 discordant pairs:
     #   p = 2 * (C(10,0) + C(10,1) + C(10,2)) / 2**10 = 2 * 56 / 1024 = 0.109375
@@ -203,7 +211,7 @@ def test_mcnemar_parse_failures_by_hand():
     refs = ["B"] * 12
     pa = [None if x else "B" for x, _ in pattern]
     pb = [None if y else "A" for _, y in pattern]
-    table = compare_methods(
+    table = compare_methods_labels(
         {"a": make(refs, pa), "b": make(refs, pb)}, LABELS, n_resamples=FAST,
         comparisons=[("a", "b")],
     )
@@ -247,7 +255,7 @@ def three_methods():
 
 
 def test_compare_methods_layout_and_holm(three_methods):
-    table = compare_methods(three_methods, LABELS, n_resamples=FAST)
+    table = compare_methods_labels(three_methods, LABELS, n_resamples=FAST)
     assert list(table.columns) == list(COLUMNS) == [
         "comparison", "metric", "a", "b", "diff", "ci_low", "ci_high",
         "test", "statistic", "p_value", "p_adjusted",
@@ -264,7 +272,7 @@ def test_compare_methods_layout_and_holm(three_methods):
     assert ((table["p_value"] > 0) & (table["p_value"] <= 1)).all()
     assert (table["ci_low"] <= table["ci_high"]).all()
     # metric values agree with the per-method metrics
-    per_method = {k: classification_metrics(v, LABELS, n_resamples=10) for k, v in
+    per_method = {k: method_metrics(v, LABEL_METRICS, LABELS, n_resamples=10) for k, v in
                   three_methods.items()}
     for row in table.itertuples():
         a, b = row.comparison.split("_vs_")
@@ -276,9 +284,9 @@ def test_compare_methods_layout_and_holm(three_methods):
 
 
 def test_permutation_is_seeded_and_record_order_free(three_methods):
-    first = compare_methods(three_methods, LABELS, n_resamples=FAST, seed=5)
+    first = compare_methods_labels(three_methods, LABELS, n_resamples=FAST, seed=5)
     shuffled = {k: v[::-1] for k, v in three_methods.items()}
-    pd.testing.assert_frame_equal(first, compare_methods(shuffled, LABELS, n_resamples=FAST,
+    pd.testing.assert_frame_equal(first, compare_methods_labels(shuffled, LABELS, n_resamples=FAST,
                                                           seed=5))
     f1 = first.loc[first["metric"] == "macro_f1", "p_value"]
     assert ((f1 > 0) & (f1 <= 1)).all()
@@ -290,7 +298,7 @@ def test_permutation_matches_full_enumeration():
     refs = ["A", "A", "B", "B", "C", "C", "A", "B"]
     pa = ["A", "B", "B", None, "A", "C", "C", None]
     pb = ["A", "A", "B", "B", "C", "C", "A", "A"]
-    table = compare_methods({"a": make(refs, pa), "b": make(refs, pb)}, LABELS,
+    table = compare_methods_labels({"a": make(refs, pa), "b": make(refs, pb)}, LABELS,
                             n_resamples=FAST, comparisons=[("a", "b")])
     row = table.set_index("metric").loc["macro_f1"]
     sentinel = [["-" if p is None else p for p in x] for x in (pa, pb)]
@@ -315,7 +323,7 @@ def test_permutation_matches_full_enumeration():
 
 def test_identical_methods_give_p_one():
     records = random_records(60, 0.6, 0.1, seed=4)
-    table = compare_methods({m: records for m in ("base", "sft", "dpo")}, LABELS,
+    table = compare_methods_labels({m: records for m in ("base", "sft", "dpo")}, LABELS,
                             n_resamples=FAST)
     assert (table["p_value"] == 1.0).all()
     assert (table["p_adjusted"] == 1.0).all()
@@ -332,7 +340,7 @@ def test_identical_methods_give_p_one():
     ids=["all_correct", "all_wrong", "all_unparsed"],
 )
 def test_no_difference_edge_cases(preds_a, preds_b):
-    table = compare_methods(
+    table = compare_methods_labels(
         {"base": make(SMALL_REFS, preds_a), "sft": make(SMALL_REFS, preds_b),
          "dpo": make(SMALL_REFS, preds_a)},
         LABELS, n_resamples=FAST,
@@ -351,7 +359,7 @@ def test_no_difference_edge_cases(preds_a, preds_b):
 def test_one_method_never_parses():
     good = random_records(50, 0.8, 0.0, seed=8)
     dead = [{**r, "parsed": None, "score": 0} for r in good]
-    table = compare_methods({"base": dead, "sft": good, "dpo": good}, LABELS,
+    table = compare_methods_labels({"base": dead, "sft": good, "dpo": good}, LABELS,
                             n_resamples=FAST).set_index(["comparison", "metric"])
     assert table.loc[("base_vs_sft", "parse_failure_rate"), "a"] == 1.0
     assert table.loc[("base_vs_sft", "macro_f1"), "a"] == 0.0
@@ -364,19 +372,19 @@ def test_mismatched_ids_raise():
     a = make(SMALL_REFS, SMALL_PREDS)
     b = make(SMALL_REFS, SMALL_PREDS)
     with pytest.raises(ValueError, match="i5"):
-        align(a, b[:5], LABELS)
+        align(a, b[:5])
     with pytest.raises(ValueError, match="extra"):
-        align(a, [*b, {"id": "extra", "reference": "A", "parsed": "A", "score": 1}], LABELS)
+        align(a, [*b, {"id": "extra", "reference": "A", "parsed": "A", "score": 1}])
     with pytest.raises(ValueError, match="i3"):
-        compare_methods({"base": a, "sft": b, "dpo": [r for r in b if r["id"] != "i3"]},
+        compare_methods_labels({"base": a, "sft": b, "dpo": [r for r in b if r["id"] != "i3"]},
                         LABELS, n_resamples=FAST)
     with pytest.raises(ValueError, match="duplicate"):
-        align(a + a[:1], b, LABELS)
+        align(a + a[:1], b)
     with pytest.raises(ValueError, match="dpo"):
-        compare_methods({"base": a, "sft": b}, LABELS)
+        compare_methods_labels({"base": a, "sft": b}, LABELS)
     swapped = [{**r, "reference": "C"} if r["id"] == "i0" else r for r in b]
     with pytest.raises(ValueError, match="i0"):
-        align(a, swapped, LABELS)
+        align(a, swapped)
 
 
 def test_compare_methods_is_fast():
@@ -386,6 +394,61 @@ def test_compare_methods_is_fast():
         "dpo": random_records(300, 0.72, 0.03, seed=13),
     }
     start = time.perf_counter()
-    table = compare_methods(records, LABELS, n_resamples=10_000)
+    table = compare_methods_labels(records, LABELS, n_resamples=10_000)
     assert time.perf_counter() - start < 10
     assert len(table) == 9
+
+
+def summary_records(grades, rouge, prefix="s"):
+    """Summary records: Likert grade as score, ROUGE-L, None where the grade is 1 and empty."""
+    return [{"id": f"{prefix}{k}", "reference": "ref", "parsed": None if g is None else "text",
+             "score": 1 if g is None else g, "rouge_l": r}
+            for k, (g, r) in enumerate(zip(grades, rouge, strict=True))]
+
+
+def test_likert_uses_wilcoxon_signed_rank_as_scipy():
+    a = summary_records([3, 4, 2, 5, 3, 3, 1, 4, 2, 3], [0.2] * 10)
+    b = summary_records([4, 4, 3, 5, 5, 2, 3, 5, 4, 4], [0.3] * 10)
+    table = compare_methods({"a": a, "b": b}, ("likert",), comparisons=[("a", "b")])
+    row = table.iloc[0]
+    ga = np.array([r["score"] for r in a], dtype=float)
+    gb = np.array([r["score"] for r in b], dtype=float)
+    expected = sps.wilcoxon(gb, ga, zero_method="wilcox")
+    assert row["test"] == "wilcoxon_signed_rank"
+    assert row["p_value"] == pytest.approx(expected.pvalue, abs=1e-9)
+    assert row["statistic"] == pytest.approx(expected.statistic, abs=1e-9)
+    assert row["a"] == pytest.approx(3.0) and row["b"] == pytest.approx(3.9)
+    assert row["diff"] == pytest.approx(0.9)
+    assert row["ci_low"] <= 0.9 <= row["ci_high"]
+
+
+def test_likert_identical_grades_give_p_one():
+    a = summary_records([3, 4, 2], [0.1, 0.2, 0.3])
+    table = compare_methods({"a": a, "b": a}, ("likert",), comparisons=[("a", "b")])
+    assert table.loc[0, "p_value"] == 1.0 and table.loc[0, "diff"] == 0.0
+
+
+def test_rouge_randomization_matches_full_enumeration():
+    ra = np.array([0.1, 0.4, 0.35, 0.2, 0.5, 0.3, 0.25, 0.6])
+    rb = np.array([0.3, 0.45, 0.3, 0.4, 0.7, 0.35, 0.5, 0.65])
+    a = summary_records([3] * 8, ra)
+    b = summary_records([3] * 8, rb)
+    table = compare_methods({"a": a, "b": b}, ("rouge_l",), n_resamples=10_000,
+                            comparisons=[("a", "b")])
+    # Swapping a and b within an item flips the sign of its difference: 2^8 equally likely.
+    d = rb - ra
+    observed = abs(d.mean())
+    flips = [abs((d * np.array(signs)).mean())
+             for signs in itertools.product((1, -1), repeat=len(d))]
+    exact = np.mean([f >= observed - 1e-12 for f in flips])
+    assert table.loc[0, "p_value"] == pytest.approx(exact, abs=1e-9)
+    assert table.loc[0, "test"] == "approximate_randomization"
+
+
+def test_summary_metrics_count_unparsed_summaries():
+    records = summary_records([None, 5, 4, None], [0.0, 0.9, 0.7, 0.0])
+    m = method_metrics(records, METRICS_BY_KIND["summary"], n_resamples=FAST)
+    assert m["likert"] == pytest.approx((1 + 5 + 4 + 1) / 4)
+    assert m["rouge_l"] == pytest.approx(0.4)
+    assert m["parse_failure_rate"] == 0.5
+    assert m["likert_ci"][0] <= m["likert"] <= m["likert_ci"][1]

@@ -34,13 +34,15 @@ def test_table_has_a_row_per_task_and_metric_and_p_of_dpo_vs_sft():
     }
     stats = {("m", "provider_triage"): stats_rows(0.02, 0.0001),
              ("m", "urgency_triage"): stats_rows(0.5, 0.3)}
-    table = summary_table(metrics, stats)
-    assert list(table.columns) == ["task", "metric", "m base", "m sft", "m dpo",
+    tasks = {task: ("triage", ("macro_f1", "accuracy"))
+             for task in ("provider_triage", "urgency_triage")}
+    table = summary_table(metrics, stats, tasks)
+    assert list(table.columns) == ["task", "family", "metric", "m base", "m sft", "m dpo",
                                    "m P dpo vs sft"]
     assert table[["task", "metric"]].values.tolist() == [
         ["provider_triage", "macro_f1"], ["provider_triage", "accuracy"],
         ["urgency_triage", "macro_f1"], ["urgency_triage", "accuracy"]]
     assert table.loc[0, "m P dpo vs sft"] == 0.0001
     markdown = to_markdown(table)
-    assert "| provider_triage | macro_f1 | 0.10 | 0.45 | 0.58 | <.001 |" in markdown
-    assert "| urgency_triage | accuracy | 20% | 50% | 60% | .50 |" in markdown
+    assert "| provider_triage | triage | macro_f1 | 0.10 | 0.45 | 0.58 | <.001 |" in markdown
+    assert "| urgency_triage | triage | accuracy | 20% | 50% | 60% | .50 |" in markdown

@@ -6,11 +6,11 @@ import pytest
 import torch
 
 from sftdpo.modeling import load_base_model, load_with_adapter
-from sftdpo.tasks import TASKS
+from sftdpo.tasks import BUILTIN_TASKS
 from sftdpo.training import build_dpo_trainer, build_sft_trainer, lora_config, train_and_save
 
 SPEC = {"dtype": "float32", "quantization": "none"}
-TASK = TASKS["provider_triage"]
+TASK = BUILTIN_TASKS["provider_triage"]
 STAGE = {"epochs": 1, "batch_size": 4, "gradient_accumulation_steps": 1, "max_length": 1024,
          "lr_scheduler": "constant", "warmup_steps": 0, "gradient_checkpointing": False,
          "mixed_precision": "none"}
@@ -58,7 +58,7 @@ def test_top_layers_adapt_only_the_last_blocks():
 
 def test_dpo_reference_is_the_sft_model_not_the_base(tiny_model_dir, sft_adapter, tmp_path):
     items = TASK.build_items(8, 1)
-    pairs = [{"prompt": TASK.prompt_messages(i["text"]), "chosen": TASK.gold(i),
+    pairs = [{"prompt": TASK.prompt_messages(i), "chosen": TASK.gold(i),
               "rejected": next(x for x in TASK.labels if x != TASK.gold(i))} for i in items]
     trainer = build_dpo_trainer(tiny_model_dir, SPEC, sft_adapter, pairs, SETTINGS, seed=0,
                                 device="cpu", out_dir=tmp_path / "dpo")

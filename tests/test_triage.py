@@ -181,8 +181,8 @@ def test_parse_provider(completion, label):
 def test_completion_round_trips_and_tasks_share_strata(items):
     for task in (PROVIDER_TRIAGE, URGENCY_TRIAGE):
         for label in task.labels:
-            assert task.parse(task.completion(label)) == label
-        messages = task.prompt_messages(items[0]["text"])
+            assert task.parse(task.completion({task.label_field: label})) == label
+        messages = task.prompt_messages(items[0])
         assert [m["role"] for m in messages] == ["system", "user"]
         assert all(label in messages[1]["content"] for label in task.labels)
     assert PROVIDER_TRIAGE.build_items is URGENCY_TRIAGE.build_items

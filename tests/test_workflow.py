@@ -13,22 +13,48 @@ import pandas as pd
 import pytest
 import yaml
 
+from sftdpo.tasks import BUILTIN_TASKS
+
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
-TASKS = ("provider_triage", "urgency_triage")
+# One task of each kind (label, choice, summary), and two over user files: a CSV of portal
+# messages with its own column names, and a JSONL of notes with summaries and key facts.
+TASKS = ("provider_triage", "clinical_reasoning", "my_messages", "my_summaries")
 METHODS = ("base", "sft", "dpo")
 
 
-def tiny_config(model_dir) -> dict:
+def write_user_files(workdir: Path) -> dict:
+    """The user's data files in ``workdir`` and the config entries that point at them."""
+    messages = BUILTIN_TASKS["provider_triage"].build_items(60, 11)
+    pd.DataFrame({"msg_id": [f"m{i}" for i in range(len(messages))],
+                  "message": [item["text"] for item in messages],
+                  "role": [item["provider"] for item in messages]}).to_csv(
+        workdir / "messages.csv", index=False)
+    notes = BUILTIN_TASKS["hospital_course_summary"].build_items(30, 11)
+    with (workdir / "notes.jsonl").open("w") as handle:
+        for item in notes:
+            handle.write(json.dumps({"note": item["text"], "summary": item["reference"],
+                                     "facts": item["key_facts"]}) + "\n")
+    return {
+        "my_messages": {"family": "triage", "data": {
+            "path": "messages.csv", "columns": {"id": "msg_id", "text": "message",
+                                                "label": "role"}}},
+        "my_summaries": {"family": "summarization", "max_new_tokens": 24, "data": {
+            "path": "notes.jsonl", "columns": {"text": "note", "reference": "summary",
+                                               "key_facts": "facts"}}},
+    }
+
+
+def tiny_config(model_dir, tasks: dict) -> dict:
     stage = {"epochs": 1, "batch_size": 8, "max_length": 1024, "mixed_precision": "none"}
     return {
         "seed": 3,
         "models": {"tiny": {"source": "local", "path": str(model_dir), "dtype": "float32"}},
-        "tasks": {task: {"n_items": 60} for task in TASKS},
+        "tasks": tasks,
         "split": {"validation": 0.1, "test": 0.4},
         "sft": {**stage, "learning_rate": 1e-3},
         "dpo": {**stage, "learning_rate": 1e-3, "beta": 0.1},
-        "generation": {"max_new_tokens": 4, "batch_size": 8},
+        "generation": {"batch_size": 8},
         "statistics": {"n_resamples": 500},
     }
 
@@ -42,9 +68,13 @@ def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(command(workdir, *args), capture_output=True, text=True, timeout=900)
 
 
-def new_workdir(tmp_path_factory, model_dir) -> Path:
+def new_workdir(tmp_path_factory, model_dir, all_tasks: bool = True) -> Path:
     workdir = tmp_path_factory.mktemp("run")
-    (workdir / "config.yaml").write_text(yaml.safe_dump(tiny_config(model_dir)))
+    tasks = {"provider_triage": {"n_items": 60}}
+    if all_tasks:
+        tasks |= {"clinical_reasoning": {"n_items": 40, "max_new_tokens": 6},
+                  **write_user_files(workdir)}
+    (workdir / "config.yaml").write_text(yaml.safe_dump(tiny_config(model_dir, tasks)))
     return workdir
 
 
@@ -66,14 +96,19 @@ def test_predictions_follow_the_results_contract(finished_run):
             assert [r["id"] for r in records] == test_ids
             for record in records:
                 assert {"id", "prediction", "parsed", "reference", "score"} <= set(record)
-                assert record["score"] == int(record["parsed"] == record["reference"])
             metrics = json.loads(
                 (finished_run / f"results/metrics/tiny/{task}/{method}.json").read_text())
             assert metrics["n"] == len(test_ids)
-            assert metrics["accuracy"] == pytest.approx(
+            # The headline per-item metric is the mean of the records' scores.
+            headline = "likert" if task == "my_summaries" else "accuracy"
+            assert metrics[headline] == pytest.approx(
                 sum(r["score"] for r in records) / len(records))
-            low, high = metrics["accuracy_ci"]
-            assert low <= metrics["accuracy"] <= high
+            low, high = metrics[f"{headline}_ci"]
+            assert low <= metrics[headline] <= high
+            if task == "my_summaries":
+                assert all(1 <= r["score"] <= 5 and 0 <= r["rouge_l"] <= 1 for r in records)
+            else:
+                assert all(r["score"] in (0, 1) for r in records)
 
 
 def test_stats_have_every_comparison_with_p_values(finished_run):
@@ -92,8 +127,20 @@ def test_summary_table_has_every_task_and_method(finished_run):
     for method in METHODS:
         assert f"tiny {method}" in table.columns
     assert "tiny P dpo vs sft" in table.columns
+    assert set(table["family"]) == {"triage", "clinical_reasoning", "summarization"}
+    assert set(table.loc[table["task"] == "my_summaries", "metric"]) == {"likert", "rouge_l"}
     markdown = (finished_run / "results/summary/table.md").read_text()
-    assert "provider_triage" in markdown and "urgency_triage" in markdown
+    assert all(task in markdown for task in TASKS)
+
+
+def test_user_data_is_split_without_repeats_and_recorded(finished_run):
+    meta = json.loads((finished_run / "results/data/my_messages/meta.json").read_text())
+    assert meta["source"].endswith("messages.csv")
+    assert meta["labels"] == ["nurse", "pharmacist", "physician", "scheduling"]
+    assert sum(meta["counts"].values()) == 60
+    texts = [json.loads(line)["text"] for split in ("train", "validation", "test")
+             for line in (finished_run / f"results/data/my_messages/{split}.jsonl").open()]
+    assert len(texts) == len(set(texts)) == 60
 
 
 def test_training_stages_leave_adapters_and_logs(finished_run):
@@ -105,8 +152,9 @@ def test_training_stages_leave_adapters_and_logs(finished_run):
             assert any("loss" in entry for entry in history)
         pairs = [json.loads(line) for line in
                  (finished_run / f"results/pairs/tiny/{task}.jsonl").open()]
-        assert all(p["chosen"] != p["rejected"] and p["strategy"] == "hardest_wrong_label"
-                   for p in pairs)
+        assert pairs and all(p["chosen"] != p["rejected"] for p in pairs)
+        expected = "degraded_summary:" if task == "my_summaries" else "hardest_wrong_label"
+        assert all(p["strategy"].startswith(expected) for p in pairs)
     assert (finished_run / "logs/sft/tiny/provider_triage.log").stat().st_size > 0
 
 
@@ -118,7 +166,7 @@ def test_second_run_has_nothing_to_do(finished_run):
 
 def test_a_run_stopped_during_training_leaves_nothing_marked_done(tiny_model_dir,
                                                                   tmp_path_factory):
-    workdir = new_workdir(tmp_path_factory, tiny_model_dir)
+    workdir = new_workdir(tmp_path_factory, tiny_model_dir, all_tasks=False)
     running = subprocess.Popen(command(workdir, "all"), stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True)
     training_log = workdir / "logs/sft/tiny/provider_triage.log"

@@ -18,7 +18,7 @@ SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 
 
 def build_tiny_model(out_dir: str | Path, corpus: list[str], seed: int = 0) -> Path:
-    """Train a 600-token byte-level BPE on ``corpus`` and save a 2-layer Llama beside it."""
+    """Train a 2000-token byte-level BPE on ``corpus`` and save a 2-layer Llama beside it."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -30,7 +30,7 @@ def build_tiny_model(out_dir: str | Path, corpus: list[str], seed: int = 0) -> P
     bpe.train_from_iterator(
         corpus,
         trainers.BpeTrainer(
-            vocab_size=600,
+            vocab_size=2000,
             special_tokens=SPECIAL_TOKENS,
             initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         ),

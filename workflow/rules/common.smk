@@ -33,6 +33,10 @@ def model_spec(wildcards):
     return config["models"][wildcards.model]
 
 
+def task_spec(wildcards):
+    return config["tasks"][wildcards.task]
+
+
 def training_settings(stage):
     """The config sections a training stage reads; as params, editing them reruns that stage
     (and what depends on it) only: a DPO setting does not retrain SFT."""

@@ -3,10 +3,13 @@ rule data:
         train="results/data/{task}/train.jsonl",
         validation="results/data/{task}/validation.jsonl",
         test="results/data/{task}/test.jsonl",
+        meta="results/data/{task}/meta.json",
     params:
-        task=lambda wildcards: config["tasks"][wildcards.task],
+        task=task_spec,
         split=config["split"],
         seed=config["seed"],
+        # A user's data path is relative to where snakemake runs (the working directory).
+        base_dir=".",
     log:
         "logs/data/{task}.log",
     conda:

@@ -2,6 +2,7 @@ rule generate:
     input:
         model=rules.model.output[0],
         test=rules.data.output.test,
+        meta=rules.data.output.meta,
         # base runs the model as it is; sft and dpo add their trained adapter.
         adapter=branch(
             lambda wildcards: wildcards.method != "base",
@@ -12,7 +13,9 @@ rule generate:
         summary="results/generations/{model}/{task}/{method}.summary.json",
     params:
         spec=model_spec,
-        generation=config["generation"],
+        task=task_spec,
+        sft_max_length=config["sft"]["max_length"],
+        batch_size=config["generation"]["batch_size"],
         seed=config["seed"],
     threads: 8
     log:

@@ -3,11 +3,14 @@ rule pairs:
         model=rules.model.output[0],
         sft=rules.sft.output[0],
         train=rules.data.output.train,
+        meta=rules.data.output.meta,
     output:
         "results/pairs/{model}/{task}.jsonl",
     params:
         spec=model_spec,
-        strategy=config["pairs"]["strategy"],
+        task=task_spec,
+        sft_max_length=config["sft"]["max_length"],
+        batch_size=config["generation"]["batch_size"],
         seed=config["seed"],
     threads: 8
     log:

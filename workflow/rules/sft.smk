@@ -3,10 +3,12 @@ rule sft:
         model=rules.model.output[0],
         train=rules.data.output.train,
         validation=rules.data.output.validation,
+        meta=rules.data.output.meta,
     output:
         directory("results/adapters/{model}/{task}/sft"),
     params:
         spec=model_spec,
+        task=task_spec,
         settings=training_settings("sft"),
         seed=config["seed"],
     threads: 8

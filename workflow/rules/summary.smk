@@ -9,6 +9,7 @@ rule summary:
             for m, t, x in MODEL_TASK_METHOD
         ],
         stats=[expand(rules.stats.output[0], model=m, task=t)[0] for m, t in MODEL_TASK],
+        meta=[expand(rules.data.output.meta, task=t)[0] for t in TASKS],
     output:
         markdown=report(
             "results/summary/table.md",
@@ -19,6 +20,8 @@ rule summary:
     params:
         metric_keys=MODEL_TASK_METHOD,
         stats_keys=MODEL_TASK,
+        tasks=TASKS,
+        task_specs=config["tasks"],
     log:
         "logs/summary/summary.log",
     conda:

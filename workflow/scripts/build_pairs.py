@@ -1,20 +1,36 @@
-"""Rule pairs: preference pairs on the training split, scored by the SFT model."""
+"""Rule pairs: preference pairs on the training split, by the task's pair strategy."""
 
 from collections import Counter
 
-from sftdpo.io import read_jsonl, write_jsonl
+from sftdpo.context import read_fitted
+from sftdpo.io import write_jsonl
 from sftdpo.modeling import load_tokenizer, load_with_adapter, resolve_device
-from sftdpo.pairs import PAIR_STRATEGIES
+from sftdpo.pairs import PAIR_STRATEGIES, PairContext
 from sftdpo.runtime import prepare_torch, redirect_output
-from sftdpo.tasks import get_task
+from sftdpo.tasks import answer_tokens, load_task_with_meta, pair_strategy
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 redirect_output(sm.log[0])
 prepare_torch(sm.threads, sm.params.seed)
-model = load_with_adapter(sm.input.model, sm.params.spec, sm.input.sft, resolve_device())
-pairs = PAIR_STRATEGIES[sm.params.strategy](
-    model, load_tokenizer(sm.input.model), get_task(sm.wildcards.task), read_jsonl(sm.input.train)
+device = resolve_device()
+task = load_task_with_meta(sm.wildcards.task, sm.params.task, sm.input.meta)
+tokenizer = load_tokenizer(sm.input.model)
+strategy = pair_strategy(task, sm.params.task)
+context = PairContext(
+    model=load_with_adapter(sm.input.model, sm.params.spec, sm.input.sft, device),
+    tokenizer=tokenizer,
+    task=task,
+    items=read_fitted(task, sm.params.task, sm.input.train, sm.input.model, tokenizer,
+                      sm.params.sft_max_length),
+    seed=sm.params.seed,
+    max_new_tokens=answer_tokens(task, sm.params.task),
+    batch_size=sm.params.batch_size,
+    degradations=tuple(sm.params.task["pairs"]["degradations"]),
+    load_base_model=lambda: load_with_adapter(sm.input.model, sm.params.spec, None, device),
 )
+pairs = PAIR_STRATEGIES[strategy](context)
 write_jsonl(sm.output[0], pairs)
-print(len(pairs), "pairs;", Counter(p["rejected"] for p in pairs), "rejected labels;",
-      sum(p["sft_prefers_rejected"] for p in pairs), "where the SFT model prefers the wrong one")
+print(len(pairs), "pairs by", strategy, "->", dict(Counter(p["strategy"] for p in pairs)))
+if "sft_prefers_rejected" in pairs[0]:
+    print(sum(p.get("sft_prefers_rejected", False) for p in pairs),
+          "hardest-wrong pairs where the SFT model prefers the wrong answer")

@@ -1,20 +1,25 @@
 """Rule sft: LoRA (or QLoRA) supervised fine-tuning of the base model on the training split."""
 
-from sftdpo.io import read_jsonl
-from sftdpo.modeling import resolve_device
+from sftdpo.context import read_fitted
+from sftdpo.modeling import load_tokenizer, resolve_device
 from sftdpo.runtime import prepare_torch, redirect_output
-from sftdpo.tasks import get_task
+from sftdpo.tasks import load_task_with_meta
 from sftdpo.training import build_sft_trainer, train_and_save
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 redirect_output(sm.log[0])
 prepare_torch(sm.threads, sm.params.seed)
+task = load_task_with_meta(sm.wildcards.task, sm.params.task, sm.input.meta)
+tokenizer = load_tokenizer(sm.input.model)
+max_length = sm.params.settings["sft"]["max_length"]
 trainer = build_sft_trainer(
     model_dir=sm.input.model,
     spec=sm.params.spec,
-    task=get_task(sm.wildcards.task),
-    train_items=read_jsonl(sm.input.train),
-    validation_items=read_jsonl(sm.input.validation),
+    task=task,
+    train_items=read_fitted(task, sm.params.task, sm.input.train, sm.input.model, tokenizer,
+                            max_length),
+    validation_items=read_fitted(task, sm.params.task, sm.input.validation, sm.input.model,
+                                 tokenizer, max_length),
     settings=sm.params.settings,
     seed=sm.params.seed,
     device=resolve_device(),

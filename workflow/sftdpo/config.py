@@ -45,11 +45,49 @@ def _describe(error: jsonschema.ValidationError, schema: dict) -> str:
     return f"{error.message}; allowed: {_allowed(error.schema)}"
 
 
+# Which pair strategies suit which task kind (the kinds are in sftdpo.tasks.base).
+STRATEGY_KINDS = {
+    "hardest_wrong_label": {"label", "choice"},
+    "sft_wrong_answers": {"label", "choice", "summary"},
+    "degraded_summary": {"summary"},
+    "user_pairs": {"label", "choice", "summary"},
+}
+
+
+def task_problems(tasks: dict) -> list[str]:
+    """What the schema cannot say about ``tasks``: built-in names, and pair strategies that
+    do not suit the task's kind."""
+    from .tasks import BUILTIN_TASKS, FAMILIES
+
+    problems = []
+    for name, spec in tasks.items():
+        if "data" in spec:
+            kind = FAMILIES[spec["family"]][0].kind
+            problems += [f"tasks.{name}.{key}: only built-in tasks take {key}; a task with "
+                         "data: reads its items from the data"
+                         for key in ("builtin", "n_items", "generator") if key in spec]
+        elif spec.get("builtin", name) in BUILTIN_TASKS:
+            kind = BUILTIN_TASKS[spec.get("builtin", name)].kind
+        else:
+            problems.append(
+                f"tasks.{name}: not a built-in task and no data: given; built-in tasks: "
+                f"{', '.join(BUILTIN_TASKS)} (or give data: and family: for your own data)")
+            continue
+        strategy = (spec.get("pairs") or {}).get("strategy")
+        if strategy and kind not in STRATEGY_KINDS[strategy]:
+            problems.append(f"tasks.{name}.pairs.strategy: {strategy} does not suit a {kind} "
+                            f"task; allowed: " + ", ".join(
+                                s for s, kinds in STRATEGY_KINDS.items() if kind in kinds))
+    return problems
+
+
 def check_config(config: dict, schema_path: str | Path, source: str = "config") -> None:
     """Raise ConfigError listing every way ``config`` breaks the schema."""
     schema = yaml.safe_load(Path(schema_path).read_text())
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
-    if errors:
-        lines = [f"  {_key_path(e)}: {_describe(e, schema)}" for e in errors]
+    lines = [f"  {_key_path(e)}: {_describe(e, schema)}" for e in errors]
+    if not errors:
+        lines = [f"  {problem}" for problem in task_problems(config["tasks"])]
+    if lines:
         raise ConfigError(f"{source} is not a valid experiment config:\n" + "\n".join(lines))

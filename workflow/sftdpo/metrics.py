@@ -1,9 +1,14 @@
-"""Per-method metrics of a classification task, computed from per-item records.
+"""Per-method metrics computed from per-item records (the results contract's predictions).
 
-A record is a dict with at least ``id``, ``reference`` (the gold label) and ``parsed`` (the
-label the model's answer was parsed to, or None when it could not be parsed). Records are
-turned into integer arrays once, by :func:`record_indices`; the metrics here and the paired
-tests in :mod:`sftdpo.stats` both work on those arrays.
+A record is a dict with at least ``id``, ``reference``, ``parsed`` (the answer read from the
+model's text, None when it held none) and ``score`` (1/0, or the 1-5 grade of a summary).
+Which metrics a task gets depends on its kind (``METRICS_BY_KIND``):
+
+* item metrics, the mean of a per-item value (``ITEM_METRICS``): ``accuracy`` (score 1/0),
+  ``parse_failure_rate``, ``likert`` (the grade) and ``rouge_l``;
+* ``macro_f1`` of a label task, over its whole label set. Records are turned into integer
+  arrays once, by :func:`record_indices`; the metric here and the paired test in
+  :mod:`sftdpo.stats` both work on those arrays.
 
 Unparsed answers (index ``UNPARSED`` = -1) count as wrong for accuracy and as a prediction of
 no label for macro F1: they lower the recall of the item's true class and add no false
@@ -30,26 +35,29 @@ UNPARSED = -1
 CONFIDENCE_LEVEL = 0.95
 
 
-# Metrics that are the mean of a per-item flag; the paired tests compare these flags.
-ITEM_FLAGS = {
-    "accuracy": lambda ref, pred: pred == ref,
-    "parse_failure_rate": lambda ref, pred: pred == UNPARSED,
+# Metrics that are the mean of a per-item value: the value, and the paired test that
+# compares two methods on it (sftdpo.stats).
+ITEM_METRICS = {
+    "accuracy": (lambda record: float(record["score"] == 1), "mcnemar_exact"),
+    "parse_failure_rate": (lambda record: float(record["parsed"] is None), "mcnemar_exact"),
+    "likert": (lambda record: float(record["score"]), "wilcoxon_signed_rank"),
+    "rouge_l": (lambda record: float(record["rouge_l"]), "approximate_randomization"),
+}
+METRICS_BY_KIND = {
+    "label": ("accuracy", "macro_f1", "parse_failure_rate"),
+    "choice": ("accuracy", "parse_failure_rate"),
+    "summary": ("likert", "rouge_l", "parse_failure_rate"),
 }
 
 
-def metric_functions(n_labels: int) -> dict:
-    """Every metric, by name, as a function of (reference, prediction) index arrays that works
-    along the last axis (so on a leading resample axis too)."""
-    return {
-        "accuracy": lambda ref, pred: np.mean(ITEM_FLAGS["accuracy"](ref, pred), axis=-1),
-        "macro_f1": lambda ref, pred: macro_f1_from_indices(ref, pred, n_labels),
-        "parse_failure_rate": lambda ref, pred: np.mean(
-            ITEM_FLAGS["parse_failure_rate"](ref, pred), axis=-1
-        ),
-    }
+def item_values(records: Sequence[dict], metric: str) -> np.ndarray:
+    """The per-item values of an item metric, in record order."""
+    value = ITEM_METRICS[metric][0]
+    return np.array([value(record) for record in records], dtype=np.float64)
 
 
-METRICS = tuple(metric_functions(1))
+def mean_along_items(values: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.mean(values, axis=axis)
 
 
 def label_index(labels: Sequence[str]) -> dict[str, int]:
@@ -138,25 +146,32 @@ def paired_bootstrap_ci(
     return [float(interval.low), float(interval.high)]
 
 
-def classification_metrics(
+def method_metrics(
     records: Sequence[dict],
-    labels: Sequence[str],
+    metrics: Sequence[str],
+    labels: Sequence[str] | None = None,
     n_resamples: int = 10_000,
     seed: int = 0,
 ) -> dict:
-    """n, accuracy, macro F1 and parse failure rate, each rate with a 95% bootstrap CI.
+    """``n`` and each metric with its 95% bootstrap CI (``<metric>_ci`` = [low, high]).
 
-    Returns JSON-ready values: ``n`` (int), ``accuracy``, ``macro_f1``,
-    ``parse_failure_rate`` (floats) and ``<metric>_ci`` = [low, high] for each of the three.
+    ``labels`` (the task's label set) is needed for ``macro_f1`` only.
     """
     if len(records) == 0:
         raise ValueError("no records to score")
-    ref, pred = record_indices(records, labels)
-    result: dict = {"n": len(ref)}
-    for name, metric in metric_functions(len(labels)).items():
-        result[name] = float(metric(ref, pred))
-        result[f"{name}_ci"] = paired_bootstrap_ci(
-            (ref, pred), lambda ref, pred, axis=-1, metric=metric: metric(ref, pred),
-            n_resamples, seed,
-        )
+    result: dict = {"n": len(records)}
+    for name in metrics:
+        if name in ITEM_METRICS:
+            values = item_values(records, name)
+            result[name] = float(values.mean())
+            result[f"{name}_ci"] = paired_bootstrap_ci((values,), mean_along_items,
+                                                       n_resamples, seed)
+        else:
+            ref, pred = record_indices(records, labels)
+
+            def macro_f1(ref, pred, axis=-1):
+                return macro_f1_from_indices(ref, pred, len(labels))
+
+            result[name] = float(macro_f1(ref, pred))
+            result[f"{name}_ci"] = paired_bootstrap_ci((ref, pred), macro_f1, n_resamples, seed)
     return result

@@ -2,13 +2,18 @@
 
 Items are matched by ``id``. For each comparison ``a`` vs ``b`` and each metric:
 
-* accuracy: exact McNemar test on the discordant pairs (one method right, the other wrong),
-  ``statsmodels.stats.contingency_tables.mcnemar(exact=True)``; its statistic is the smaller
-  discordant count. With no discordant pairs there is no evidence of a difference: p = 1.
+* accuracy and parse_failure_rate: exact McNemar test on the discordant pairs (one method
+  right, the other wrong), ``statsmodels.stats.contingency_tables.mcnemar(exact=True)``; its
+  statistic is the smaller discordant count. With no discordant pairs there is no evidence of
+  a difference: p = 1.
+* likert (summary grades 1-5): Wilcoxon signed-rank test, ``scipy.stats.wilcoxon`` with
+  ``zero_method="wilcox"`` (items graded alike by both methods are left out, as in
+  Wilcoxon's original test); with no item graded differently, p = 1.
 * macro_f1: paired approximate randomisation, ``scipy.stats.permutation_test`` with
   ``permutation_type="samples"``: within each item the two methods' predictions are swapped
   at random, the gold references stay fixed; statistic macro_F1(b) - macro_F1(a).
-* parse_failure_rate: exact McNemar on parsed / unparsed.
+* rouge_l: the same paired approximate randomisation on the per-item scores; statistic
+  mean(b) - mean(a).
 
 Every row carries both metric values, ``diff`` = b - a and a 95% paired percentile bootstrap
 CI of the difference (items resampled, both methods together). p values are Holm-adjusted
@@ -26,9 +31,9 @@ from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 
 from sftdpo.metrics import (
-    ITEM_FLAGS,
-    METRICS,
-    metric_functions,
+    ITEM_METRICS,
+    item_values,
+    macro_f1_from_indices,
     paired_bootstrap_ci,
     record_indices,
 )
@@ -63,16 +68,13 @@ def _by_id(records: Sequence[dict], method: str) -> dict:
 
 
 def align(
-    records_a: Sequence[dict],
-    records_b: Sequence[dict],
-    labels: Sequence[str],
-    names: tuple[str, str] = ("a", "b"),
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(reference, prediction of a, prediction of b) index arrays over the shared items.
+    records_a: Sequence[dict], records_b: Sequence[dict], names: tuple[str, str] = ("a", "b")
+) -> tuple[list[dict], list[dict]]:
+    """The two methods' records of the shared items, both in the order of their ids.
 
-    Items are put in the order of their ids (as strings), so results do not depend on the
-    order of the records. Raises ValueError naming the ids one side lacks, and when the two
-    sides disagree on an item's reference.
+    Ordering by id (as strings) makes results independent of the order of the records.
+    Raises ValueError naming the ids one side lacks, and when the two sides disagree on an
+    item's reference.
     """
     by_a, by_b = _by_id(records_a, names[0]), _by_id(records_b, names[1])
     only_a = sorted(set(by_a) - set(by_b), key=str)
@@ -85,12 +87,10 @@ def align(
     ids = sorted(by_a, key=str)
     if not ids:
         raise ValueError(f"{names[0]} and {names[1]} have no items")
-    ref_a, pred_a = record_indices([by_a[i] for i in ids], labels)
-    ref_b, pred_b = record_indices([by_b[i] for i in ids], labels)
-    if not np.array_equal(ref_a, ref_b):
-        bad = [i for i, x, y in zip(ids, ref_a, ref_b, strict=True) if x != y]
+    bad = [i for i in ids if by_a[i]["reference"] != by_b[i]["reference"]]
+    if bad:
         raise ValueError(f"{names[0]} and {names[1]} disagree on the reference of ids {bad}")
-    return ref_a, pred_a, pred_b
+    return [by_a[i] for i in ids], [by_b[i] for i in ids]
 
 
 def mcnemar_exact(flag_a: np.ndarray, flag_b: np.ndarray) -> tuple[float, float]:
@@ -112,48 +112,65 @@ def mcnemar_exact(flag_a: np.ndarray, flag_b: np.ndarray) -> tuple[float, float]
     return float(result.statistic), float(result.pvalue)
 
 
-def _compare_pair(
-    ref: np.ndarray,
-    pred_a: np.ndarray,
-    pred_b: np.ndarray,
-    n_labels: int,
-    n_resamples: int,
-    seed: int,
-) -> list[dict]:
-    """One row per metric for a vs b (p values not yet adjusted)."""
-    rows = []
-    for name, metric in metric_functions(n_labels).items():
+def wilcoxon_signed_rank(values_a: np.ndarray, values_b: np.ndarray) -> tuple[float, float]:
+    """(statistic, p value) of the two-sided Wilcoxon signed-rank test of b - a, zero
+    differences dropped; p = 1 when every difference is zero."""
+    if np.all(values_a == values_b):
+        return 0.0, 1.0
+    result = stats.wilcoxon(values_b, values_a, zero_method="wilcox", alternative="two-sided")
+    return float(result.statistic), float(result.pvalue)
 
-        def diff(ref, pa, pb, axis=-1, metric=metric):
-            return metric(ref, pb) - metric(ref, pa)
 
-        a, b = float(metric(ref, pred_a)), float(metric(ref, pred_b))
-        if name in ITEM_FLAGS:
-            flag = ITEM_FLAGS[name]
-            test = "mcnemar_exact"
-            statistic, p_value = mcnemar_exact(flag(ref, pred_a), flag(ref, pred_b))
-        else:
-            # Identical predictions make every swap a no-op: all null statistics are 0 and
-            # scipy returns p = 1 (two-sided p is clipped at 1).
-            test = "approximate_randomization"
-            statistic = b - a
-            p_value = float(
-                stats.permutation_test(
-                    (pred_a, pred_b),
-                    lambda pa, pb, axis=-1, diff=diff: diff(ref, pa, pb),
-                    permutation_type="samples",
-                    vectorized=True,
-                    n_resamples=n_resamples,
-                    alternative="two-sided",
-                    axis=-1,
-                    random_state=np.random.default_rng(seed),
-                ).pvalue
-            )
-        ci_low, ci_high = paired_bootstrap_ci((ref, pred_a, pred_b), diff, n_resamples, seed)
-        rows.append({"metric": name, "a": a, "b": b, "diff": b - a, "ci_low": ci_low,
-                     "ci_high": ci_high, "test": test, "statistic": statistic,
-                     "p_value": p_value})
-    return rows
+def approximate_randomization(data: tuple[np.ndarray, np.ndarray], statistic,
+                              n_resamples: int, seed: int) -> float:
+    """Two-sided p value of ``statistic(a, b)`` with a and b swapped at random within items.
+
+    Identical inputs make every swap a no-op: all null statistics are 0 and scipy returns
+    p = 1 (two-sided p is clipped at 1).
+    """
+    return float(stats.permutation_test(
+        data, statistic, permutation_type="samples", vectorized=True,
+        n_resamples=n_resamples, alternative="two-sided", axis=-1,
+        random_state=np.random.default_rng(seed),
+    ).pvalue)
+
+
+def _compare_item_metric(metric: str, a_records: list[dict], b_records: list[dict],
+                         n_resamples: int, seed: int) -> dict:
+    values_a, values_b = item_values(a_records, metric), item_values(b_records, metric)
+
+    def diff(va, vb, axis=-1):
+        return np.mean(vb, axis=axis) - np.mean(va, axis=axis)
+
+    test = ITEM_METRICS[metric][1]
+    if test == "mcnemar_exact":
+        statistic, p_value = mcnemar_exact(values_a == 1, values_b == 1)
+    elif test == "wilcoxon_signed_rank":
+        statistic, p_value = wilcoxon_signed_rank(values_a, values_b)
+    else:
+        statistic = float(diff(values_a, values_b))
+        p_value = approximate_randomization((values_a, values_b), diff, n_resamples, seed)
+    ci_low, ci_high = paired_bootstrap_ci((values_a, values_b), diff, n_resamples, seed)
+    return {"a": float(values_a.mean()), "b": float(values_b.mean()), "test": test,
+            "statistic": statistic, "p_value": p_value, "ci_low": ci_low, "ci_high": ci_high}
+
+
+def _compare_macro_f1(a_records: list[dict], b_records: list[dict], labels: Sequence[str],
+                      n_resamples: int, seed: int) -> dict:
+    ref, pred_a = record_indices(a_records, labels)
+    _, pred_b = record_indices(b_records, labels)
+
+    def diff(ref, pa, pb, axis=-1):
+        return (macro_f1_from_indices(ref, pb, len(labels))
+                - macro_f1_from_indices(ref, pa, len(labels)))
+
+    a = float(macro_f1_from_indices(ref, pred_a, len(labels)))
+    b = float(macro_f1_from_indices(ref, pred_b, len(labels)))
+    p_value = approximate_randomization(
+        (pred_a, pred_b), lambda pa, pb, axis=-1: diff(ref, pa, pb), n_resamples, seed)
+    ci_low, ci_high = paired_bootstrap_ci((ref, pred_a, pred_b), diff, n_resamples, seed)
+    return {"a": a, "b": b, "test": "approximate_randomization", "statistic": b - a,
+            "p_value": p_value, "ci_low": ci_low, "ci_high": ci_high}
 
 
 def holm(p_values: Sequence[float]) -> np.ndarray:
@@ -163,7 +180,8 @@ def holm(p_values: Sequence[float]) -> np.ndarray:
 
 def compare_methods(
     records_by_method: dict[str, list[dict]],
-    labels: Sequence[str],
+    metrics: Sequence[str],
+    labels: Sequence[str] | None = None,
     n_resamples: int = 10_000,
     seed: int = 0,
     comparisons: Sequence[tuple[str, str]] = COMPARISONS,
@@ -172,18 +190,24 @@ def compare_methods(
 
     Returns one row per comparison and metric with the columns in ``COLUMNS``. Every method
     named in ``comparisons`` must be in ``records_by_method`` (others are ignored).
+    ``labels`` (the task's label set) is needed for ``macro_f1`` only.
     """
     missing = sorted({m for pair in comparisons for m in pair} - set(records_by_method))
     if missing:
         raise ValueError(f"no records for methods {missing}")
     rows = []
     for a, b in comparisons:
-        ref, pred_a, pred_b = align(records_by_method[a], records_by_method[b], labels, (a, b))
-        for row in _compare_pair(ref, pred_a, pred_b, len(labels), n_resamples, seed):
-            rows.append({"comparison": comparison_name(a, b), **row})
+        records_a, records_b = align(records_by_method[a], records_by_method[b], (a, b))
+        for metric in metrics:
+            if metric in ITEM_METRICS:
+                row = _compare_item_metric(metric, records_a, records_b, n_resamples, seed)
+            else:
+                row = _compare_macro_f1(records_a, records_b, labels, n_resamples, seed)
+            rows.append({"comparison": comparison_name(a, b), "metric": metric,
+                         "diff": row["b"] - row["a"], **row})
     table = pd.DataFrame(rows)
     table["p_adjusted"] = np.nan
-    for metric in METRICS:
+    for metric in metrics:
         mask = table["metric"] == metric
         table.loc[mask, "p_adjusted"] = holm(table.loc[mask, "p_value"])
     return table.loc[:, list(COLUMNS)].reset_index(drop=True)

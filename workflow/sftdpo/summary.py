@@ -5,7 +5,6 @@ from __future__ import annotations
 import pandas as pd
 
 from . import METHODS
-from .tasks import get_task
 
 PERCENT_METRICS = {"accuracy", "parse_failure_rate"}
 
@@ -30,14 +29,15 @@ def format_p(p: float) -> str:
 
 
 def summary_table(metrics: dict[tuple[str, str, str], dict],
-                  stats: dict[tuple[str, str], pd.DataFrame]) -> pd.DataFrame:
-    """The table's numbers; ``metrics`` by (model, task, method), ``stats`` by (model, task)."""
+                  stats: dict[tuple[str, str], pd.DataFrame],
+                  tasks: dict[str, tuple[str, tuple[str, ...]]]) -> pd.DataFrame:
+    """The table's numbers; ``metrics`` by (model, task, method), ``stats`` by (model, task),
+    ``tasks`` maps each task, in table order, to its family and the metrics it reports."""
     models = sorted({model for model, _, _ in metrics})
-    tasks = list(dict.fromkeys(task for _, task, _ in metrics))
     rows = []
-    for task in tasks:
-        for metric in get_task(task).report_metrics:
-            row = {"task": task, "metric": metric}
+    for task, (family, report_metrics) in tasks.items():
+        for metric in report_metrics:
+            row = {"task": task, "family": family, "metric": metric}
             for model in models:
                 for method in METHODS:
                     row[f"{model} {method}"] = metrics[(model, task, method)][metric]
@@ -51,8 +51,8 @@ def to_markdown(table: pd.DataFrame) -> str:
     header = list(table.columns)
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for _, row in table.iterrows():
-        cells = [row["task"], row["metric"]]
-        for column in header[2:]:
+        cells = [row["task"], row["family"], row["metric"]]
+        for column in header[3:]:
             value = row[column]
             cells.append(format_p(value) if column.endswith("P dpo vs sft")
                          else format_value(row["metric"], value))

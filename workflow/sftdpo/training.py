@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .io import partial_dir
 from .modeling import load_base_model, load_tokenizer, load_with_adapter, quantization_config
-from .tasks.base import LabelTask
+from .tasks.base import Task
 
 
 def score_labelled_positions_only() -> None:
@@ -49,12 +49,12 @@ def lora_config(settings: dict, num_layers: int):
     )
 
 
-def sft_records(task: LabelTask, items: list[dict]) -> list[dict]:
+def sft_records(task: Task, items: list[dict]) -> list[dict]:
     """Conversational prompt/completion rows, the format TRL masks to completion-only loss."""
     return [
         {
-            "prompt": task.prompt_messages(item["text"]),
-            "completion": [{"role": "assistant", "content": task.completion(task.gold(item))}],
+            "prompt": task.prompt_messages(item),
+            "completion": [{"role": "assistant", "content": task.completion(item)}],
         }
         for item in items
     ]
@@ -116,7 +116,7 @@ def save_adapter(trainer, out_dir: Path, started: float) -> None:
 
 
 def build_sft_trainer(
-    model_dir, spec: dict, task: LabelTask, train_items: list[dict],
+    model_dir, spec: dict, task: Task, train_items: list[dict],
     validation_items: list[dict], settings: dict, seed: int, device: str, out_dir: Path,
 ):
     """TRL's SFTTrainer on a fresh LoRA adapter; validation loss is logged after each epoch."""

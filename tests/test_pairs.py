@@ -1,0 +1,123 @@
+"""Preference-pair strategies on a tiny random model: what each rejects, and its fallbacks."""
+
+import pytest
+
+import sftdpo.pairs as pairs_module
+from sftdpo.inference import answer_logprobs
+from sftdpo.modeling import load_base_model, load_tokenizer
+from sftdpo.pairs import PAIR_STRATEGIES, PairContext
+from sftdpo.tasks import BUILTIN_TASKS
+from sftdpo.userdata import DataError
+
+SPEC = {"dtype": "float32", "quantization": "none"}
+
+
+@pytest.fixture(scope="module")
+def model_and_tokenizer(tiny_model_dir):
+    return load_base_model(tiny_model_dir, SPEC, "cpu"), load_tokenizer(tiny_model_dir)
+
+
+def context(model_and_tokenizer, task_name, n_items=6, **overrides):
+    model, tokenizer = model_and_tokenizer
+    task = BUILTIN_TASKS[task_name]
+    fields = {"model": model, "tokenizer": tokenizer, "task": task,
+              "items": task.build_items(max(n_items, 20), 4)[:n_items], "seed": 0,
+              "max_new_tokens": 6, "batch_size": 4,
+              "load_base_model": lambda: model} | overrides
+    return PairContext(**fields)
+
+
+def test_hardest_wrong_label_rejects_the_wrong_label_the_model_likes_most(model_and_tokenizer):
+    ctx = context(model_and_tokenizer, "provider_triage")
+    pairs = PAIR_STRATEGIES["hardest_wrong_label"](ctx)
+    assert [p["id"] for p in pairs] == [item["id"] for item in ctx.items]
+    for pair, item in zip(pairs, ctx.items, strict=True):
+        gold = ctx.task.gold(item)
+        assert pair["chosen"] == gold and pair["strategy"] == "hardest_wrong_label"
+        logprobs = dict(zip(ctx.task.labels, answer_logprobs(
+            ctx.model, ctx.tokenizer, pair["prompt"], list(ctx.task.labels)), strict=True))
+        wrong = {label: lp for label, lp in logprobs.items() if label != gold}
+        assert pair["rejected"] == max(wrong, key=wrong.get)
+        assert pair["sft_prefers_rejected"] == (wrong[pair["rejected"]] > logprobs[gold])
+
+
+def test_hardest_wrong_option_of_a_reasoning_item(model_and_tokenizer):
+    ctx = context(model_and_tokenizer, "clinical_reasoning", n_items=8)
+    for pair, item in zip(PAIR_STRATEGIES["hardest_wrong_label"](ctx), ctx.items, strict=True):
+        assert pair["chosen"] == ctx.task.completion(item)
+        assert pair["rejected_answer"] in ctx.task.candidates(item)
+        assert ctx.task.score(item, pair["rejected_answer"])["score"] == 0
+
+
+def test_hardest_wrong_label_refuses_free_text(model_and_tokenizer):
+    ctx = context(model_and_tokenizer, "hospital_course_summary", n_items=2)
+    with pytest.raises(DataError, match="hardest_wrong_label needs at least two candidate"):
+        PAIR_STRATEGIES["hardest_wrong_label"](ctx)
+
+
+def test_sft_wrong_answers_rejects_the_models_own_wrong_answer(model_and_tokenizer,
+                                                              monkeypatch):
+    ctx = context(model_and_tokenizer, "provider_triage")
+    # The model answers items 0, 2, 4 wrongly (another label, in its own words), 1, 3, 5 right.
+    answers = []
+    for k, item in enumerate(ctx.items):
+        gold = ctx.task.gold(item)
+        wrong = next(label for label in ctx.task.labels if label != gold)
+        answers.append(f"I think the {wrong}." if k % 2 == 0 else gold)
+    monkeypatch.setattr(pairs_module, "generate_answers", lambda *a, **k: (answers, 0))
+    pairs = PAIR_STRATEGIES["sft_wrong_answers"](ctx)
+    assert [p["id"] for p in pairs] == [item["id"] for item in ctx.items]
+    assert [p["strategy"] for p in pairs] == ["sft_wrong_answer", "hardest_wrong_label"] * 3
+    for k in (0, 2, 4):
+        assert pairs[k]["rejected"] == answers[k]
+        assert pairs[k]["chosen"] == ctx.task.gold(ctx.items[k])
+
+
+def test_sft_wrong_answers_of_summaries_fall_back_to_degraded(model_and_tokenizer, monkeypatch):
+    ctx = context(model_and_tokenizer, "hospital_course_summary", n_items=2)
+    answers = ["Pt admitted.", ctx.task.completion(ctx.items[1])]
+    monkeypatch.setattr(pairs_module, "generate_answers", lambda *a, **k: (answers, 0))
+    pairs = PAIR_STRATEGIES["sft_wrong_answers"](ctx)
+    assert pairs[0]["strategy"] == "sft_wrong_answer" and pairs[0]["rejected"] == "Pt admitted."
+    assert pairs[1]["strategy"].startswith("degraded_summary:")
+
+
+def test_sft_wrong_answers_falls_back_where_the_model_is_right(model_and_tokenizer, monkeypatch):
+    ctx = context(model_and_tokenizer, "provider_triage")
+    right = [ctx.task.completion(item) for item in ctx.items]
+    monkeypatch.setattr(pairs_module, "generate_answers", lambda *a, **k: (right, 0))
+    pairs = PAIR_STRATEGIES["sft_wrong_answers"](ctx)
+    assert {p["strategy"] for p in pairs} == {"hardest_wrong_label"}
+
+
+def test_degraded_summaries_grade_below_the_reference(model_and_tokenizer):
+    ctx = context(model_and_tokenizer, "hospital_course_summary", n_items=9, max_new_tokens=12)
+    pairs = PAIR_STRATEGIES["degraded_summary"](ctx)
+    assert len(pairs) == 9
+    kinds = {p["strategy"] for p in pairs}
+    assert kinds <= {"degraded_summary:drop_key_facts", "degraded_summary:contradict_fact",
+                     "degraded_summary:base_summary"}
+    assert len(kinds) >= 2  # the degradations are mixed
+    for pair in pairs:
+        assert pair["rejected_grade"] < pair["chosen_grade"]
+    assert pairs == PAIR_STRATEGIES["degraded_summary"](ctx)  # seeded
+
+
+def test_degradations_can_be_restricted(model_and_tokenizer):
+    ctx = context(model_and_tokenizer, "hospital_course_summary", n_items=4,
+                  degradations=("contradict_fact",))
+    pairs = PAIR_STRATEGIES["degraded_summary"](ctx)
+    assert {p["strategy"] for p in pairs} == {"degraded_summary:contradict_fact"}
+
+
+def test_user_pairs_take_the_users_answers_and_need_at_least_one(model_and_tokenizer):
+    items = [{"id": "a", "text": "Refill please", "provider": "pharmacist",
+              "chosen": "pharmacist", "rejected": "nurse"},
+             {"id": "b", "text": "Rash after new drug", "provider": "physician"}]
+    ctx = context(model_and_tokenizer, "provider_triage", items=items)
+    pairs = PAIR_STRATEGIES["user_pairs"](ctx)
+    assert [(p["id"], p["chosen"], p["rejected"], p["strategy"]) for p in pairs] == [
+        ("a", "pharmacist", "nurse", "user_pairs")]
+    ctx.items = items[1:]
+    with pytest.raises(DataError, match="none of the 1 training items has both"):
+        PAIR_STRATEGIES["user_pairs"](ctx)
