@@ -31,6 +31,9 @@ def test_default_config_is_valid():
          "models.llama: 'hub_id' is a required property"),
         (lambda c: c["tasks"].update(triage={}),
          "tasks.triage: not a built-in task and no data: given; built-in tasks: provider_triage"),
+        (lambda c: c["tasks"]["radiology_finding"]["generator"].update(hard=0.5),
+         "tasks.radiology_finding.generator.hard: not a setting of this task's generator; "
+         "allowed: hard_share, typo_rate"),
         (lambda c: c["tasks"].update(mine={"data": {"path": "x.csv"}}),
          "tasks.mine: 'family' is a required property"),
         (lambda c: c["tasks"].update(mine={"data": {"path": "x.csv"}, "family": "triage",

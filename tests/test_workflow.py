@@ -133,6 +133,21 @@ def test_summary_table_has_every_task_and_method(finished_run):
     assert all(task in markdown for task in TASKS)
 
 
+def test_figures_and_recommendations_are_drawn_for_every_task(finished_run):
+    figures = finished_run / "results/figures"
+    for task in TASKS:
+        headline = "likert" if task == "my_summaries" else (
+            "accuracy" if task == "clinical_reasoning" else "macro_f1")
+        for stem in (headline, "tiny_training"):
+            for suffix in (".png", ".svg"):
+                assert (figures / task / (stem + suffix)).stat().st_size > 1000
+    # Confusion matrices for the label tasks only.
+    assert (figures / "my_messages/tiny_confusion.png").is_file()
+    assert not (figures / "my_summaries/tiny_confusion.png").exists()
+    recommendations = (finished_run / "results/summary/recommendations.md").read_text()
+    assert all(f"- {task}, tiny: " in recommendations for task in TASKS)
+
+
 def test_user_data_is_split_without_repeats_and_recorded(finished_run):
     meta = json.loads((finished_run / "results/data/my_messages/meta.json").read_text())
     assert meta["source"].endswith("messages.csv")
@@ -199,3 +214,43 @@ def test_a_dpo_setting_reruns_dpo_and_what_follows_not_sft(finished_run, tmp_pat
     planned = {line.split()[0] for line in result.stdout.splitlines() if line.strip()}
     assert {"dpo", "generate", "score", "stats", "summary"} <= planned
     assert not planned & {"model", "data", "sft", "pairs"}
+
+
+def run_with_tasks(tmp_path, model_dir, tasks: dict, *targets: str, **config_changes):
+    (tmp_path / "config.yaml").write_text(
+        yaml.safe_dump(tiny_config(model_dir, tasks) | config_changes))
+    return snakemake(tmp_path, *targets)
+
+
+def test_bad_user_data_fails_its_job_naming_the_row_and_leaves_nothing(tiny_model_dir,
+                                                                     tmp_path):
+    (tmp_path / "notes.csv").write_text("text,label\nNo PTX.,no\n,yes\nSmall PTX.,yes\n")
+    tasks = {"bad": {"family": "text_classification", "data": {"path": "notes.csv"}}}
+    result = run_with_tasks(tmp_path, tiny_model_dir, tasks, "results/data/bad/meta.json")
+    assert result.returncode != 0
+    log = (tmp_path / "logs/data/bad.log").read_text()
+    assert "notes.csv, data row 2 (line 3), field 'text' (column 'text'): empty" in log
+    assert not list((tmp_path / "results").rglob("*.jsonl"))
+    assert not (tmp_path / "results/data/bad/meta.json").exists()
+
+
+def test_an_item_too_long_for_the_context_fails_sft_unless_truncation_is_asked(tiny_model_dir,
+                                                                             tmp_path):
+    # Row 4 (a training row) is far longer than the 128-token context below.
+    splits = ["train"] * 18 + ["validation"] * 4 + ["test"] * 8
+    rows = [f"Report {i}: {'no acute finding ' * (150 if i == 3 else 1)}.,"
+            f"{'yes' if i % 2 else 'no'},{split}" for i, split in enumerate(splits)]
+    (tmp_path / "notes.csv").write_text("text,label,split\n" + "\n".join(rows) + "\n")
+    task = {"family": "text_classification", "data": {"path": "notes.csv"}}
+    sft = {"epochs": 1, "batch_size": 8, "max_length": 128, "mixed_precision": "none",
+           "learning_rate": 1e-3}
+    target = "results/adapters/tiny/long/sft"
+    result = run_with_tasks(tmp_path, tiny_model_dir, {"long": task}, target, sft=sft)
+    assert result.returncode != 0
+    log = (tmp_path / "logs/sft/tiny/long.log").read_text()
+    assert "field text: the prompt takes" in log and "too_long: truncate" in log
+    assert not (tmp_path / target).exists()
+    result = run_with_tasks(tmp_path, tiny_model_dir, {"long": task | {"too_long": "truncate"}},
+                            target, sft=sft)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "were longer than the context" in (tmp_path / "logs/sft/tiny/long.log").read_text()

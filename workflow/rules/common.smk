@@ -13,6 +13,7 @@ sys.path.insert(0, PACKAGE_ROOT)
 
 from sftdpo import METHODS  # noqa: E402
 from sftdpo.config import check_config  # noqa: E402
+from sftdpo.tasks import task_class  # noqa: E402
 
 # Every problem with the config, by key, before anything runs; then the schema's defaults.
 check_config(config, os.path.join(PACKAGE_ROOT, "schemas", "config.schema.yaml"),
@@ -21,12 +22,16 @@ validate(config, "../schemas/config.schema.yaml")
 
 MODELS = list(config["models"])
 TASKS = list(config["tasks"])
+# Each task's kind (label, choice, summary) and the metrics it reports, known before its data.
+TASK_KIND = {name: task_class(name, spec).kind for name, spec in config["tasks"].items()}
+TASK_METRICS = {name: task_class(name, spec).metrics for name, spec in config["tasks"].items()}
 
 
 wildcard_constraints:
     model="|".join(map(re.escape, MODELS)),
     task="|".join(map(re.escape, TASKS)),
     method="|".join(METHODS),
+    metric="[a-z_0-9]+",
 
 
 def model_spec(wildcards):

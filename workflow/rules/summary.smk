@@ -10,6 +10,8 @@ rule summary:
         ],
         stats=[expand(rules.stats.output[0], model=m, task=t)[0] for m, t in MODEL_TASK],
         meta=[expand(rules.data.output.meta, task=t)[0] for t in TASKS],
+        sft=[expand(rules.sft.output[0], model=m, task=t)[0] for m, t in MODEL_TASK],
+        dpo=[expand(rules.dpo.output[0], model=m, task=t)[0] for m, t in MODEL_TASK],
     output:
         markdown=report(
             "results/summary/table.md",
@@ -17,6 +19,11 @@ rule summary:
             category="Summary",
         ),
         csv="results/summary/table.csv",
+        recommendations=report(
+            "results/summary/recommendations.md",
+            caption="../report/recommendations.rst",
+            category="Summary",
+        ),
     params:
         metric_keys=MODEL_TASK_METHOD,
         stats_keys=MODEL_TASK,

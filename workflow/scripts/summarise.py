@@ -1,8 +1,13 @@
-"""Rule summary: the paper-style table of every model and task, as CSV and Markdown."""
+"""Rule summary: the paper-style table of every model and task (CSV and Markdown), and the
+recommendation per task and model."""
+
+import json
+from pathlib import Path
 
 import pandas as pd
 
 from sftdpo.io import atomic_path, read_json, write_text
+from sftdpo.recommend import recommendations_markdown
 from sftdpo.runtime import redirect_output
 from sftdpo.summary import summary_table, to_markdown
 from sftdpo.tasks import load_task_with_meta
@@ -22,3 +27,17 @@ with atomic_path(sm.output.csv) as tmp:
     table.to_csv(tmp, index=False)
 write_text(sm.output.markdown, to_markdown(table))
 print(to_markdown(table))
+
+
+def train_seconds(adapter_dir: str) -> float:
+    return json.loads((Path(adapter_dir) / "train_summary.json").read_text())["wall_seconds"]
+
+
+entries = [
+    {"task": task, "model": model, "metric": tasks[task][1][0], "stats": stats[(model, task)],
+     "dpo_over_sft_time": train_seconds(dpo) / train_seconds(sft)}
+    for (model, task), sft, dpo in zip(sm.params.stats_keys, sm.input.sft, sm.input.dpo,
+                                       strict=True)
+]
+write_text(sm.output.recommendations, recommendations_markdown(entries))
+print(recommendations_markdown(entries))

@@ -7,6 +7,7 @@ jsonschema's words. ``check_config`` runs first and lists every problem as
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import jsonschema
@@ -67,7 +68,13 @@ def task_problems(tasks: dict) -> list[str]:
                          "data: reads its items from the data"
                          for key in ("builtin", "n_items", "generator") if key in spec]
         elif spec.get("builtin", name) in BUILTIN_TASKS:
-            kind = BUILTIN_TASKS[spec.get("builtin", name)].kind
+            task = BUILTIN_TASKS[spec.get("builtin", name)]
+            kind = task.kind
+            # The generator's keyword arguments after (n_items, seed) are its settings.
+            settings = list(inspect.signature(task.build_items).parameters)[2:]
+            problems += [f"tasks.{name}.generator.{key}: not a setting of this task's "
+                         f"generator; allowed: {', '.join(settings)}"
+                         for key in spec.get("generator", {}) if key not in settings]
         else:
             problems.append(
                 f"tasks.{name}: not a built-in task and no data: given; built-in tasks: "

@@ -61,6 +61,14 @@ def pair_strategy(task: Task, spec: dict) -> str:
     return spec.get("pairs", {}).get("strategy") or task.default_pair_strategy
 
 
+def task_class(name: str, spec: dict) -> Task:
+    """What a config entry's task is, known before its data exists: the built-in task, or the
+    task class of the user's family (with its default metrics)."""
+    if "data" in spec:
+        return FAMILIES[spec["family"]][0]
+    return BUILTIN_TASKS[builtin_name(name, spec)]
+
+
 def load_task(name: str, spec: dict, labels: list[str] | tuple[str, ...] | None = None) -> Task:
     """The task a config entry declares. ``labels`` is the label set of a user's label task
     (declared in the config or inferred from the data: the data rule's ``meta.json``)."""

@@ -1,0 +1,92 @@
+# The report's figures: per task and metric, base / SFT / DPO bars for every model; per model
+# and task, the training curves and (label tasks) the confusion matrices.
+
+
+rule figure_metric:
+    input:
+        metrics=lambda wildcards: [
+            expand(rules.score.output.metrics, model=m, task=wildcards.task, method=x)[0]
+            for m in MODELS
+            for x in METHODS
+        ],
+        stats=lambda wildcards: [
+            expand(rules.stats.output[0], model=m, task=wildcards.task)[0] for m in MODELS
+        ],
+    output:
+        png=report(
+            "results/figures/{task}/{metric}.png",
+            caption="../report/figure_metric.rst",
+            category="Figures",
+            subcategory="{task}",
+        ),
+        svg="results/figures/{task}/{metric}.svg",
+    params:
+        model_methods=[(m, x) for m in MODELS for x in METHODS],
+        models=MODELS,
+    log:
+        "logs/figures/{task}/{metric}.log",
+    conda:
+        "../../envs/sftdpo.yaml"
+    script:
+        "../scripts/plot_metric.py"
+
+
+rule figure_training:
+    input:
+        sft=rules.sft.output[0],
+        dpo=rules.dpo.output[0],
+    output:
+        png=report(
+            "results/figures/{task}/{model}_training.png",
+            caption="../report/figure_training.rst",
+            category="Figures",
+            subcategory="{task}",
+        ),
+        svg="results/figures/{task}/{model}_training.svg",
+    log:
+        "logs/figures/{task}/{model}_training.log",
+    conda:
+        "../../envs/sftdpo.yaml"
+    script:
+        "../scripts/plot_training.py"
+
+
+rule figure_confusion:
+    input:
+        **{
+            method: expand(rules.score.output.predictions, method=method, allow_missing=True)[0]
+            for method in METHODS
+        },
+        meta=rules.data.output.meta,
+    output:
+        png=report(
+            "results/figures/{task}/{model}_confusion.png",
+            caption="../report/figure_confusion.rst",
+            category="Figures",
+            subcategory="{task}",
+        ),
+        svg="results/figures/{task}/{model}_confusion.svg",
+    params:
+        task=task_spec,
+        methods=METHODS,
+    log:
+        "logs/figures/{task}/{model}_confusion.log",
+    conda:
+        "../../envs/sftdpo.yaml"
+    script:
+        "../scripts/plot_confusion.py"
+
+
+FIGURES = (
+    [
+        expand(rules.figure_metric.output.png, task=t, metric=metric)[0]
+        for t in TASKS
+        for metric in TASK_METRICS[t]
+    ]
+    + [expand(rules.figure_training.output.png, model=m, task=t)[0] for m, t in MODEL_TASK]
+    + [
+        expand(rules.figure_confusion.output.png, model=m, task=t)[0]
+        for m, t in MODEL_TASK
+        if TASK_KIND[t] == "label"
+    ]
+)
