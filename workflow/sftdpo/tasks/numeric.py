@@ -30,9 +30,10 @@ from __future__ import annotations
 
 import random
 from functools import cache
+from operator import itemgetter
 
 from sftdpo.tasks.base import LabelTask
-from sftdpo.tasks.triage import add_typos
+from sftdpo.tasks.generation import DistinctTexts, balanced_hard_plan, check_settings
 
 # --- breast cancer -----------------------------------------------------------------------------
 
@@ -294,6 +295,12 @@ def _note(rng: random.Random, v: dict) -> str:
     return " ".join(p for p in parts + [trailer] if p)
 
 
+def _draft_note(rng: random.Random, met: set[str], variant: str) -> tuple[dict, str]:
+    """Values for one item and a note showing them."""
+    values = _values(rng, met, variant)
+    return values, _note(rng, values)
+
+
 def generate_vitals(n_items: int, seed: int, hard_share: float = 0.4,
                     typo_rate: float = 0.02) -> list[dict]:
     """``n_items`` distinct notes, half ``positive`` (qSOFA >= 2) and half ``negative`` (exact
@@ -302,21 +309,11 @@ def generate_vitals(n_items: int, seed: int, hard_share: float = 0.4,
     digit and come from a separate per-item generator, so labels and values do not depend on
     ``typo_rate``.
     """
-    if n_items < 0:
-        raise ValueError(f"n_items must be >= 0, got {n_items}")
-    if not 0.0 <= hard_share <= 1.0 or not 0.0 <= typo_rate <= 1.0:
-        raise ValueError(f"hard_share and typo_rate must lie in [0, 1]: {hard_share}, {typo_rate}")
+    check_settings(n_items, hard_share, typo_rate)
     rng = random.Random(seed)
-    n_pos = n_items // 2 + (n_items % 2 and rng.random() < 0.5)
-    n_hard = round(n_items * hard_share)
-    hard_pos = min(n_pos, round(n_hard * n_pos / n_items)) if n_items else 0
-    hard_neg = n_hard - hard_pos
-    plan = ([("positive", True)] * hard_pos + [("positive", False)] * (n_pos - hard_pos)
-            + [("negative", True)] * hard_neg
-            + [("negative", False)] * (n_items - n_pos - hard_neg))
-    rng.shuffle(plan)
+    plan = balanced_hard_plan(rng, n_items, QSOFA_LABELS, hard_share)
 
-    items, seen_clean, seen = [], set(), set()
+    items, texts = [], DistinctTexts(seed, typo_rate, "note")
     for i, (label, hard) in enumerate(plan):
         variant = rng.choice(POSITIVE_VARIANTS if label == "positive" else NEGATIVE_VARIANTS
                              ) if hard else "easy"
@@ -325,16 +322,8 @@ def generate_vitals(n_items: int, seed: int, hard_share: float = 0.4,
         else:
             score = 1 if variant == "threshold" or rng.random() < 0.6 else 0
         met = set(rng.sample(QSOFA_CRITERIA, score))
-        for attempt in range(1000):  # regenerate on a repeated text
-            values = _values(rng, met, variant)
-            clean = _note(rng, values)
-            text = add_typos(clean, typo_rate, random.Random(f"{seed}:typo:{i}:{attempt}"))
-            if clean not in seen_clean and text not in seen:
-                break
-        else:
-            raise RuntimeError(f"could not write {n_items} distinct notes")
-        seen_clean.add(clean)
-        seen.add(text)
+        (values, _), text = texts.write(i, _draft_note, rng, met, variant,
+                                        text_of=itemgetter(1))
         values.pop("gcs_numeric")
         assert qsofa(values["rr"], values["sbp"], values["gcs"]) == score
         items.append({"id": f"qsofa-{i:05d}", "text": text, "label": label, "qsofa": score,

@@ -44,7 +44,7 @@ import random
 import re
 
 from sftdpo.tasks.base import LabelTask
-from sftdpo.tasks.triage import add_typos
+from sftdpo.tasks.generation import DistinctTexts, balanced_hard_plan, check_settings
 
 LABELS = ("acute", "non-acute")
 ACUTE_FINDINGS = ("pneumothorax", "pneumonia", "effusion", "edema", "fracture", "free_air",
@@ -608,35 +608,17 @@ def generate_reports(n_items: int, seed: int, hard_share: float = 0.4,
     written in capitals are left alone) come from a separate per-item generator, so the same
     seed gives the same reports and labels at every ``typo_rate``.
     """
-    if n_items < 0:
-        raise ValueError(f"n_items must be >= 0, got {n_items}")
-    if not 0.0 <= hard_share <= 1.0 or not 0.0 <= typo_rate <= 1.0:
-        raise ValueError(f"hard_share and typo_rate must lie in [0, 1]: {hard_share}, {typo_rate}")
+    check_settings(n_items, hard_share, typo_rate)
     rng = random.Random(seed)
-    n_acute = n_items // 2 + (n_items % 2 and rng.random() < 0.5)
-    n_hard = round(n_items * hard_share)
-    hard_acute = min(n_acute, round(n_hard * n_acute / n_items)) if n_items else 0
-    hard_non = n_hard - hard_acute
-    plan = ([(LABELS[0], True)] * hard_acute + [(LABELS[0], False)] * (n_acute - hard_acute)
-            + [(LABELS[1], True)] * hard_non
-            + [(LABELS[1], False)] * (n_items - n_acute - hard_non))
-    rng.shuffle(plan)
+    plan = balanced_hard_plan(rng, n_items, LABELS, hard_share)
 
-    items, seen_clean, seen = [], set(), set()
+    items, texts = [], DistinctTexts(seed, typo_rate, "report")
     for i, (label, hard) in enumerate(plan):
         variants = ACUTE_VARIANTS if label == LABELS[0] else NON_ACUTE_VARIANTS
         variant = rng.choice(variants) if hard else "easy"
         make = _acute_item if label == LABELS[0] else _non_acute_item
-        for attempt in range(1000):  # regenerate on a repeated text
-            rep, finding, assertion = make(rng, variant)
-            clean = rep.text()
-            text = add_typos(clean, typo_rate, random.Random(f"{seed}:typo:{i}:{attempt}"))
-            if clean not in seen_clean and text not in seen:
-                break
-        else:
-            raise RuntimeError(f"could not write {n_items} distinct reports")
-        seen_clean.add(clean)
-        seen.add(text)
+        (rep, finding, assertion), text = texts.write(i, make, rng, variant,
+                                                      text_of=lambda made: made[0].text())
         assert label_of(rep.mentions) == label, (label, rep.mentions)
         items.append({
             "id": f"rad-{i:05d}", "text": text, "label": label, "finding": finding,

@@ -34,6 +34,7 @@ import string
 from dataclasses import dataclass
 
 from sftdpo.tasks.base import LabelTask
+from sftdpo.tasks.generation import DistinctTexts, check_settings
 
 PROVIDERS = ("physician", "nurse", "pharmacist", "scheduling")
 URGENCIES = ("urgent", "non-urgent")
@@ -444,23 +445,6 @@ def _abbreviate(text: str, rng: random.Random) -> str:
     return text
 
 
-def add_typos(text: str, rate: float, rng: random.Random) -> str:
-    """Swap or drop letters in a share ``rate`` of words; words holding a digit are left alone."""
-    def typo(match: re.Match) -> str:
-        word = match.group(0)
-        if any(c.isdigit() for c in word) or rng.random() >= rate:
-            return word
-        runs = list(re.finditer(r"[A-Za-z][a-z]{2,}", word))
-        if not runs:
-            return word
-        run = rng.choice(runs)
-        i = rng.randrange(run.start() + 1, run.end() - 1)
-        if rng.random() < 0.5:
-            return word[:i] + word[i + 1] + word[i] + word[i + 2:]
-        return word[:i] + word[i + 1:]
-    return re.sub(r"\S+", typo, text)
-
-
 def _plan(arch_rng: random.Random, provider: str, urgency: str, hard: bool):
     """(variant, primary, secondary) for one item; variant is None for a plain item."""
     if not hard:
@@ -543,10 +527,7 @@ def generate_messages(n_items: int, seed: int, hard_share: float = 0.3,
     variants (both exact up to rounding). Typos come from a separate per-item generator, so
     the same seed gives the same messages and labels at every ``typo_rate``.
     """
-    if n_items < 0:
-        raise ValueError(f"n_items must be >= 0, got {n_items}")
-    if not 0.0 <= hard_share <= 1.0 or not 0.0 <= typo_rate <= 1.0:
-        raise ValueError(f"hard_share and typo_rate must lie in [0, 1]: {hard_share}, {typo_rate}")
+    check_settings(n_items, hard_share, typo_rate)
     rng = random.Random(seed)
     providers = [PROVIDERS[i % len(PROVIDERS)] for i in range(n_items)]
     rng.shuffle(providers)
@@ -562,18 +543,10 @@ def generate_messages(n_items: int, seed: int, hard_share: float = 0.3,
     hard = [True] * n_hard + [False] * (n_items - n_hard)
     rng.shuffle(hard)
 
-    items, seen_clean, seen = [], set(), set()
+    items, texts = [], DistinctTexts(seed, typo_rate, "message")
     for i in range(n_items):
         variant, primary, secondary = _plan(rng, providers[i], urgencies[i], hard[i])
-        for attempt in range(1000):  # regenerate on a repeated text
-            clean = _message(rng, variant, primary, secondary)
-            text = add_typos(clean, typo_rate, random.Random(f"{seed}:typo:{i}:{attempt}"))
-            if clean not in seen_clean and text not in seen:
-                break
-        else:
-            raise RuntimeError(f"could not write {n_items} distinct messages")
-        seen_clean.add(clean)
-        seen.add(text)
+        _, text = texts.write(i, _message, rng, variant, primary, secondary)
         items.append({
             "id": f"triage-{i:05d}",
             "text": text,
