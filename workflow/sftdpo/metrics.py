@@ -6,15 +6,16 @@ Which metrics a task gets depends on its kind (``METRICS_BY_KIND``):
 
 * item metrics, the mean of a per-item value (``ITEM_METRICS``): ``accuracy`` (score 1/0),
   ``parse_failure_rate``, ``likert`` (the grade) and ``rouge_l``;
-* ``macro_f1`` of a label task, over its whole label set. Records are turned into integer
-  arrays once, by :func:`record_indices`; the metric here and the paired test in
+* ``macro_f1``, ``micro_f1`` and ``weighted_f1`` of a label task, over its whole label set,
+  with the per-class precision, recall, F1 and the confusion matrix beside them. Records are
+  turned into integer arrays once, by :func:`record_indices`; the metric here and the paired test in
   :mod:`sftdpo.stats` both work on those arrays.
 
 Unparsed answers (index ``UNPARSED`` = -1) count as wrong for accuracy and as a prediction of
 no label for macro F1: they lower the recall of the item's true class and add no false
 positive to any listed class. This is what scikit-learn's
 ``f1_score(labels=labels, average="macro", zero_division=0)`` gives with None mapped to a
-sentinel outside ``labels``; :func:`macro_f1_from_indices` is a vectorised equivalent (the
+sentinel outside ``labels``; :func:`f1_from_indices` is a vectorised equivalent (the
 tests check it against scikit-learn). Every label in ``labels`` enters the macro average,
 also one absent from both the references and the predictions (its F1 is then 0).
 
@@ -44,7 +45,7 @@ ITEM_METRICS = {
     "rouge_l": (lambda record: float(record["rouge_l"]), "approximate_randomization"),
 }
 METRICS_BY_KIND = {
-    "label": ("accuracy", "macro_f1", "parse_failure_rate"),
+    "label": ("accuracy", "macro_f1", "micro_f1", "weighted_f1", "parse_failure_rate"),
     "choice": ("accuracy", "parse_failure_rate"),
     "summary": ("likert", "rouge_l", "parse_failure_rate"),
 }
@@ -90,13 +91,20 @@ def record_indices(records: Sequence[dict], labels: Sequence[str]) -> tuple[np.n
     return ref, pred
 
 
-def macro_f1_from_indices(ref: np.ndarray, pred: np.ndarray, n_labels: int) -> np.ndarray:
-    """Macro F1 over labels ``0 .. n_labels-1`` along the last axis, for any leading axes.
+F1_AVERAGES = {"macro_f1": "macro", "micro_f1": "micro", "weighted_f1": "weighted"}
+
+
+def f1_from_indices(ref: np.ndarray, pred: np.ndarray, n_labels: int,
+                    average: str = "macro") -> np.ndarray:
+    """F1 over labels ``0 .. n_labels-1`` along the last axis, for any leading axes.
 
     ``ref`` and ``pred`` hold label indices (``pred`` may hold -1 for unparsed) and are
     broadcast against each other, so ``ref`` of shape (n,) with ``pred`` of shape (R, n)
     gives R values. Per label F1 = 2 TP / (2 TP + FP + FN) = 2 TP / (#predicted + #true),
-    0 where that denominator is 0, as scikit-learn with ``zero_division=0``.
+    0 where that denominator is 0, as scikit-learn with ``zero_division=0``. ``average``:
+    ``macro`` (mean over labels), ``weighted`` (weighted by each label's true count) or
+    ``micro`` (2 sum TP / (sum #predicted + sum #true) over the labels), as scikit-learn's
+    ``f1_score(labels=range(n_labels), average=...)``.
     """
     ref, pred = np.broadcast_arrays(np.asarray(ref), np.asarray(pred))
     lead_shape, n = ref.shape[:-1], ref.shape[-1]
@@ -110,14 +118,40 @@ def macro_f1_from_indices(ref: np.ndarray, pred: np.ndarray, n_labels: int) -> n
         return flat.reshape(rows, width)[:, 1:]
 
     true_positive = counts(ref2, weights=(ref2 == pred2).ravel().astype(np.float64))
-    denominator = counts(ref2) + counts(pred2)
-    f1 = np.divide(
-        2.0 * true_positive,
-        denominator,
-        out=np.zeros(denominator.shape, dtype=np.float64),
-        where=denominator > 0,
-    )
+    true_count = counts(ref2)
+    denominator = true_count + counts(pred2)
+    if average == "micro":
+        total = denominator.sum(axis=-1)
+        f1 = np.divide(2.0 * true_positive.sum(axis=-1), total,
+                       out=np.zeros(total.shape, dtype=np.float64), where=total > 0)
+        return f1.reshape(lead_shape)
+    f1 = np.divide(2.0 * true_positive, denominator,
+                   out=np.zeros(denominator.shape, dtype=np.float64), where=denominator > 0)
+    if average == "weighted":
+        support = true_count.sum(axis=-1, keepdims=True)
+        weights = np.divide(true_count, support, out=np.zeros(true_count.shape),
+                            where=support > 0)
+        return (f1 * weights).sum(axis=-1).reshape(lead_shape)
     return f1.mean(axis=-1).reshape(lead_shape)
+
+
+def per_class_report(records: Sequence[dict], labels: Sequence[str]) -> dict:
+    """Per label precision, recall, F1 and support, and the confusion matrix (rows the
+    reference, columns the parsed label, then ``unparsed``), by scikit-learn."""
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    ref, pred = record_indices(records, labels)
+    indices = list(range(len(labels)))
+    precision, recall, f1, support = precision_recall_fscore_support(
+        ref, pred, labels=indices, zero_division=0)
+    matrix = confusion_matrix(ref, pred, labels=[*indices, UNPARSED])[: len(labels)]
+    return {
+        "per_class": {label: {"precision": float(precision[i]), "recall": float(recall[i]),
+                              "f1": float(f1[i]), "support": int(support[i])}
+                      for i, label in enumerate(labels)},
+        "confusion_matrix": {"rows": list(labels), "columns": [*labels, "unparsed"],
+                             "counts": matrix.tolist()},
+    }
 
 
 def paired_bootstrap_ci(
@@ -155,7 +189,8 @@ def method_metrics(
 ) -> dict:
     """``n`` and each metric with its 95% bootstrap CI (``<metric>_ci`` = [low, high]).
 
-    ``labels`` (the task's label set) is needed for ``macro_f1`` only.
+    ``labels`` (the task's label set) is needed for the F1 metrics only; with them come the
+    per-class report and confusion matrix (:func:`per_class_report`).
     """
     if len(records) == 0:
         raise ValueError("no records to score")
@@ -169,9 +204,11 @@ def method_metrics(
         else:
             ref, pred = record_indices(records, labels)
 
-            def macro_f1(ref, pred, axis=-1):
-                return macro_f1_from_indices(ref, pred, len(labels))
+            def f1(ref, pred, axis=-1, average=F1_AVERAGES[name]):
+                return f1_from_indices(ref, pred, len(labels), average)
 
-            result[name] = float(macro_f1(ref, pred))
-            result[f"{name}_ci"] = paired_bootstrap_ci((ref, pred), macro_f1, n_resamples, seed)
+            result[name] = float(f1(ref, pred))
+            result[f"{name}_ci"] = paired_bootstrap_ci((ref, pred), f1, n_resamples, seed)
+    if labels is not None:
+        result |= per_class_report(records, labels)
     return result

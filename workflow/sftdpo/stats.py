@@ -9,9 +9,10 @@ Items are matched by ``id``. For each comparison ``a`` vs ``b`` and each metric:
 * likert (summary grades 1-5): Wilcoxon signed-rank test, ``scipy.stats.wilcoxon`` with
   ``zero_method="wilcox"`` (items graded alike by both methods are left out, as in
   Wilcoxon's original test); with no item graded differently, p = 1.
-* macro_f1: paired approximate randomisation, ``scipy.stats.permutation_test`` with
-  ``permutation_type="samples"``: within each item the two methods' predictions are swapped
-  at random, the gold references stay fixed; statistic macro_F1(b) - macro_F1(a).
+* macro_f1 (and micro_f1, weighted_f1): paired approximate randomisation,
+  ``scipy.stats.permutation_test`` with ``permutation_type="samples"``: within each item the
+  two methods' predictions are swapped at random, the gold references stay fixed; statistic
+  F1(b) - F1(a).
 * rouge_l: the same paired approximate randomisation on the per-item scores; statistic
   mean(b) - mean(a).
 
@@ -31,9 +32,10 @@ from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 
 from sftdpo.metrics import (
+    F1_AVERAGES,
     ITEM_METRICS,
+    f1_from_indices,
     item_values,
-    macro_f1_from_indices,
     paired_bootstrap_ci,
     record_indices,
 )
@@ -155,17 +157,18 @@ def _compare_item_metric(metric: str, a_records: list[dict], b_records: list[dic
             "statistic": statistic, "p_value": p_value, "ci_low": ci_low, "ci_high": ci_high}
 
 
-def _compare_macro_f1(a_records: list[dict], b_records: list[dict], labels: Sequence[str],
-                      n_resamples: int, seed: int) -> dict:
+def _compare_f1(metric: str, a_records: list[dict], b_records: list[dict],
+                labels: Sequence[str], n_resamples: int, seed: int) -> dict:
     ref, pred_a = record_indices(a_records, labels)
     _, pred_b = record_indices(b_records, labels)
 
-    def diff(ref, pa, pb, axis=-1):
-        return (macro_f1_from_indices(ref, pb, len(labels))
-                - macro_f1_from_indices(ref, pa, len(labels)))
+    def f1(ref, pred):
+        return f1_from_indices(ref, pred, len(labels), F1_AVERAGES[metric])
 
-    a = float(macro_f1_from_indices(ref, pred_a, len(labels)))
-    b = float(macro_f1_from_indices(ref, pred_b, len(labels)))
+    def diff(ref, pa, pb, axis=-1):
+        return f1(ref, pb) - f1(ref, pa)
+
+    a, b = float(f1(ref, pred_a)), float(f1(ref, pred_b))
     p_value = approximate_randomization(
         (pred_a, pred_b), lambda pa, pb, axis=-1: diff(ref, pa, pb), n_resamples, seed)
     ci_low, ci_high = paired_bootstrap_ci((ref, pred_a, pred_b), diff, n_resamples, seed)
@@ -190,7 +193,7 @@ def compare_methods(
 
     Returns one row per comparison and metric with the columns in ``COLUMNS``. Every method
     named in ``comparisons`` must be in ``records_by_method`` (others are ignored).
-    ``labels`` (the task's label set) is needed for ``macro_f1`` only.
+    ``labels`` (the task's label set) is needed for the F1 metrics only.
     """
     missing = sorted({m for pair in comparisons for m in pair} - set(records_by_method))
     if missing:
@@ -202,7 +205,7 @@ def compare_methods(
             if metric in ITEM_METRICS:
                 row = _compare_item_metric(metric, records_a, records_b, n_resamples, seed)
             else:
-                row = _compare_macro_f1(records_a, records_b, labels, n_resamples, seed)
+                row = _compare_f1(metric, records_a, records_b, labels, n_resamples, seed)
             rows.append({"comparison": comparison_name(a, b), "metric": metric,
                          "diff": row["b"] - row["a"], **row})
     table = pd.DataFrame(rows)
