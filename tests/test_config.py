@@ -34,6 +34,8 @@ def test_default_config_is_valid():
         (lambda c: c["tasks"]["radiology_finding"]["generator"].update(hard=0.5),
          "tasks.radiology_finding.generator.hard: not a setting of this task's generator; "
          "allowed: hard_share, typo_rate"),
+        (lambda c: c.update(judge={"model": "gpt"}),
+         "judge.model: 'gpt' is not a model of this config; allowed: smollm2-135m"),
         (lambda c: c["tasks"].update(mine={"data": {"path": "x.csv"}}),
          "tasks.mine: 'family' is a required property"),
         (lambda c: c["tasks"].update(mine={"data": {"path": "x.csv"}, "family": "triage",

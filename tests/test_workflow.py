@@ -56,6 +56,8 @@ def tiny_config(model_dir, tasks: dict) -> dict:
         "dpo": {**stage, "learning_rate": 1e-3, "beta": 0.1},
         "generation": {"batch_size": 8},
         "statistics": {"n_resamples": 500},
+        # The tiny model also judges the summaries (a real judge would be a larger model).
+        "judge": {"model": "tiny", "max_new_tokens": 6},
     }
 
 
@@ -107,6 +109,9 @@ def test_predictions_follow_the_results_contract(finished_run):
             assert low <= metrics[headline] <= high
             if task == "my_summaries":
                 assert all(1 <= r["score"] <= 5 and 0 <= r["rouge_l"] <= 1 for r in records)
+                assert all(r["judge_grade"] in (None, 1, 2, 3, 4, 5) for r in records)
+                assert metrics["judge_unparseable_rate"] == pytest.approx(
+                    sum(r["judge_grade"] is None for r in records) / len(records))
             else:
                 assert all(r["score"] in (0, 1) for r in records)
 
@@ -119,6 +124,10 @@ def test_stats_have_every_comparison_with_p_values(finished_run):
         assert set(stats["comparison"]) == {"base_vs_sft", "sft_vs_dpo", "base_vs_dpo"}
         assert stats["p_value"].between(0, 1).all()
         assert (stats["p_adjusted"] >= stats["p_value"] - 1e-12).all()
+    tests = pd.read_csv(finished_run / "results/stats/tiny/my_summaries.csv").groupby(
+        "metric")["test"].first()
+    assert tests["likert"] == tests["judge_likert"] == "wilcoxon_signed_rank"
+    assert tests["rouge_l"] == "approximate_randomization"
 
 
 def test_summary_table_has_every_task_and_method(finished_run):
@@ -128,7 +137,8 @@ def test_summary_table_has_every_task_and_method(finished_run):
         assert f"tiny {method}" in table.columns
     assert "tiny P dpo vs sft" in table.columns
     assert set(table["family"]) == {"triage", "clinical_reasoning", "summarization"}
-    assert set(table.loc[table["task"] == "my_summaries", "metric"]) == {"likert", "rouge_l"}
+    assert set(table.loc[table["task"] == "my_summaries", "metric"]) == {"likert", "rouge_l",
+                                                                          "judge_likert"}
     markdown = (finished_run / "results/summary/table.md").read_text()
     assert all(task in markdown for task in TASKS)
 

@@ -3,6 +3,11 @@ rule score:
         test=rules.data.output.test,
         generations=rules.generate.output.generations,
         meta=rules.data.output.meta,
+        # The judge's grades, where a judge is configured and the task is a summary task.
+        judge=branch(
+            lambda wildcards: JUDGE is not None and TASK_KIND[wildcards.task] == "summary",
+            then=rules.judge.output[0],
+        ),
     output:
         predictions="results/predictions/{model}/{task}/{method}.jsonl",
         metrics="results/metrics/{model}/{task}/{method}.json",

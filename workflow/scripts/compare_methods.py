@@ -1,7 +1,7 @@
 """Rule stats: paired comparisons of base, SFT and DPO on the same test items."""
 
 from sftdpo.io import atomic_path, read_jsonl
-from sftdpo.metrics import METRICS_BY_KIND
+from sftdpo.metrics import metrics_of
 from sftdpo.runtime import redirect_output
 from sftdpo.stats import compare_methods
 from sftdpo.tasks import load_task_with_meta
@@ -9,9 +9,10 @@ from sftdpo.tasks import load_task_with_meta
 sm = snakemake  # noqa: F821 - injected by Snakemake
 redirect_output(sm.log[0])
 task = load_task_with_meta(sm.wildcards.task, sm.params.task, sm.input.meta)
+records = {method: read_jsonl(sm.input[method]) for method in sm.params.methods}
 table = compare_methods(
-    {method: read_jsonl(sm.input[method]) for method in sm.params.methods},
-    METRICS_BY_KIND[task.kind],
+    records,
+    metrics_of(task.kind, records[sm.params.methods[0]]),
     getattr(task, "labels", None),
     n_resamples=sm.params.n_resamples,
     seed=sm.params.seed,

@@ -1,7 +1,7 @@
 """Rule score: per-item scores (the results contract's predictions) and per-method metrics."""
 
 from sftdpo.io import read_jsonl, write_json, write_jsonl
-from sftdpo.metrics import METRICS_BY_KIND, method_metrics
+from sftdpo.metrics import method_metrics, metrics_of
 from sftdpo.runtime import redirect_output
 from sftdpo.scoring import score_generations
 from sftdpo.tasks import load_task_with_meta
@@ -10,8 +10,12 @@ sm = snakemake  # noqa: F821 - injected by Snakemake
 redirect_output(sm.log[0])
 task = load_task_with_meta(sm.wildcards.task, sm.params.task, sm.input.meta)
 records = score_generations(task, read_jsonl(sm.input.test), read_jsonl(sm.input.generations))
+if sm.input.get("judge"):
+    grades = {g["id"]: g for g in read_jsonl(sm.input.judge)}
+    for record in records:
+        record |= {key: grades[record["id"]][key] for key in ("judge_grade", "judge_output")}
 write_jsonl(sm.output.predictions, records)
-metrics = method_metrics(records, METRICS_BY_KIND[task.kind], getattr(task, "labels", None),
+metrics = method_metrics(records, metrics_of(task.kind, records), getattr(task, "labels", None),
                          n_resamples=sm.params.n_resamples, seed=sm.params.seed)
 write_json(sm.output.metrics, metrics)
 print(metrics)

@@ -21,7 +21,9 @@ stats = {key: pd.read_csv(path) for key, path in zip(sm.params.stats_keys, sm.in
 tasks = {}
 for name, meta in zip(sm.params.tasks, sm.input.meta, strict=True):
     task = load_task_with_meta(name, sm.params.task_specs[name], meta)
-    tasks[name] = (task.family, task.metrics)
+    # The judge's grade joins the table where a judge graded the task.
+    judged = any("judge_likert" in m for (_, t, _), m in metrics.items() if t == name)
+    tasks[name] = (task.family, task.metrics + (("judge_likert",) if judged else ()))
 table = summary_table(metrics, stats, tasks)
 with atomic_path(sm.output.csv) as tmp:
     table.to_csv(tmp, index=False)

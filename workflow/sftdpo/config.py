@@ -88,6 +88,14 @@ def task_problems(tasks: dict) -> list[str]:
     return problems
 
 
+def judge_problems(config: dict) -> list[str]:
+    judge = config.get("judge") or {}
+    if judge and judge["model"] not in config["models"]:
+        return [f"judge.model: {judge['model']!r} is not a model of this config; allowed: "
+                + ", ".join(config["models"])]
+    return []
+
+
 def check_config(config: dict, schema_path: str | Path, source: str = "config") -> None:
     """Raise ConfigError listing every way ``config`` breaks the schema."""
     schema = yaml.safe_load(Path(schema_path).read_text())
@@ -95,6 +103,7 @@ def check_config(config: dict, schema_path: str | Path, source: str = "config") 
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
     lines = [f"  {_key_path(e)}: {_describe(e, schema)}" for e in errors]
     if not errors:
-        lines = [f"  {problem}" for problem in task_problems(config["tasks"])]
+        problems = task_problems(config["tasks"]) + judge_problems(config)
+        lines = [f"  {problem}" for problem in problems]
     if lines:
         raise ConfigError(f"{source} is not a valid experiment config:\n" + "\n".join(lines))

@@ -43,12 +43,23 @@ ITEM_METRICS = {
     "parse_failure_rate": (lambda record: float(record["parsed"] is None), "mcnemar_exact"),
     "likert": (lambda record: float(record["score"]), "wilcoxon_signed_rank"),
     "rouge_l": (lambda record: float(record["rouge_l"]), "approximate_randomization"),
+    # The optional LLM judge's grade; an answer without a grade counts as 1, and is counted.
+    "judge_likert": (lambda record: float(record["judge_grade"] or 1), "wilcoxon_signed_rank"),
+    "judge_unparseable_rate": (lambda record: float(record["judge_grade"] is None),
+                               "mcnemar_exact"),
 }
+JUDGE_METRICS = ("judge_likert", "judge_unparseable_rate")
 METRICS_BY_KIND = {
     "label": ("accuracy", "macro_f1", "micro_f1", "weighted_f1", "parse_failure_rate"),
     "choice": ("accuracy", "parse_failure_rate"),
     "summary": ("likert", "rouge_l", "parse_failure_rate"),
 }
+
+
+def metrics_of(kind: str, records: Sequence[dict]) -> tuple[str, ...]:
+    """The metrics of a task kind's records: the kind's own, and the judge's where it graded."""
+    judged = bool(records) and "judge_grade" in records[0]
+    return METRICS_BY_KIND[kind] + (JUDGE_METRICS if judged else ())
 
 
 def item_values(records: Sequence[dict], metric: str) -> np.ndarray:

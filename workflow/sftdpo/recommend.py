@@ -5,7 +5,8 @@ Likert grade) and the Holm-adjusted P value of DPO vs SFT on it, at the 5% level
 
 * DPO significantly better than SFT: "DPO adds <diff> <metric> over SFT (P=...)".
 * DPO significantly worse: "DPO is worse than SFT ...: use SFT".
-* no significant difference: "SFT is enough".
+* no significant difference, where SFT beat the base model: "SFT is enough";
+* otherwise: "Neither helped significantly".
 
 Each line also says how SFT compared with the base model, and what DPO cost in training wall
 time relative to SFT (from the adapters' ``train_summary.json``), to set beside the paper's
@@ -25,12 +26,18 @@ def _row(stats: pd.DataFrame, comparison: str, metric: str) -> pd.Series:
     return stats.set_index(["comparison", "metric"]).loc[(comparison, metric)]
 
 
+def p_phrase(p: float) -> str:
+    """"P=.003", "P<.001", "P>.99"."""
+    text = format_p(p)
+    return f"P{text}" if text[0] in "<>" else f"P={text}"
+
+
 def _change(metric: str, row: pd.Series) -> str:
     sign = "+" if row["diff"] >= 0 else "-"
     return (f"{format_value(metric, row['a'])} -> {format_value(metric, row['b'])} "
             f"({sign}{format_value(metric, abs(row['diff']))}; 95% CI "
             f"{format_value(metric, row['ci_low'])} to {format_value(metric, row['ci_high'])}; "
-            f"P={format_p(row['p_adjusted'])})")
+            f"{p_phrase(row['p_adjusted'])})")
 
 
 def recommendation(task: str, model: str, metric: str, stats: pd.DataFrame,
@@ -38,12 +45,16 @@ def recommendation(task: str, model: str, metric: str, stats: pd.DataFrame,
     """One Markdown bullet for a task and model."""
     dpo = _row(stats, "sft_vs_dpo", metric)
     sft = _row(stats, "base_vs_sft", metric)
+    sft_helped = sft["p_adjusted"] < ALPHA and sft["diff"] > 0
     if dpo["p_adjusted"] < ALPHA and dpo["diff"] > 0:
         verdict = f"**DPO adds {format_value(metric, dpo['diff'])} {metric}** over SFT"
     elif dpo["p_adjusted"] < ALPHA:
         verdict = "**DPO is worse than SFT; use SFT**"
-    else:
+    elif sft_helped:
         verdict = "**SFT is enough**: DPO made no significant difference"
+    else:
+        verdict = ("**Neither helped significantly**: SFT did not beat the base model and DPO "
+                   "did not beat SFT")
     sft_words = ("better than" if sft["diff"] > 0 else "worse than") \
         if sft["p_adjusted"] < ALPHA else "not significantly different from"
     cost = ("" if dpo_over_sft_time is None else

@@ -4,7 +4,7 @@ An item is a note (``text``: a brief hospital course or a patient-portal message
 summary (``reference``, 2-4 sentences) and its key facts (``key_facts``: short plain strings, the
 facts a good summary must keep; the reference states every one of them). The model writes a
 summary; :func:`rubric_grade` grades it against the key facts, ROUGE-L compares it with the
-reference. The grader is a plain function (``SummaryTask.grader``) so an LLM judge can replace it.
+reference. An optional LLM judge grades beside it (:mod:`sftdpo.judge`, config ``judge:``).
 
 The rubric (:func:`rubric_grade`), exactly
 ------------------------------------------
@@ -81,8 +81,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import ClassVar
-
-from nltk.stem.porter import PorterStemmer  # nltk comes with rouge-score
 
 from sftdpo.tasks.base import Task
 
@@ -269,7 +267,6 @@ PRE_SCOPE, POST_SCOPE = 5, 4
 COVERAGE_SHARE = 0.6  # a fact is covered when its window holds this share of its content words
 MAX_WORDS = 80  # a summary with more words is over-long (SummaryTask.max_words)
 
-_STEMMER = PorterStemmer()
 _TOKEN = re.compile(
     r"(?P<num>(?<![\w.])\.\d+|\d{1,3}(?:,\d{3})+(?![\d,])|\d+(?:\.\d+)?)"
     r"|(?P<word>[a-z][a-z0-9]*(?:'[a-z]+)?)"
@@ -279,9 +276,17 @@ _TOKEN = re.compile(
 )
 
 
+@lru_cache(maxsize=1)
+def _stemmer():
+    # Imported on first use: nltk takes ~2 s to import, and most jobs never grade a summary.
+    from nltk.stem.porter import PorterStemmer  # nltk comes with rouge-score
+
+    return PorterStemmer()
+
+
 @lru_cache(maxsize=100_000)
 def _stem(word: str) -> str:
-    return _STEMMER.stem(word) if len(word) > 3 else word
+    return _stemmer().stem(word) if len(word) > 3 else word
 
 
 @dataclass(slots=True)
@@ -846,9 +851,8 @@ def degraded_summary(item: dict, rng: random.Random) -> str:
 @dataclass(frozen=True)
 class SummaryTask(Task):
     """Free-text summary of a note, graded 1-5 by ``grader`` plus ROUGE-L. ``grader`` is the
-    key-fact rubric unless replaced, e.g. by an LLM judge: ``grader(summary, key_facts, *,
-    source, max_words)`` returning at least ``grade``, ``facts_covered``, ``facts_total`` and
-    ``contradictions``.
+    key-fact rubric: ``grader(summary, key_facts, *, source, max_words)`` returning at least
+    ``grade``, ``facts_covered``, ``facts_total`` and ``contradictions``.
 
     Items: ``text`` (the note), ``reference`` (a reference summary), ``key_facts`` (see
     :func:`key_facts_of`). ``build_items`` makes the built-in data; None for a user's data.
