@@ -33,12 +33,14 @@ def test_verdict_follows_the_adjusted_p_of_dpo_vs_sft(dpo_diff, dpo_p, expected)
 def test_numbers_are_formatted_as_in_the_table():
     line = recommendation("t", "m", "accuracy", stats(0.12, 0.003, metric="accuracy"), None)
     assert "accuracy SFT -> DPO 40% -> 52% (+12%; 95% CI 7% to 17%; P=.003)" in line
-    assert "(+30%; 95% CI 25% to 35%; P<.001)" in line
+    assert "(+30%; 95% CI 25% to 35%; P=.001)" in line
+    assert "P<.001" in recommendation("t", "m", "accuracy",
+                                      stats(0.12, 0.0004, metric="accuracy"), None)
     assert "wall time" not in line
 
 
 def test_neither_when_sft_did_not_beat_base():
-    line = recommendation("t", "m", "accuracy", stats(0.0, 0.9, sft_diff=-0.1, sft_p=0.3),
+    line = recommendation("t", "m", "macro_f1", stats(0.0, 0.9, sft_diff=-0.1, sft_p=0.3),
                           None)
     assert "**Neither helped significantly**" in line
 
