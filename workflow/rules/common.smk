@@ -13,6 +13,7 @@ sys.path.insert(0, PACKAGE_ROOT)
 
 from sftdpo import METHODS  # noqa: E402
 from sftdpo.config import check_config  # noqa: E402
+from sftdpo.metrics import ALL_METRICS  # noqa: E402
 from sftdpo.tasks import task_class  # noqa: E402
 
 # Every problem with the config, by key, before anything runs; then the schema's defaults.
@@ -31,7 +32,7 @@ wildcard_constraints:
     model="|".join(map(re.escape, MODELS)),
     task="|".join(map(re.escape, TASKS)),
     method="|".join(METHODS),
-    metric="[a-z_0-9]+",
+    metric="|".join(ALL_METRICS),
 
 
 def model_spec(wildcards):

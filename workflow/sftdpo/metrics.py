@@ -54,6 +54,8 @@ METRICS_BY_KIND = {
     "choice": ("accuracy", "parse_failure_rate"),
     "summary": ("likert", "rouge_l", "parse_failure_rate"),
 }
+ALL_METRICS = tuple(dict.fromkeys(
+    [m for kind in METRICS_BY_KIND.values() for m in kind] + list(JUDGE_METRICS)))
 
 
 def metrics_of(kind: str, records: Sequence[dict]) -> tuple[str, ...]:
