@@ -15,8 +15,9 @@ def default_config() -> dict:
     return yaml.safe_load((REPO / "config/config.yaml").read_text())
 
 
-def test_default_config_is_valid():
-    check_config(default_config(), SCHEMA)
+@pytest.mark.parametrize("name", ["config.yaml", "full.yaml", "examples/own_data.yaml"])
+def test_shipped_configs_are_valid(name):
+    check_config(yaml.safe_load((REPO / "config" / name).read_text()), SCHEMA)
 
 
 @pytest.mark.parametrize(
