@@ -17,7 +17,7 @@ import trl.trainer.utils as trl_utils
 from transformers import TrainerCallback
 
 from sftdpo.modeling import resolve_device
-from sftdpo.tasks import TASKS
+from sftdpo.tasks import BUILTIN_TASKS
 from sftdpo.training import build_dpo_trainer, build_sft_trainer, save_adapter
 
 STAGE = {"epochs": 1, "batch_size": 8, "gradient_accumulation_steps": 1, "max_length": 320,
@@ -58,7 +58,7 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(torch.get_num_threads())
     device = resolve_device()
-    task = TASKS["provider_triage"]
+    task = BUILTIN_TASKS["provider_triage"]
     items = task.build_items(8 * (args.steps + 1), 0)
     spec = {"dtype": "bfloat16", "quantization": "none"}
     every_position = trl_utils._use_triton
@@ -72,7 +72,7 @@ def main():
                 trl_utils._use_triton = every_position
             print(f"SFT  {label:15s} {timed(sft):6.2f} s/step (batch 8)", flush=True)
             save_adapter(sft, sft_dir, time.time())
-            pairs = [{"prompt": task.prompt_messages(i["text"]), "chosen": task.gold(i),
+            pairs = [{"prompt": task.prompt_messages(i), "chosen": task.gold(i),
                       "rejected": next(x for x in task.labels if x != task.gold(i))}
                      for i in items]
             dpo = build_dpo_trainer(args.model_dir, spec, sft_dir, pairs, SETTINGS, 0, device,
