@@ -192,11 +192,16 @@ def test_second_run_has_nothing_to_do(finished_run):
 def test_a_run_stopped_during_training_leaves_nothing_marked_done(tiny_model_dir,
                                                                   tmp_path_factory):
     workdir = new_workdir(tmp_path_factory, tiny_model_dir, all_tasks=False)
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    config["sft"]["epochs"] = 40  # long enough that the stop surely lands mid-training
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     running = subprocess.Popen(command(workdir, "all"), stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True)
     training_log = workdir / "logs/sft/tiny/provider_triage.log"
     deadline = time.time() + 300
-    while not training_log.exists() and time.time() < deadline:
+    # Wait for the trainer's first logged step: SFT is under way.
+    while time.time() < deadline and not (
+            training_log.exists() and "'loss'" in training_log.read_text()):
         time.sleep(0.05)
     # Ctrl-C in a terminal: SIGINT to Snakemake and its running job, while SFT trains.
     os.killpg(running.pid, signal.SIGINT)
