@@ -195,8 +195,11 @@ def test_a_run_stopped_during_training_leaves_nothing_marked_done(tiny_model_dir
     config = yaml.safe_load((workdir / "config.yaml").read_text())
     config["sft"]["epochs"] = 40  # a long SFT, so the stop lands while it runs
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    # SIGINT back to its default for Snakemake and its jobs: a runner started in the background
+    # (`cmd &` in a script) hands its children SIGINT ignored, and Ctrl-C would do nothing.
     running = subprocess.Popen(command(workdir, "all"), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
+                               stderr=subprocess.DEVNULL, start_new_session=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     training_log = workdir / "logs/sft/tiny/provider_triage.log"
     deadline = time.time() + 300
     while not training_log.exists() and time.time() < deadline:
@@ -205,9 +208,7 @@ def test_a_run_stopped_during_training_leaves_nothing_marked_done(tiny_model_dir
     os.killpg(running.pid, signal.SIGINT)
     running.wait(timeout=300)
     adapter = workdir / "results/adapters/tiny/provider_triage/sft"
-    # Whether the job died or got to finish, there is no adapter folder without its summary
-    # (written last, in a .partial folder renamed into place), and nothing downstream.
-    assert not adapter.exists() or (adapter / "train_summary.json").is_file()
+    assert not (adapter / "adapter_model.safetensors").exists()
     assert not (workdir / "results/summary/table.md").exists()
     result = snakemake(workdir, "all")  # the workflow profile reruns incomplete jobs
     assert result.returncode == 0, result.stderr[-4000:]
