@@ -15,7 +15,8 @@ def default_config() -> dict:
     return yaml.safe_load((REPO / "config/config.yaml").read_text())
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "full.yaml", "examples/own_data.yaml"])
+@pytest.mark.parametrize(
+    "name", ["config.yaml", "full.yaml", "paper.yaml", "examples/own_data.yaml"])
 def test_shipped_configs_are_valid(name):
     check_config(yaml.safe_load((REPO / "config" / name).read_text()), SCHEMA)
 

@@ -132,8 +132,29 @@ def load_tokenizer(model_dir: str | Path):
     return tokenizer
 
 
-def load_base_model(model_dir: str | Path, spec: dict, device: str):
-    """The base model as the config asks: dtype, and 4-bit NF4 when ``quantization: nf4``."""
+def keep_4bit_backward_on_cpu(model) -> None:
+    """Stop bitsandbytes repacking 4-bit weights for CPU inference in a model being trained.
+
+    bitsandbytes 0.50 on a CPU with AVX512-BF16 repacks a ``Linear4bit``'s weights into its
+    inference layout the first time the layer runs in eval mode without gradients (SFT's
+    validation pass after an epoch), and keeps them so. Its kernel for that layout has no
+    backward: every later training step gets no gradient through the frozen 4-bit layers, so
+    the adapters of all but the top block learn from a wrong gradient, with only a warning.
+    """
+    from bitsandbytes.nn import Linear4bit
+
+    for module in model.modules():
+        if isinstance(module, Linear4bit):
+            module.support_avx512bf16_for_cpu = False
+
+
+def load_base_model(model_dir: str | Path, spec: dict, device: str, for_training: bool = False):
+    """The base model as the config asks: dtype, and 4-bit NF4 when ``quantization: nf4``.
+
+    ``for_training`` readies a 4-bit base for QLoRA (PEFT's ``prepare_model_for_kbit_training``:
+    base frozen, the unquantised norms and embeddings in float32); the trainers switch on
+    gradient checkpointing and input gradients themselves from their arguments.
+    """
     from transformers import AutoModelForCausalLM
 
     kwargs = {"dtype": torch_dtype(spec["dtype"])}
@@ -144,6 +165,12 @@ def load_base_model(model_dir: str | Path, spec: dict, device: str):
     model = AutoModelForCausalLM.from_pretrained(model_dir, **kwargs)
     if quantization is None:
         model.to(device)
+    elif for_training:
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+        if device == "cpu":
+            keep_4bit_backward_on_cpu(model)
     return model
 
 
@@ -151,7 +178,7 @@ def load_with_adapter(model_dir, spec: dict, adapter_dir, device: str, trainable
     """Base model plus a LoRA adapter; merged for speed when only inference is needed."""
     from peft import PeftModel
 
-    base = load_base_model(model_dir, spec, device)
+    base = load_base_model(model_dir, spec, device, for_training=trainable)
     if adapter_dir is None:
         return base
     model = PeftModel.from_pretrained(base, adapter_dir, is_trainable=trainable)
