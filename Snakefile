@@ -1,7 +1,8 @@
 # Does SFT alone suffice, or does DPO after SFT pay for its extra compute?
 # One experiment = models x tasks x methods (base, sft, dpo), declared in config/config.yaml.
 # Stages, one file each under workflow/rules/: model, data, sft, pairs, dpo, generate, score,
-# stats, summary, figures. `snakemake --cores 2 all` runs everything; see README.md for other targets.
+# stats, summary, figures; targets.smk names parts of it. `snakemake --cores 2 all` runs everything;
+# see README.md for the other targets.
 
 # The default experiment only when no --configfile is given: a given file replaces it rather than
 # merging into it (a merge would add the default's model and tasks to the user's).
@@ -21,12 +22,15 @@ include: "workflow/rules/generate.smk"
 include: "workflow/rules/judge.smk"
 include: "workflow/rules/score.smk"
 include: "workflow/rules/stats.smk"
+include: "workflow/rules/compute.smk"
 include: "workflow/rules/summary.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/targets.smk"
 
 
 rule all:
     input:
         rules.summary.output,
+        rules.compute.output,
         FIGURES,
     default_target: True

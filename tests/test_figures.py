@@ -10,6 +10,7 @@ from sftdpo.figures import (
     FIGURE_FORMATS,
     confusion_counts,
     dpo_vs_sft_p,
+    over_seeds,
     plot_confusion_matrices,
     plot_method_bars,
     plot_training_curves,
@@ -88,6 +89,20 @@ def test_likert_and_f1_axes(tmp_path):
     plot_method_bars(f1, "macro_f1", "t", {"m": 0.5}, tmp_path / "f1")
     text = check_outputs(tmp_path / "f1")
     assert "Macro F1" in text and "0.58" in text and "P = .50" in text
+
+
+def test_over_seeds_bars_are_means_with_sd_dots_and_a_p_per_seed(tmp_path):
+    per_seed = {"base": [0.2], "sft": [0.4, 0.5, 0.6], "dpo": [0.5, 0.5, 0.8]}
+    metrics = {("m", method): over_seeds([{"accuracy": v, "n": 40} for v in values], "accuracy")
+               for method, values in per_seed.items()}
+    assert metrics[("m", "sft")] == {"accuracy": pytest.approx(0.5),
+                                     "accuracy_seeds": [0.4, 0.5, 0.6], "n": 40}
+    assert metrics[("m", "base")] == {"accuracy": 0.2, "n": 40}
+    plot_method_bars(metrics, "accuracy", "t", {"m": [0.03, 0.2, 0.0005]}, tmp_path / "seeds")
+    text = check_outputs(tmp_path / "seeds")
+    for expected in ("mean over seeds, error bars: ±1 SD, dots: seeds",
+                     "P = .030 / .20 / <.001", "60%", "50%", "20%"):
+        assert expected in text, expected
 
 
 def test_output_is_deterministic(tmp_path):

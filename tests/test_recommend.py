@@ -24,37 +24,59 @@ def stats(dpo_diff, dpo_p, sft_diff=0.3, sft_p=0.001, metric="macro_f1"):
     (0.3, 0.051, "**SFT is enough**"),  # the decision uses the Holm-adjusted P
 ])
 def test_verdict_follows_the_adjusted_p_of_dpo_vs_sft(dpo_diff, dpo_p, expected):
-    line = recommendation("radiology_finding", "m", "macro_f1", stats(dpo_diff, dpo_p), 2.4)
+    cost = {"wall_seconds": 2.44, "accelerator_seconds": float("nan"), "tokens": 2.0}
+    line = recommendation("radiology_finding", "m", "macro_f1", {0: stats(dpo_diff, dpo_p)}, cost)
     assert line.startswith("- radiology_finding, m: " + expected)
     assert "SFT was better than the base model" in line
-    assert "DPO training took 2.4x the wall time of SFT" in line
+    assert line.endswith("DPO training took 2.4x the wall time, 2.0x the tokens of SFT (the paper: "
+                         "2 to 3 times the compute).")
+
+
+def test_gpu_time_is_given_where_it_was_measured():
+    cost = {"wall_seconds": 2.6, "accelerator_seconds": 2.91, "tokens": 2.0}
+    assert "took 2.6x the wall time, 2.9x the GPU time, 2.0x the tokens of SFT" in \
+        recommendation("t", "m", "macro_f1", {0: stats(0.1, 0.01)}, cost)
 
 
 def test_numbers_are_formatted_as_in_the_table():
-    line = recommendation("t", "m", "accuracy", stats(0.12, 0.003, metric="accuracy"), None)
+    line = recommendation("t", "m", "accuracy", {0: stats(0.12, 0.003, metric="accuracy")}, None)
     assert "accuracy SFT -> DPO 40% -> 52% (+12%; 95% CI 7% to 17%; P=.003)" in line
     assert "(+30%; 95% CI 25% to 35%; P=.001)" in line
     assert "P<.001" in recommendation("t", "m", "accuracy",
-                                      stats(0.12, 0.0004, metric="accuracy"), None)
+                                      {0: stats(0.12, 0.0004, metric="accuracy")}, None)
     assert "wall time" not in line
 
 
 def test_neither_when_sft_did_not_beat_base():
-    line = recommendation("t", "m", "macro_f1", stats(0.0, 0.9, sft_diff=-0.1, sft_p=0.3),
+    line = recommendation("t", "m", "macro_f1", {0: stats(0.0, 0.9, sft_diff=-0.1, sft_p=0.3)},
                           None)
     assert "**Neither helped significantly**" in line
 
 
 def test_base_comparison_words():
     assert "not significantly different from the base" in recommendation(
-        "t", "m", "macro_f1", stats(0.0, 0.9, sft_p=0.2), None)
+        "t", "m", "macro_f1", {0: stats(0.0, 0.9, sft_p=0.2)}, None)
     assert "worse than the base" in recommendation(
-        "t", "m", "macro_f1", stats(0.0, 0.9, sft_diff=-0.1), None)
+        "t", "m", "macro_f1", {0: stats(0.0, 0.9, sft_diff=-0.1)}, None)
 
 
 def test_markdown_has_a_line_per_entry():
-    entries = [{"task": t, "model": "m", "metric": "macro_f1", "stats": stats(0.1, 0.01),
-                "dpo_over_sft_time": None} for t in ("a", "b")]
+    entries = [{"task": t, "model": "m", "metric": "macro_f1",
+                "stats_by_seed": {0: stats(0.1, 0.01)}, "cost": None}
+               for t in ("a", "b")]
     text = recommendations_markdown(entries)
     assert text.startswith("# Does DPO pay?")
     assert text.count("\n- ") == 2
+
+
+def test_over_seeds_a_difference_counts_where_most_seeds_find_it():
+    two_of_three = {0: stats(0.12, 0.003), 1: stats(0.10, 0.01), 2: stats(0.02, 0.6)}
+    line = recommendation("t", "m", "macro_f1", two_of_three, None)
+    assert line.startswith("- t, m: **DPO adds 0.08 macro_f1** over SFT")
+    assert ("0.40 -> 0.48 (+0.08, mean of 3 seeds; significantly better in 2 and worse in 0 "
+            "of 3 seeds; P per seed .003 / .010 / .60)") in line
+    one_of_three = {0: stats(0.12, 0.003), 1: stats(0.02, 0.4), 2: stats(0.02, 0.6)}
+    assert "**SFT is enough**" in recommendation("t", "m", "macro_f1", one_of_three, None)
+    # One seed each way is no majority either way.
+    split = {0: stats(0.12, 0.003), 1: stats(-0.12, 0.003)}
+    assert "**SFT is enough**" in recommendation("t", "m", "macro_f1", split, None)

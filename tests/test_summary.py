@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from sftdpo.summary import format_p, format_value, summary_table, to_markdown
+from sftdpo.summary import format_p, format_value, per_seed_table, summary_table, to_markdown
 
 
 @pytest.mark.parametrize(
@@ -28,12 +28,12 @@ def stats_rows(p_accuracy, p_f1):
 
 def test_table_has_a_row_per_task_and_metric_and_p_of_dpo_vs_sft():
     metrics = {
-        ("m", task, method): {"accuracy": acc, "macro_f1": f1}
+        ("m", task, 0, method): {"accuracy": acc, "macro_f1": f1}
         for task in ("provider_triage", "urgency_triage")
         for method, acc, f1 in (("base", 0.2, 0.1), ("sft", 0.5, 0.45), ("dpo", 0.6, 0.58))
     }
-    stats = {("m", "provider_triage"): stats_rows(0.02, 0.0001),
-             ("m", "urgency_triage"): stats_rows(0.5, 0.3)}
+    stats = {("m", "provider_triage", 0): stats_rows(0.02, 0.0001),
+             ("m", "urgency_triage", 0): stats_rows(0.5, 0.3)}
     tasks = {task: ("triage", ("macro_f1", "accuracy"))
              for task in ("provider_triage", "urgency_triage")}
     table = summary_table(metrics, stats, tasks)
@@ -46,3 +46,29 @@ def test_table_has_a_row_per_task_and_metric_and_p_of_dpo_vs_sft():
     markdown = to_markdown(table)
     assert "| provider_triage | triage | macro_f1 | 0.10 | 0.45 | 0.58 | <.001 |" in markdown
     assert "| urgency_triage | triage | accuracy | 20% | 50% | 60% | .50 |" in markdown
+
+
+def test_over_seeds_cells_are_mean_and_sd_with_a_p_per_seed():
+    tasks = {"t": ("triage", ("macro_f1",))}
+    metrics = {("m", "t", 0, "base"): {"macro_f1": 0.1, "n": 40}}
+    for seed, sft, dpo in ((0, 0.40, 0.50), (1, 0.44, 0.60), (2, 0.48, 0.55)):
+        metrics[("m", "t", seed, "sft")] = {"macro_f1": sft, "n": 40}
+        metrics[("m", "t", seed, "dpo")] = {"macro_f1": dpo, "n": 40, "macro_f1_ci": [0.4, 0.7]}
+    stats = {("m", "t", seed): stats_rows(0.5, p) for seed, p in ((0, 0.03), (1, 0.2), (2, 0.0005))}
+    table = summary_table(metrics, stats, tasks)
+    assert list(table.columns) == ["task", "family", "metric", "m base", "m base sd", "m sft",
+                                   "m sft sd", "m dpo", "m dpo sd", "m P dpo vs sft seed0",
+                                   "m P dpo vs sft seed1", "m P dpo vs sft seed2"]
+    row = table.iloc[0]
+    assert row["m sft"] == pytest.approx(0.44)
+    assert row["m sft sd"] == pytest.approx(0.04)  # sample SD of 0.40, 0.44, 0.48
+    assert row["m dpo sd"] == pytest.approx(0.05)
+    assert pd.isna(row["m base sd"])  # base runs once
+    markdown = to_markdown(table)
+    assert "| m base | m sft | m dpo | m P dpo vs sft (per seed) |" in markdown
+    assert "| t | triage | macro_f1 | 0.10 | 0.44 ± 0.04 | 0.55 ± 0.05 | .030 / .20 / <.001 |" \
+        in markdown
+    by_seed = per_seed_table(metrics, tasks)
+    assert len(by_seed) == 7
+    assert by_seed.query("seed == 1 and method == 'dpo'")[["value", "ci_low", "ci_high"]] \
+        .values.tolist() == [[0.6, 0.4, 0.7]]

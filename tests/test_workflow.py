@@ -93,13 +93,13 @@ def test_predictions_follow_the_results_contract(finished_run):
         test_ids = [json.loads(line)["id"] for line in
                     (finished_run / f"results/data/{task}/test.jsonl").open()]
         for method in METHODS:
-            path = finished_run / f"results/predictions/tiny/{task}/{method}.jsonl"
+            path = finished_run / f"results/predictions/tiny/{task}/seed3/{method}.jsonl"
             records = [json.loads(line) for line in path.open()]
             assert [r["id"] for r in records] == test_ids
             for record in records:
                 assert {"id", "prediction", "parsed", "reference", "score"} <= set(record)
             metrics = json.loads(
-                (finished_run / f"results/metrics/tiny/{task}/{method}.json").read_text())
+                (finished_run / f"results/metrics/tiny/{task}/seed3/{method}.json").read_text())
             assert metrics["n"] == len(test_ids)
             # The headline per-item metric is the mean of the records' scores.
             headline = "likert" if task == "my_summaries" else "accuracy"
@@ -118,13 +118,13 @@ def test_predictions_follow_the_results_contract(finished_run):
 
 def test_stats_have_every_comparison_with_p_values(finished_run):
     for task in TASKS:
-        stats = pd.read_csv(finished_run / f"results/stats/tiny/{task}.csv")
+        stats = pd.read_csv(finished_run / f"results/stats/tiny/{task}/seed3.csv")
         assert list(stats.columns) == ["comparison", "metric", "a", "b", "diff", "ci_low",
                                        "ci_high", "test", "statistic", "p_value", "p_adjusted"]
         assert set(stats["comparison"]) == {"base_vs_sft", "sft_vs_dpo", "base_vs_dpo"}
         assert stats["p_value"].between(0, 1).all()
         assert (stats["p_adjusted"] >= stats["p_value"] - 1e-12).all()
-    tests = pd.read_csv(finished_run / "results/stats/tiny/my_summaries.csv").groupby(
+    tests = pd.read_csv(finished_run / "results/stats/tiny/my_summaries/seed3.csv").groupby(
         "metric")["test"].first()
     assert tests["likert"] == tests["judge_likert"] == "wilcoxon_signed_rank"
     assert tests["rouge_l"] == "approximate_randomization"
@@ -148,14 +148,33 @@ def test_figures_and_recommendations_are_drawn_for_every_task(finished_run):
     for task in TASKS:
         headline = "likert" if task == "my_summaries" else (
             "accuracy" if task == "clinical_reasoning" else "macro_f1")
-        for stem in (headline, "tiny_training"):
+        for stem in (headline, "tiny_seed3_training"):
             for suffix in (".png", ".svg"):
                 assert (figures / task / (stem + suffix)).stat().st_size > 1000
     # Confusion matrices for the label tasks only.
-    assert (figures / "my_messages/tiny_confusion.png").is_file()
-    assert not (figures / "my_summaries/tiny_confusion.png").exists()
+    assert (figures / "my_messages/tiny_seed3_confusion.png").is_file()
+    assert not (figures / "my_summaries/tiny_seed3_confusion.png").exists()
     recommendations = (finished_run / "results/summary/recommendations.md").read_text()
     assert all(f"- {task}, tiny: " in recommendations for task in TASKS)
+    assert "x the tokens of SFT" in recommendations
+
+
+def test_compute_table_has_every_job_and_the_dpo_over_sft_ratio(finished_run):
+    compute = pd.read_csv(finished_run / "results/summary/compute.csv")
+    jobs = compute[compute["stage"] != "dpo_over_sft"]
+    per_task = jobs.groupby("task")["stage"].value_counts().unstack(fill_value=0)
+    assert (per_task[["sft", "pairs", "dpo"]] == 1).all().all()
+    assert (per_task["generate"] == 3).all()
+    assert per_task.loc["my_summaries", "judge"] == 3
+    assert (jobs["device"] == "cpu").all() and jobs["accelerator_seconds"].isna().all()
+    assert (jobs[["wall_seconds", "peak_memory_mib"]] > 0).all().all()
+    # The judge reads nothing where the tiny model wrote empty summaries; every other job does.
+    assert (jobs.loc[jobs["stage"] != "judge", "tokens"] > 0).all()
+    ratios = compute[compute["stage"] == "dpo_over_sft"].set_index("task")
+    assert sorted(ratios.index) == sorted(TASKS)
+    sft = jobs[jobs["stage"] == "sft"].set_index("task")
+    dpo = jobs[jobs["stage"] == "dpo"].set_index("task")
+    assert ratios["tokens"].to_dict() == pytest.approx((dpo["tokens"] / sft["tokens"]).to_dict())
 
 
 def test_user_data_is_split_without_repeats_and_recorded(finished_run):
@@ -171,16 +190,16 @@ def test_user_data_is_split_without_repeats_and_recorded(finished_run):
 def test_training_stages_leave_adapters_and_logs(finished_run):
     for task in TASKS:
         for stage in ("sft", "dpo"):
-            adapter = finished_run / f"results/adapters/tiny/{task}/{stage}"
+            adapter = finished_run / f"results/adapters/tiny/{task}/seed3/{stage}"
             assert (adapter / "adapter_model.safetensors").is_file()
             history = json.loads((adapter / "log_history.json").read_text())
             assert any("loss" in entry for entry in history)
         pairs = [json.loads(line) for line in
-                 (finished_run / f"results/pairs/tiny/{task}.jsonl").open()]
+                 (finished_run / f"results/pairs/tiny/{task}/seed3.jsonl").open()]
         assert pairs and all(p["chosen"] != p["rejected"] for p in pairs)
         expected = "degraded_summary:" if task == "my_summaries" else "hardest_wrong_label"
         assert all(p["strategy"].startswith(expected) for p in pairs)
-    assert (finished_run / "logs/sft/tiny/provider_triage.log").stat().st_size > 0
+    assert (finished_run / "logs/sft/tiny/provider_triage/seed3.log").stat().st_size > 0
 
 
 def test_second_run_has_nothing_to_do(finished_run):
@@ -200,20 +219,51 @@ def test_a_run_stopped_during_training_leaves_nothing_marked_done(tiny_model_dir
     running = subprocess.Popen(command(workdir, "all"), stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True,
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    training_log = workdir / "logs/sft/tiny/provider_triage.log"
+    training_log = workdir / "logs/sft/tiny/provider_triage/seed3.log"
     deadline = time.time() + 300
     while not training_log.exists() and time.time() < deadline:
         time.sleep(0.05)
     # Ctrl-C in a terminal: SIGINT to Snakemake and its running job, while SFT runs.
     os.killpg(running.pid, signal.SIGINT)
     running.wait(timeout=300)
-    adapter = workdir / "results/adapters/tiny/provider_triage/sft"
+    adapter = workdir / "results/adapters/tiny/provider_triage/seed3/sft"
     assert not (adapter / "adapter_model.safetensors").exists()
     assert not (workdir / "results/summary/table.md").exists()
     result = snakemake(workdir, "all")  # the workflow profile reruns incomplete jobs
     assert result.returncode == 0, result.stderr[-4000:]
     assert (adapter / "adapter_model.safetensors").is_file()
     assert (workdir / "results/summary/table.md").is_file()
+
+
+def test_several_seeds_repeat_training_and_report_mean_sd_and_each_seed(tiny_model_dir,
+                                                                       tmp_path):
+    tasks = {"provider_triage": {"n_items": 40}}
+    result = run_with_tasks(tmp_path, tiny_model_dir, tasks, "all", seeds=[5, 6])
+    assert result.returncode == 0, result.stderr[-4000:]
+    run = tmp_path / "results"
+    for seed in (5, 6):
+        for stage in ("sft", "dpo"):
+            assert (run / f"adapters/tiny/provider_triage/seed{seed}/{stage}/"
+                    "adapter_model.safetensors").is_file()
+        assert (run / f"stats/tiny/provider_triage/seed{seed}.csv").is_file()
+    # The base model trains nothing: generated once, in the first seed's folder.
+    assert (run / "predictions/tiny/provider_triage/seed5/base.jsonl").is_file()
+    assert not (run / "predictions/tiny/provider_triage/seed6/base.jsonl").exists()
+    by_seed = pd.read_csv(run / "summary/metrics_by_seed.csv")
+    macro_f1 = by_seed[by_seed["metric"] == "macro_f1"].set_index(["seed", "method"])["value"]
+    assert sorted(macro_f1.index) == [(5, "base"), (5, "dpo"), (5, "sft"), (6, "dpo"),
+                                      (6, "sft")]
+    row = pd.read_csv(run / "summary/table.csv").set_index("metric").loc["macro_f1"]
+    for method in ("sft", "dpo"):
+        values = [macro_f1[(seed, method)] for seed in (5, 6)]
+        assert row[f"tiny {method}"] == pytest.approx(sum(values) / 2)
+        assert row[f"tiny {method} sd"] == pytest.approx(abs(values[0] - values[1]) / 2 ** 0.5)
+    for seed in (5, 6):
+        stats = pd.read_csv(run / f"stats/tiny/provider_triage/seed{seed}.csv")
+        assert row[f"tiny P dpo vs sft seed{seed}"] == stats.set_index(
+            ["comparison", "metric"]).loc[("sft_vs_dpo", "macro_f1"), "p_value"]
+    assert "mean of 2 seeds" in (run / "summary/recommendations.md").read_text()
+    assert (tmp_path / "results/figures/provider_triage/tiny_seed6_training.png").is_file()
 
 
 def test_a_dpo_setting_reruns_dpo_and_what_follows_not_sft(finished_run, tmp_path):
@@ -260,13 +310,13 @@ def test_an_item_too_long_for_the_context_fails_sft_unless_truncation_is_asked(t
     task = {"family": "text_classification", "data": {"path": "notes.csv"}}
     sft = {"epochs": 1, "batch_size": 8, "max_length": 128, "mixed_precision": "none",
            "learning_rate": 1e-3}
-    target = "results/adapters/tiny/long/sft"
+    target = "results/adapters/tiny/long/seed3/sft"
     result = run_with_tasks(tmp_path, tiny_model_dir, {"long": task}, target, sft=sft)
     assert result.returncode != 0
-    log = (tmp_path / "logs/sft/tiny/long.log").read_text()
+    log = (tmp_path / "logs/sft/tiny/long/seed3.log").read_text()
     assert "field text: the prompt takes" in log and "too_long: truncate" in log
     assert not (tmp_path / target).exists()
     result = run_with_tasks(tmp_path, tiny_model_dir, {"long": task | {"too_long": "truncate"}},
                             target, sft=sft)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "were longer than the context" in (tmp_path / "logs/sft/tiny/long.log").read_text()
+    assert "were longer than the context" in (tmp_path / "logs/sft/tiny/long/seed3.log").read_text()

@@ -23,6 +23,16 @@ validate(config, "../schemas/config.schema.yaml")
 
 MODELS = list(config["models"])
 TASKS = list(config["tasks"])
+# Training seeds: SFT, pairs, DPO and generation repeat per seed on the one data split.
+SEEDS = config.get("seeds") or [config["seed"]]
+# The base model trains nothing: it is generated once, in the first seed's folder.
+BASE_SEED = SEEDS[0]
+# (seed, method) of every generation of a model and task: base once, SFT and DPO per seed.
+RUNS = [(BASE_SEED, "base")] + [(s, x) for s in SEEDS for x in METHODS if x != "base"]
+# Keys of every generation (model, task, seed, method) and of every trained pair of adapters
+# (model, task, seed), in one order for the rules that gather them.
+METRIC_KEYS = [(m, t, s, x) for m in MODELS for t in TASKS for s, x in RUNS]
+TRAINING_KEYS = [(m, t, s) for m in MODELS for t in TASKS for s in SEEDS]
 # Each task's kind (label, choice, summary) and the metrics it reports, known before its data.
 TASK_KIND = {name: task_class(name, spec).kind for name, spec in config["tasks"].items()}
 TASK_METRICS = {name: task_class(name, spec).metrics for name, spec in config["tasks"].items()}
@@ -32,6 +42,7 @@ wildcard_constraints:
     model="|".join(map(re.escape, MODELS)),
     task="|".join(map(re.escape, TASKS)),
     method="|".join(METHODS),
+    seed="|".join(map(str, SEEDS)),
     metric="|".join(ALL_METRICS),
 
 

@@ -2,19 +2,22 @@ rule dpo:
     input:
         model=rules.model.output[0],
         sft=rules.sft.output[0],
-        pairs=rules.pairs.output[0],
+        pairs=rules.pairs.output.pairs,
     output:
-        directory("results/adapters/{model}/{task}/dpo"),
+        directory("results/adapters/{model}/{task}/seed{seed}/dpo"),
     params:
         spec=model_spec,
         settings=training_settings("dpo"),
-        seed=config["seed"],
+        seed=lambda wildcards: int(wildcards.seed),
     threads: 8
+    # One GPU where there is one (the lease gives it to this job alone); on a CPU, none needed.
+    resources:
+        gpu=1,
     log:
-        "logs/dpo/{model}/{task}.log",
+        "logs/dpo/{model}/{task}/seed{seed}.log",
     conda:
         "../../envs/sftdpo.yaml"
     benchmark:
-        "benchmarks/dpo/{model}/{task}.tsv"
+        "benchmarks/dpo/{model}/{task}/seed{seed}.tsv"
     script:
         "../scripts/train_dpo.py"

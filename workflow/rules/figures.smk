@@ -5,12 +5,14 @@
 rule figure_metric:
     input:
         metrics=lambda wildcards: [
-            expand(rules.score.output.metrics, model=m, task=wildcards.task, method=x)[0]
+            expand(rules.score.output.metrics, model=m, task=wildcards.task, seed=s, method=x)[0]
             for m in MODELS
-            for x in METHODS
+            for s, x in RUNS
         ],
         stats=lambda wildcards: [
-            expand(rules.stats.output[0], model=m, task=wildcards.task)[0] for m in MODELS
+            expand(rules.stats.output[0], model=m, task=wildcards.task, seed=s)[0]
+            for m in MODELS
+            for s in SEEDS
         ],
     output:
         png=report(
@@ -21,8 +23,8 @@ rule figure_metric:
         ),
         svg="results/figures/{task}/{metric}.svg",
     params:
-        model_methods=[(m, x) for m in MODELS for x in METHODS],
-        models=MODELS,
+        model_methods=[(m, x) for m in MODELS for _, x in RUNS],
+        stats_models=[m for m in MODELS for _ in SEEDS],
     log:
         "logs/figures/{task}/{metric}.log",
     conda:
@@ -37,14 +39,14 @@ rule figure_training:
         dpo=rules.dpo.output[0],
     output:
         png=report(
-            "results/figures/{task}/{model}_training.png",
+            "results/figures/{task}/{model}_seed{seed}_training.png",
             caption="../report/figure_training.rst",
             category="Figures",
             subcategory="{task}",
         ),
-        svg="results/figures/{task}/{model}_training.svg",
+        svg="results/figures/{task}/{model}_seed{seed}_training.svg",
     log:
-        "logs/figures/{task}/{model}_training.log",
+        "logs/figures/{task}/{model}_seed{seed}_training.log",
     conda:
         "../../envs/sftdpo.yaml"
     script:
@@ -53,24 +55,21 @@ rule figure_training:
 
 rule figure_confusion:
     input:
-        **{
-            method: expand(rules.score.output.predictions, method=method, allow_missing=True)[0]
-            for method in METHODS
-        },
+        **SEED_PREDICTIONS,
         meta=rules.data.output.meta,
     output:
         png=report(
-            "results/figures/{task}/{model}_confusion.png",
+            "results/figures/{task}/{model}_seed{seed}_confusion.png",
             caption="../report/figure_confusion.rst",
             category="Figures",
             subcategory="{task}",
         ),
-        svg="results/figures/{task}/{model}_confusion.svg",
+        svg="results/figures/{task}/{model}_seed{seed}_confusion.svg",
     params:
         task=task_spec,
         methods=METHODS,
     log:
-        "logs/figures/{task}/{model}_confusion.log",
+        "logs/figures/{task}/{model}_seed{seed}_confusion.log",
     conda:
         "../../envs/sftdpo.yaml"
     script:
@@ -83,10 +82,13 @@ FIGURES = (
         for t in TASKS
         for metric in TASK_METRICS[t]
     ]
-    + [expand(rules.figure_training.output.png, model=m, task=t)[0] for m, t in MODEL_TASK]
     + [
-        expand(rules.figure_confusion.output.png, model=m, task=t)[0]
-        for m, t in MODEL_TASK
+        expand(rules.figure_training.output.png, model=m, task=t, seed=s)[0]
+        for m, t, s in TRAINING_KEYS
+    ]
+    + [
+        expand(rules.figure_confusion.output.png, model=m, task=t, seed=s)[0]
+        for m, t, s in TRAINING_KEYS
         if TASK_KIND[t] == "label"
     ]
 )

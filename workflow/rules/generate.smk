@@ -6,23 +6,26 @@ rule generate:
         # base runs the model as it is; sft and dpo add their trained adapter.
         adapter=branch(
             lambda wildcards: wildcards.method != "base",
-            then="results/adapters/{model}/{task}/{method}",
+            then="results/adapters/{model}/{task}/seed{seed}/{method}",
         ),
     output:
-        generations="results/generations/{model}/{task}/{method}.jsonl",
-        summary="results/generations/{model}/{task}/{method}.summary.json",
+        generations="results/generations/{model}/{task}/seed{seed}/{method}.jsonl",
+        summary="results/generations/{model}/{task}/seed{seed}/{method}.summary.json",
     params:
         spec=model_spec,
         task=task_spec,
         sft_max_length=config["sft"]["max_length"],
         batch_size=config["generation"]["batch_size"],
-        seed=config["seed"],
+        seed=lambda wildcards: int(wildcards.seed),
     threads: 8
+    # One GPU where there is one (the lease gives it to this job alone); on a CPU, none needed.
+    resources:
+        gpu=1,
     log:
-        "logs/generate/{model}/{task}/{method}.log",
+        "logs/generate/{model}/{task}/seed{seed}/{method}.log",
     conda:
         "../../envs/sftdpo.yaml"
     benchmark:
-        "benchmarks/generate/{model}/{task}/{method}.tsv"
+        "benchmarks/generate/{model}/{task}/seed{seed}/{method}.tsv"
     script:
         "../scripts/generate.py"

@@ -9,19 +9,23 @@ rule judge:
         generations=rules.generate.output.generations,
         meta=rules.data.output.meta,
     output:
-        "results/judge/{model}/{task}/{method}.jsonl",
+        grades="results/judge/{model}/{task}/seed{seed}/{method}.jsonl",
+        compute="results/judge/{model}/{task}/seed{seed}/{method}.compute.json",
     params:
         task=task_spec,
         judge=JUDGE,
         judge_spec=lambda wildcards: config["models"][JUDGE["model"]],
         sft_max_length=config["sft"]["max_length"],
-        seed=config["seed"],
+        seed=lambda wildcards: int(wildcards.seed),
     threads: 8
+    # One GPU where there is one (the lease gives it to this job alone); on a CPU, none needed.
+    resources:
+        gpu=1,
     log:
-        "logs/judge/{model}/{task}/{method}.log",
+        "logs/judge/{model}/{task}/seed{seed}/{method}.log",
     conda:
         "../../envs/sftdpo.yaml"
     benchmark:
-        "benchmarks/judge/{model}/{task}/{method}.tsv"
+        "benchmarks/judge/{model}/{task}/seed{seed}/{method}.tsv"
     script:
         "../scripts/judge_summaries.py"

@@ -5,19 +5,23 @@ rule pairs:
         train=rules.data.output.train,
         meta=rules.data.output.meta,
     output:
-        "results/pairs/{model}/{task}.jsonl",
+        pairs="results/pairs/{model}/{task}/seed{seed}.jsonl",
+        compute="results/pairs/{model}/{task}/seed{seed}.compute.json",
     params:
         spec=model_spec,
         task=task_spec,
         sft_max_length=config["sft"]["max_length"],
         batch_size=config["generation"]["batch_size"],
-        seed=config["seed"],
+        seed=lambda wildcards: int(wildcards.seed),
     threads: 8
+    # One GPU where there is one (the lease gives it to this job alone); on a CPU, none needed.
+    resources:
+        gpu=1,
     log:
-        "logs/pairs/{model}/{task}.log",
+        "logs/pairs/{model}/{task}/seed{seed}.log",
     conda:
         "../../envs/sftdpo.yaml"
     benchmark:
-        "benchmarks/pairs/{model}/{task}.tsv"
+        "benchmarks/pairs/{model}/{task}/seed{seed}.tsv"
     script:
         "../scripts/build_pairs.py"

@@ -6,17 +6,17 @@ rule score:
         # The judge's grades, where a judge is configured and the task is a summary task.
         judge=branch(
             lambda wildcards: JUDGE is not None and TASK_KIND[wildcards.task] == "summary",
-            then=rules.judge.output[0],
+            then=rules.judge.output.grades,
         ),
     output:
-        predictions="results/predictions/{model}/{task}/{method}.jsonl",
-        metrics="results/metrics/{model}/{task}/{method}.json",
+        predictions="results/predictions/{model}/{task}/seed{seed}/{method}.jsonl",
+        metrics="results/metrics/{model}/{task}/seed{seed}/{method}.json",
     params:
         task=task_spec,
         n_resamples=config["statistics"]["n_resamples"],
         seed=config["seed"],
     log:
-        "logs/score/{model}/{task}/{method}.log",
+        "logs/score/{model}/{task}/seed{seed}/{method}.log",
     conda:
         "../../envs/sftdpo.yaml"
     script:

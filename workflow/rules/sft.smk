@@ -5,18 +5,21 @@ rule sft:
         validation=rules.data.output.validation,
         meta=rules.data.output.meta,
     output:
-        directory("results/adapters/{model}/{task}/sft"),
+        directory("results/adapters/{model}/{task}/seed{seed}/sft"),
     params:
         spec=model_spec,
         task=task_spec,
         settings=training_settings("sft"),
-        seed=config["seed"],
+        seed=lambda wildcards: int(wildcards.seed),
     threads: 8
+    # One GPU where there is one (the lease gives it to this job alone); on a CPU, none needed.
+    resources:
+        gpu=1,
     log:
-        "logs/sft/{model}/{task}.log",
+        "logs/sft/{model}/{task}/seed{seed}.log",
     conda:
         "../../envs/sftdpo.yaml"
     benchmark:
-        "benchmarks/sft/{model}/{task}.tsv"
+        "benchmarks/sft/{model}/{task}/seed{seed}.tsv"
     script:
         "../scripts/train_sft.py"

@@ -1,17 +1,13 @@
-MODEL_TASK_METHOD = [(m, t, x) for m in MODELS for t in TASKS for x in METHODS]
-MODEL_TASK = [(m, t) for m in MODELS for t in TASKS]
-
-
 rule summary:
     input:
         metrics=[
-            expand(rules.score.output.metrics, model=m, task=t, method=x)[0]
-            for m, t, x in MODEL_TASK_METHOD
+            expand(rules.score.output.metrics, model=m, task=t, seed=s, method=x)[0]
+            for m, t, s, x in METRIC_KEYS
         ],
-        stats=[expand(rules.stats.output[0], model=m, task=t)[0] for m, t in MODEL_TASK],
+        stats=[expand(rules.stats.output[0], model=m, task=t, seed=s)[0] for m, t, s in TRAINING_KEYS],
         meta=[expand(rules.data.output.meta, task=t)[0] for t in TASKS],
-        sft=[expand(rules.sft.output[0], model=m, task=t)[0] for m, t in MODEL_TASK],
-        dpo=[expand(rules.dpo.output[0], model=m, task=t)[0] for m, t in MODEL_TASK],
+        # DPO's cost over SFT's, for the recommendations.
+        compute=rules.compute.output[0],
     output:
         markdown=report(
             "results/summary/table.md",
@@ -19,14 +15,15 @@ rule summary:
             category="Summary",
         ),
         csv="results/summary/table.csv",
+        by_seed="results/summary/metrics_by_seed.csv",
         recommendations=report(
             "results/summary/recommendations.md",
             caption="../report/recommendations.rst",
             category="Summary",
         ),
     params:
-        metric_keys=MODEL_TASK_METHOD,
-        stats_keys=MODEL_TASK,
+        metric_keys=METRIC_KEYS,
+        stats_keys=TRAINING_KEYS,
         tasks=TASKS,
         task_specs=config["tasks"],
     log:

@@ -3,16 +3,16 @@
 from collections import Counter
 
 from sftdpo.context import read_fitted
-from sftdpo.io import write_jsonl
-from sftdpo.modeling import load_tokenizer, load_with_adapter, resolve_device
+from sftdpo.inference import TALLY
+from sftdpo.io import write_json, write_jsonl
+from sftdpo.modeling import load_tokenizer, load_with_adapter
 from sftdpo.pairs import PAIR_STRATEGIES, PairContext
-from sftdpo.runtime import prepare_torch, redirect_output
+from sftdpo.runtime import start_job
 from sftdpo.tasks import answer_tokens, load_task_with_meta, pair_strategy
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
-redirect_output(sm.log[0])
-prepare_torch(sm.threads, sm.params.seed)
-device = resolve_device()
+meter = start_job(sm)
+device = meter.device
 task = load_task_with_meta(sm.wildcards.task, sm.params.task, sm.input.meta)
 tokenizer = load_tokenizer(sm.input.model)
 strategy = pair_strategy(task, sm.params.task)
@@ -28,8 +28,13 @@ context = PairContext(
     degradations=tuple(sm.params.task["pairs"]["degradations"]),
     load_base_model=lambda: load_with_adapter(sm.input.model, sm.params.spec, None, device),
 )
-pairs = PAIR_STRATEGIES[strategy](context)
-write_jsonl(sm.output[0], pairs)
+# Measured: the strategy's scoring and generation (base_summary loads the base model in it).
+with meter.measure():
+    pairs = PAIR_STRATEGIES[strategy](context)
+write_jsonl(sm.output.pairs, pairs)
+write_json(sm.output.compute, meter.record(tokens=TALLY.processed, prompt_tokens=TALLY.prompt,
+                                           generated_tokens=TALLY.generated,
+                                           scored_tokens=TALLY.scored))
 print(len(pairs), "pairs by", strategy, "->", dict(Counter(p["strategy"] for p in pairs)))
 if "sft_prefers_rejected" in pairs[0]:
     print(sum(p.get("sft_prefers_rejected", False) for p in pairs),

@@ -1,16 +1,22 @@
-"""Rule figure_metric: base / SFT / DPO bars with CIs for one task and metric, every model."""
+"""Rule figure_metric: base / SFT / DPO bars with CIs (or SDs over seeds) for one task and
+metric, every model."""
 
 import pandas as pd
 
-from sftdpo.figures import dpo_vs_sft_p, plot_method_bars
+from sftdpo.figures import dpo_vs_sft_p, over_seeds, plot_method_bars
 from sftdpo.io import read_json
 from sftdpo.runtime import redirect_output
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 redirect_output(sm.log[0])
-metrics = {key: read_json(path) for key, path in zip(sm.params.model_methods, sm.input.metrics,
-                                                     strict=True)}
-p_values = {model: dpo_vs_sft_p(pd.read_csv(path), sm.wildcards.metric)
-            for model, path in zip(sm.params.models, sm.input.stats, strict=True)}
-plot_method_bars(metrics, sm.wildcards.metric, sm.wildcards.task, p_values,
+metric = sm.wildcards.metric
+per_seed = {}
+for (model, method), path in zip(sm.params.model_methods, sm.input.metrics, strict=True):
+    per_seed.setdefault((model, method), []).append(read_json(path))
+p_values = {}
+for model, path in zip(sm.params.stats_models, sm.input.stats, strict=True):
+    p_values.setdefault(model, []).append(dpo_vs_sft_p(pd.read_csv(path), metric))
+plot_method_bars({key: over_seeds(entries, metric) for key, entries in per_seed.items()},
+                 metric, sm.wildcards.task,
+                 {model: ps[0] if len(ps) == 1 else ps for model, ps in p_values.items()},
                  sm.output.png.removesuffix(".png"))

@@ -1,15 +1,12 @@
 """Rule summary: the paper-style table of every model and task (CSV and Markdown), and the
 recommendation per task and model."""
 
-import json
-from pathlib import Path
-
 import pandas as pd
 
 from sftdpo.io import atomic_path, read_json, write_text
 from sftdpo.recommend import recommendations_markdown
 from sftdpo.runtime import redirect_output
-from sftdpo.summary import summary_table, to_markdown
+from sftdpo.summary import per_seed_table, summary_table, to_markdown
 from sftdpo.tasks import load_task_with_meta
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
@@ -22,24 +19,24 @@ tasks = {}
 for name, meta in zip(sm.params.tasks, sm.input.meta, strict=True):
     task = load_task_with_meta(name, sm.params.task_specs[name], meta)
     # The judge's grade joins the table where a judge graded the task.
-    judged = any("judge_likert" in m for (_, t, _), m in metrics.items() if t == name)
+    judged = any("judge_likert" in m for (_, t, _, _), m in metrics.items() if t == name)
     tasks[name] = (task.family, task.metrics + (("judge_likert",) if judged else ()))
 table = summary_table(metrics, stats, tasks)
 with atomic_path(sm.output.csv) as tmp:
     table.to_csv(tmp, index=False)
+with atomic_path(sm.output.by_seed) as tmp:
+    per_seed_table(metrics, tasks).to_csv(tmp, index=False)
 write_text(sm.output.markdown, to_markdown(table))
 print(to_markdown(table))
 
 
-def train_seconds(adapter_dir: str) -> float:
-    return json.loads((Path(adapter_dir) / "train_summary.json").read_text())["wall_seconds"]
-
-
+# DPO's training cost over SFT's per model and task (the compute table's dpo_over_sft rows).
+costs = pd.read_csv(sm.input.compute).query("stage == 'dpo_over_sft'").set_index(["model", "task"])
 entries = [
-    {"task": task, "model": model, "metric": tasks[task][1][0], "stats": stats[(model, task)],
-     "dpo_over_sft_time": train_seconds(dpo) / train_seconds(sft)}
-    for (model, task), sft, dpo in zip(sm.params.stats_keys, sm.input.sft, sm.input.dpo,
-                                       strict=True)
+    {"task": task, "model": model, "metric": tasks[task][1][0],
+     "stats_by_seed": {s: stats[(m, t, s)] for m, t, s in stats if (m, t) == (model, task)},
+     "cost": costs.loc[(model, task)]}
+    for model, task in dict.fromkeys(key[:2] for key in sm.params.stats_keys)
 ]
 write_text(sm.output.recommendations, recommendations_markdown(entries))
 print(recommendations_markdown(entries))

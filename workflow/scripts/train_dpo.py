@@ -1,13 +1,11 @@
 """Rule dpo: DPO starting from the SFT adapter, with the SFT model as the reference."""
 
 from sftdpo.io import read_jsonl
-from sftdpo.modeling import resolve_device
-from sftdpo.runtime import prepare_torch, redirect_output
+from sftdpo.runtime import start_job
 from sftdpo.training import build_dpo_trainer, train_and_save
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
-redirect_output(sm.log[0])
-prepare_torch(sm.threads, sm.params.seed)
+meter = start_job(sm)
 trainer = build_dpo_trainer(
     model_dir=sm.input.model,
     spec=sm.params.spec,
@@ -15,7 +13,7 @@ trainer = build_dpo_trainer(
     pairs=read_jsonl(sm.input.pairs),
     settings=sm.params.settings,
     seed=sm.params.seed,
-    device=resolve_device(),
+    device=meter.device,
     out_dir=sm.output[0],
 )
-train_and_save(trainer, sm.output[0])
+train_and_save(trainer, sm.output[0], meter)

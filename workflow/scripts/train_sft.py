@@ -1,14 +1,13 @@
 """Rule sft: LoRA (or QLoRA) supervised fine-tuning of the base model on the training split."""
 
 from sftdpo.context import read_fitted
-from sftdpo.modeling import load_tokenizer, resolve_device
-from sftdpo.runtime import prepare_torch, redirect_output
+from sftdpo.modeling import load_tokenizer
+from sftdpo.runtime import start_job
 from sftdpo.tasks import load_task_with_meta
 from sftdpo.training import build_sft_trainer, train_and_save
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
-redirect_output(sm.log[0])
-prepare_torch(sm.threads, sm.params.seed)
+meter = start_job(sm)
 task = load_task_with_meta(sm.wildcards.task, sm.params.task, sm.input.meta)
 tokenizer = load_tokenizer(sm.input.model)
 max_length = sm.params.settings["sft"]["max_length"]
@@ -22,7 +21,7 @@ trainer = build_sft_trainer(
                                  tokenizer, max_length),
     settings=sm.params.settings,
     seed=sm.params.seed,
-    device=resolve_device(),
+    device=meter.device,
     out_dir=sm.output[0],
 )
-train_and_save(trainer, sm.output[0])
+train_and_save(trainer, sm.output[0], meter)

@@ -112,9 +112,21 @@ def metric_axis(metric: str) -> tuple[float, float, float, str]:
     return 1.0, 0.0, 1.0, name
 
 
-def _p_text(p: float) -> str:
+def _p_text(p: float | Sequence[float]) -> str:
+    """"P = .03"; over several seeds, one per seed: "P = .03 / .41"."""
+    if isinstance(p, Sequence):
+        return "P = " + " / ".join(format_p(value) for value in p)
     text = format_p(p)
     return f"P {text}" if text[0] in "<>" else f"P = {text}"
+
+
+def over_seeds(per_seed: Sequence[Mapping], metric: str) -> dict:
+    """One bar's entry from the metrics of each seed: the value itself for one seed (with its
+    CI), the mean for several, with the seeds' values kept for the SD bar and dots."""
+    if len(per_seed) == 1:
+        return dict(per_seed[0])
+    values = [entry[metric] for entry in per_seed]
+    return {metric: float(np.mean(values)), f"{metric}_seeds": values, "n": per_seed[0]["n"]}
 
 
 def dpo_vs_sft_p(stats, metric: str) -> float | None:
@@ -131,14 +143,16 @@ def plot_method_bars(
     metrics: Mapping[tuple[str, str], Mapping],
     metric: str,
     task: str,
-    p_dpo_vs_sft: Mapping[str, float | None],
+    p_dpo_vs_sft: Mapping[str, float | Sequence[float] | None],
     out_stem: str | Path,
 ) -> list[Path]:
     """Base / SFT / DPO bars of ``metric`` on ``task``, one group per model.
 
     ``metrics`` maps (model, method) to that method's metrics (the metrics JSON: the value,
-    ``<metric>_ci`` = [low, high] and ``n``); ``p_dpo_vs_sft`` maps a model to the P value of
-    DPO vs SFT (None, NaN or a missing model: no annotation). A (model, method) pair that is
+    ``<metric>_ci`` = [low, high] and ``n``; over several seeds the entry of
+    :func:`over_seeds`: the mean and ``<metric>_seeds``, drawn as ±1 SD and a dot per seed);
+    ``p_dpo_vs_sft`` maps a model to the P value of DPO vs SFT, or to one per seed (None, NaN
+    or a missing model: no annotation). A (model, method) pair that is
     absent, or lacks the metric, gets no bar. Returns the paths written.
     """
     models = sorted({model for model, _ in metrics})
@@ -165,9 +179,16 @@ def plot_method_bars(
                 x_of[method] = x
                 y = value * scale
                 ci = entry.get(f"{metric}_ci")
+                seeds = [v * scale for v in entry.get(f"{metric}_seeds", ())]
                 upper = y
                 yerr = None
-                if ci is not None and not any(_missing(c) for c in ci):
+                if seeds:
+                    sd = float(np.std(seeds, ddof=1))
+                    yerr = [[sd], [sd]]
+                    upper = max(y + sd, *seeds)
+                    ax.plot([x] * len(seeds), seeds, "o", color="#333333", markersize=2.5,
+                            zorder=3)
+                elif ci is not None and not any(_missing(c) for c in ci):
                     low, high = ci[0] * scale, ci[1] * scale
                     yerr = [[max(0.0, y - low)], [max(0.0, high - y)]]
                     upper = max(y, high)
@@ -179,7 +200,8 @@ def plot_method_bars(
                         va="bottom", fontsize=7)
                 group_top = max(group_top, upper + 0.08 * span)
             p = p_dpo_vs_sft.get(model)
-            if "sft" in x_of and "dpo" in x_of and not _missing(p):
+            if "sft" in x_of and "dpo" in x_of and not _missing(p) and not (
+                    isinstance(p, Sequence) and any(_missing(value) for value in p)):
                 y = group_top + 0.02 * span
                 tick = 0.025 * span
                 ax.plot([x_of["sft"], x_of["sft"], x_of["dpo"], x_of["dpo"]],
@@ -195,8 +217,11 @@ def plot_method_bars(
         ax.set_xticks(range(len(models)))
         ax.set_xticklabels([_model_tick(model, methods, metrics) for model in models])
         ax.set_ylabel(ylabel)
-        ax.set_title(f"{task}: {METRIC_NAMES.get(metric, metric)} by method\n"
-                     "error bars: 95% bootstrap CI; P: DPO vs SFT, paired test", fontsize=9)
+        several = any(f"{metric}_seeds" in entry for entry in metrics.values())
+        ax.set_title(f"{task}: {METRIC_NAMES.get(metric, metric)} by method\n" + (
+            "mean over seeds, error bars: ±1 SD, dots: seeds; P: DPO vs SFT per seed"
+            if several else "error bars: 95% bootstrap CI; P: DPO vs SFT, paired test"),
+            fontsize=9)
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
         return save_figure(figure, out_stem)
 

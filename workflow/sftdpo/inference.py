@@ -7,6 +7,7 @@ trains on conversational data, so the model sees the same text at training and a
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import torch
 
@@ -24,6 +25,24 @@ def render_completion(tokenizer, messages: list[dict], answer: str) -> str:
     if not full.startswith(prompt):
         raise ValueError("the chat template does not render the prompt as a prefix of the answer")
     return full[len(prompt) :]
+
+
+@dataclass
+class TokenTally:
+    """Non-padding tokens this process ran through models: prompts, generated tokens, and
+    scored answer tokens. A job's compute record reads them here because the pair strategies
+    and the judge call these functions several layers down."""
+
+    prompt: int = 0
+    generated: int = 0
+    scored: int = 0
+
+    @property
+    def processed(self) -> int:
+        return self.prompt + self.generated + self.scored
+
+
+TALLY = TokenTally()
 
 
 def batches(items: Sequence, size: int) -> Iterator[Sequence]:
@@ -44,6 +63,7 @@ def generate_answers(
         texts = [render_prompt(tokenizer, messages) for messages in batch]
         encoded = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
         encoded = encoded.to(model.device)
+        TALLY.prompt += int(encoded["attention_mask"].sum())
         output = model.generate(
             **encoded,
             max_new_tokens=max_new_tokens,
@@ -51,7 +71,9 @@ def generate_answers(
             pad_token_id=tokenizer.pad_token_id,
         )
         new_tokens = output[:, encoded["input_ids"].shape[1] :]
-        generated_tokens += int((new_tokens != tokenizer.pad_token_id).sum())
+        batch_generated = int((new_tokens != tokenizer.pad_token_id).sum())
+        generated_tokens += batch_generated
+        TALLY.generated += batch_generated
         answers.extend(tokenizer.batch_decode(new_tokens, skip_special_tokens=True))
     return [answer.strip() for answer in answers], generated_tokens
 
@@ -73,6 +95,8 @@ def answer_logprobs(
         tokenizer(render_completion(tokenizer, messages, a), add_special_tokens=False)["input_ids"]
         for a in answers
     ]
+    TALLY.prompt += len(prompt_ids)
+    TALLY.scored += sum(len(ids) for ids in answer_ids)
     prompt = model(input_ids=torch.tensor([prompt_ids], device=model.device), use_cache=True)
     first_token_logprobs = torch.log_softmax(prompt.logits[0, -1].float(), dim=-1)
     cache = prompt.past_key_values

@@ -1,9 +1,18 @@
-"""What every job script does first: send its output to the rule's log, seed, size threads."""
+"""What every job script does first: send its output to the rule's log, seed, size threads;
+a model job also leases its GPU and starts its compute meter (:func:`start_job`)."""
 
 from __future__ import annotations
 
 import os
 import sys
+from contextlib import ExitStack
+
+from .compute import JobMeter
+from .gpu import gpu_lease
+
+# The job's GPU lease, held until the process ends; the kernel drops the lock then, even when
+# the process is killed.
+_JOB_LEASE = ExitStack()
 
 
 def redirect_output(log_path: str) -> None:
@@ -22,3 +31,15 @@ def prepare_torch(threads: int, seed: int) -> None:
 
     torch.set_num_threads(max(1, threads))
     set_seed(seed)
+
+
+def start_job(sm) -> JobMeter:
+    """Start a job that runs a model: log, the GPUs of its ``resources: gpu=N`` leased (before
+    anything initialises CUDA, which reads ``CUDA_VISIBLE_DEVICES`` once), threads and seed.
+    Returns the job's meter, whose clock starts now that the GPU is held."""
+    from .modeling import resolve_device
+
+    redirect_output(sm.log[0])
+    _JOB_LEASE.enter_context(gpu_lease(int(sm.resources.get("gpu", 0))))
+    prepare_torch(sm.threads, sm.params.seed)
+    return JobMeter(resolve_device())

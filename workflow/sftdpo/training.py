@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from pathlib import Path
 
+from .compute import JobMeter
 from .io import partial_dir
-from .modeling import load_base_model, load_tokenizer, load_with_adapter, quantization_config
+from .modeling import load_base_model, load_tokenizer, load_with_adapter
 from .tasks.base import Task
 
 
@@ -96,18 +96,18 @@ def trainer_arguments(stage: dict, seed: int, device: str, out_dir: Path) -> dic
     }
 
 
-def save_adapter(trainer, out_dir: Path, started: float) -> None:
-    """Save only the trained adapter, the trainer's log and its timings; all or nothing."""
+def save_adapter(trainer, out_dir: Path, compute: dict) -> None:
+    """Save only the trained adapter, the trainer's log, and its compute record with the
+    trainer's step count and runtime (``train_summary.json``); all or nothing."""
     partial = partial_dir(out_dir)
     shutil.rmtree(partial, ignore_errors=True)
     trainer.model.save_pretrained(partial, selected_adapters=["default"])
     trainer.processing_class.save_pretrained(partial)
     state = trainer.state
     summary = {
-        "wall_seconds": time.time() - started,
+        **compute,
         "train_runtime": state.log_history[-1].get("train_runtime"),
         "global_steps": state.global_step,
-        "tokens_seen": state.num_input_tokens_seen,
     }
     (partial / "log_history.json").write_text(json.dumps(state.log_history, indent=2))
     (partial / "train_summary.json").write_text(json.dumps(summary, indent=2))
@@ -121,16 +121,11 @@ def build_sft_trainer(
 ):
     """TRL's SFTTrainer on a fresh LoRA adapter; validation loss is logged after each epoch."""
     from datasets import Dataset
-    from peft import prepare_model_for_kbit_training
     from trl import SFTConfig, SFTTrainer
 
     stage = settings["sft"]
     score_labelled_positions_only()
-    model = load_base_model(model_dir, spec, device)
-    if quantization_config(spec) is not None:
-        model = prepare_model_for_kbit_training(
-            model, use_gradient_checkpointing=stage["gradient_checkpointing"]
-        )
+    model = load_base_model(model_dir, spec, device, for_training=True)
     args = SFTConfig(
         **trainer_arguments(stage, seed, device, out_dir),
         completion_only_loss=True,
@@ -177,7 +172,11 @@ def build_dpo_trainer(
     )
 
 
-def train_and_save(trainer, out_dir) -> None:
-    started = time.time()
-    trainer.train()
-    save_adapter(trainer, Path(out_dir), started)
+def train_and_save(trainer, out_dir, meter: JobMeter | None = None) -> None:
+    """Train and save the adapter with the compute record of ``meter`` (the job's, started
+    when the job started; without one, a meter started here)."""
+    meter = meter or JobMeter(trainer.args.device.type)
+    with meter.measure():
+        trainer.train()
+    # The trainers count the non-padding input tokens of every step (include_num_input_tokens_seen).
+    save_adapter(trainer, Path(out_dir), meter.record(tokens=trainer.state.num_input_tokens_seen))

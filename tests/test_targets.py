@@ -1,0 +1,74 @@
+"""Named targets run exactly the jobs they need: a stage, a task, a model (dry runs of the
+default experiment with two training seeds)."""
+
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT = yaml.safe_load((REPO / "config/config.yaml").read_text())
+TASKS = list(DEFAULT["tasks"])
+N_TASKS = len(TASKS)
+N_SEEDS = 2
+# Per task: base once, SFT and DPO once per seed.
+N_GENERATIONS = 1 + 2 * N_SEEDS
+LABEL_TASKS = ("provider_triage", "urgency_triage", "radiology_finding", "breast_cancer")
+
+
+@pytest.fixture(scope="module")
+def planned(tmp_path_factory):
+    """The jobs a dry run plans for a target, counted by rule."""
+    workdir = tmp_path_factory.mktemp("targets")
+    (workdir / "config.yaml").write_text(yaml.safe_dump(DEFAULT | {"seeds": [0, 1]}))
+
+    def plan(target: str) -> Counter:
+        result = subprocess.run(
+            [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+             "--directory", str(workdir), "-n", "--quiet", "rules", "--cores", "2", target,
+             "--configfile", str(workdir / "config.yaml")],
+            capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-2000:]
+        lines = result.stdout.splitlines()
+        table = lines[lines.index("Job stats:") + 3:]
+        counts = Counter()
+        for line in table[:next(i for i, line in enumerate(table) if line.startswith("total"))]:
+            rule, count = line.split()
+            counts[rule] = int(count)
+        return counts
+
+    return plan
+
+
+def test_a_stage_target_plans_that_stage_and_what_it_needs(planned):
+    assert planned("all_sft") == Counter(
+        model=1, data=N_TASKS, sft=N_TASKS * N_SEEDS, all_sft=1)
+    assert planned("all_dpo") == Counter(
+        model=1, data=N_TASKS, sft=N_TASKS * N_SEEDS, pairs=N_TASKS * N_SEEDS,
+        dpo=N_TASKS * N_SEEDS, all_dpo=1)
+
+
+def test_a_task_target_plans_that_task_only(planned):
+    counts = planned("task_provider_triage")
+    assert counts == Counter(
+        model=1, data=1, sft=N_SEEDS, pairs=N_SEEDS, dpo=N_SEEDS, generate=N_GENERATIONS,
+        score=N_GENERATIONS, stats=N_SEEDS, figure_metric=2, figure_training=N_SEEDS,
+        figure_confusion=N_SEEDS, task_provider_triage=1)
+
+
+def test_a_model_target_plans_its_comparisons_for_every_task(planned):
+    assert planned("model_smollm2-135m") == Counter(
+        model=1, data=N_TASKS, sft=N_TASKS * N_SEEDS, pairs=N_TASKS * N_SEEDS,
+        dpo=N_TASKS * N_SEEDS, generate=N_TASKS * N_GENERATIONS,
+        score=N_TASKS * N_GENERATIONS, stats=N_TASKS * N_SEEDS, **{"model_smollm2-135m": 1})
+
+
+def test_all_plans_every_seed_once_and_the_base_model_once(planned):
+    counts = planned("all")
+    assert counts["generate"] == N_TASKS * N_GENERATIONS
+    assert counts["stats"] == N_TASKS * N_SEEDS
+    assert counts["figure_confusion"] == len(LABEL_TASKS) * N_SEEDS
+    assert counts["summary"] == 1

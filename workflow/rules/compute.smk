@@ -1,0 +1,45 @@
+# What every training and generation job cost (its compute record), gathered in one table with
+# DPO's cost over SFT's per model and task: results/summary/compute.csv.
+COMPUTE_KEYS = (
+    [
+        {"model": m, "task": t, "seed": s, "stage": stage}
+        for m, t, s in TRAINING_KEYS
+        for stage in ("sft", "pairs", "dpo")
+    ]
+    + [
+        {"model": m, "task": t, "seed": s, "stage": "generate", "method": x}
+        for m, t, s, x in METRIC_KEYS
+    ]
+    + [
+        {"model": m, "task": t, "seed": s, "stage": "judge", "method": x}
+        for m, t, s, x in METRIC_KEYS
+        if JUDGE is not None and TASK_KIND[t] == "summary"
+    ]
+)
+# Where each stage's job writes its record (sft, dpo: train_summary.json in the adapter folder).
+COMPUTE_RECORDS = {
+    "sft": rules.sft.output[0],
+    "pairs": rules.pairs.output.compute,
+    "dpo": rules.dpo.output[0],
+    "generate": rules.generate.output.summary,
+    "judge": rules.judge.output.compute,
+}
+
+
+rule compute:
+    input:
+        records=[expand(COMPUTE_RECORDS[key["stage"]], **key)[0] for key in COMPUTE_KEYS],
+    output:
+        report(
+            "results/summary/compute.csv",
+            caption="../report/compute.rst",
+            category="Summary",
+        ),
+    params:
+        record_keys=COMPUTE_KEYS,
+    log:
+        "logs/summary/compute.log",
+    conda:
+        "../../envs/sftdpo.yaml"
+    script:
+        "../scripts/gather_compute.py"

@@ -1,0 +1,234 @@
+"""What each training and generation job cost, and what DPO cost relative to SFT.
+
+Every GPU-capable job (sft, pairs, dpo, generate, judge) writes a compute record, a JSON object
+with these fields (:meth:`JobMeter.record`), next to its output:
+
+- ``device``: "cpu", or the CUDA device's name ("NVIDIA H100 80GB HBM3"; "N x name" for N GPUs).
+- ``wall_seconds``: the job's wall time from its start (once its GPU is leased: waiting for a
+  GPU is not the job's cost) to the record, model loading included.
+- ``accelerator_seconds``: on CUDA, the wall time of the job's compute section (training loop;
+  generation or scoring loop), with ``torch.cuda.synchronize()`` at both ends so kernels still
+  queued are counted: the time the GPU was held by the work, without loading and writing (the
+  pairs job's section includes loading the base model where a strategy needs its summaries).
+  On a CPU it is null, not 0: there is no accelerator, and 0 would read as "free".
+- ``tokens``: tokens processed. Training: the non-padding input tokens the trainer fed the
+  model, summed over steps and epochs (the trainers' ``num_input_tokens_seen`` with
+  ``include_num_input_tokens_seen="non_padding"``; for DPO every pair counts its prompt twice,
+  with the chosen and with the rejected answer, as the model runs them; the frozen reference's
+  pass over the same tokens is not counted again). Generation and scoring: every non-padding
+  token that went through the model, prompt tokens, generated tokens and scored answer tokens
+  (:data:`sftdpo.inference.TALLY`; the record also gives the three counts).
+- ``peak_memory_mib``: on CUDA, ``torch.cuda.max_memory_allocated`` (the tensors' peak; the
+  CUDA context and the allocator's cache are not in it), summed over the job's GPUs; on a CPU
+  the process's peak resident set (``ru_maxrss``), the Python runtime included. MiB.
+
+Where the records are: sft and dpo, the adapter folder's ``train_summary.json``; generate,
+``{method}.summary.json``; pairs and judge, a ``.compute.json`` beside their JSONL output.
+
+``results/summary/compute.csv`` (:func:`compute_csv`) has the columns ``model, task, seed,
+stage, method, device, wall_seconds, accelerator_seconds, tokens, peak_memory_mib``: one row per
+job (``method`` is the generated or judged method for generate and judge, empty otherwise),
+then per model and task one row of stage ``dpo_over_sft`` whose measure columns hold DPO's
+value divided by SFT's, the mean over the seeds that have both (``seed`` empty); an empty cell
+where a value is null (accelerator seconds on a CPU). The ratio compares the two training jobs;
+the pairs job that DPO also needs has its own rows.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import resource
+import sys
+import time
+from collections.abc import Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+
+from . import METHODS
+
+KEYS = ("model", "task", "seed", "stage", "method")
+MEASURES = ("wall_seconds", "accelerator_seconds", "tokens", "peak_memory_mib")
+COLUMNS = (*KEYS, "device", *MEASURES)
+# May be null in a record: accelerator seconds on a CPU.
+NULLABLE = ("accelerator_seconds",)
+STAGE_ORDER = ("sft", "pairs", "dpo", "generate", "judge", "dpo_over_sft")
+TRAINING_RECORD = "train_summary.json"
+
+
+class ComputeRecordError(ValueError):
+    """A compute record lacks a field or holds a value of the wrong kind."""
+
+
+class JobMeter:
+    """Measures one job: the clock starts when the meter is made; :meth:`measure` brackets the
+    compute section; :meth:`record` gives the compute record. ``device`` is "cuda" or "cpu"."""
+
+    def __init__(self, device: str):
+        self.device = device
+        self.started = time.perf_counter()
+        self.accelerator_seconds = 0.0 if device == "cuda" else None
+
+    @contextmanager
+    def measure(self):
+        """Count the block's wall time as accelerator time (on CUDA; nothing on a CPU)."""
+        if self.accelerator_seconds is None:
+            yield
+            return
+        import torch
+
+        torch.cuda.synchronize()
+        started = time.perf_counter()
+        yield
+        torch.cuda.synchronize()
+        self.accelerator_seconds += time.perf_counter() - started
+
+    def device_name(self) -> str:
+        if self.device != "cuda":
+            return self.device
+        import torch
+
+        count = torch.cuda.device_count()
+        name = torch.cuda.get_device_name(0)
+        return name if count == 1 else f"{count} x {name}"
+
+    def peak_memory_mib(self) -> float:
+        if self.device == "cuda":
+            import torch
+
+            return sum(torch.cuda.max_memory_allocated(index)
+                       for index in range(torch.cuda.device_count())) / 2**20
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        # Linux counts kibibytes, macOS bytes.
+        return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+
+    def record(self, tokens: int, **details) -> dict:
+        """The compute record (module docstring), with ``details`` added as they are."""
+        return {
+            "device": self.device_name(),
+            "wall_seconds": time.perf_counter() - self.started,
+            "accelerator_seconds": self.accelerator_seconds,
+            "tokens": int(tokens),
+            "peak_memory_mib": self.peak_memory_mib(),
+            **details,
+        }
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_record(record: Mapping, source: str) -> None:
+    """Raise :class:`ComputeRecordError` naming ``source`` and the field, if a field is missing
+    or not what the module docstring says."""
+    for field in ("device", *MEASURES):
+        if field not in record:
+            raise ComputeRecordError(
+                f"{source}: compute record has no field {field!r} (expected "
+                f"{', '.join(('device', *MEASURES))}; a record written before compute "
+                "accounting: rerun the job)")
+        value = record[field]
+        if field == "device":
+            ok, expected = isinstance(value, str) and bool(value), "a device name"
+        elif field == "tokens":
+            ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+            expected = "a whole number >= 0"
+        else:
+            ok = (_is_number(value) and value >= 0) or (value is None and field in NULLABLE)
+            expected = "a number >= 0" + (" or null" if field in NULLABLE else "")
+        if not ok:
+            raise ComputeRecordError(f"{source}: field {field!r} is {value!r}; expected {expected}")
+
+
+def load_record(path: str | Path, key: Mapping) -> dict:
+    """One job's record, under its ``key`` (``model``, ``task``, ``seed``, ``stage`` and, for
+    generate and judge, ``method``). ``path`` is the JSON file, or an adapter folder, whose
+    ``train_summary.json`` is read."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / TRAINING_RECORD
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ComputeRecordError(f"{path}: no compute record there") from None
+    except json.JSONDecodeError as error:
+        raise ComputeRecordError(f"{path}: not JSON ({error})") from None
+    if not isinstance(record, dict):
+        raise ComputeRecordError(f"{path}: expected a JSON object, found {type(record).__name__}")
+    check_record(record, str(path))
+    return {"model": key["model"], "task": key["task"], "seed": key["seed"],
+            "stage": key["stage"], "method": key.get("method"), "source": str(path),
+            **{field: record[field] for field in ("device", *MEASURES)}}
+
+
+def compute_table(records: list[dict]) -> pd.DataFrame:
+    """One row per job record (``COLUMNS``), ordered by model, task, seed and pipeline stage.
+    Each record needs the key fields and the measures; ``source`` (its file) names it in
+    errors."""
+    if not records:
+        raise ComputeRecordError("no compute records to gather")
+    seen: dict[tuple, str] = {}
+    for index, record in enumerate(records):
+        source = record.get("source", f"compute record {index}")
+        missing = [key for key in KEYS if key != "method" and key not in record]
+        if missing:
+            raise ComputeRecordError(f"{source}: no {', '.join(map(repr, missing))} to file "
+                                     "the record under")
+        if record["stage"] not in STAGE_ORDER[:-1]:
+            raise ComputeRecordError(f"{source}: stage {record['stage']!r} is none of "
+                                     f"{', '.join(STAGE_ORDER[:-1])}")
+        check_record(record, source)
+        key = tuple(record.get(column) for column in KEYS)
+        if key in seen:
+            raise ComputeRecordError(f"{source} and {seen[key]}: two records for the same job "
+                                     f"{dict(zip(KEYS, key, strict=True))}")
+        seen[key] = source
+    table = pd.DataFrame([{column: record.get(column) for column in COLUMNS}
+                          for record in records])
+    table["accelerator_seconds"] = table["accelerator_seconds"].astype(float)
+    # Pipeline order: stages as they run, methods base, sft, dpo; a stage without one first.
+    order = {"_stage": table["stage"].map(STAGE_ORDER.index),
+             "_method": table["method"].map({m: i for i, m in enumerate(METHODS)}).fillna(-1)}
+    return (table.assign(**order)
+            .sort_values(["model", "task", "seed", "_stage", "_method"], kind="stable")
+            .drop(columns=list(order)).reset_index(drop=True))
+
+
+def dpo_over_sft_ratios(table: pd.DataFrame) -> pd.DataFrame:
+    """Per model and task: DPO's measures divided by SFT's, per seed, then the mean over the
+    seeds that have both stages (``n_seeds``). A ratio is NaN where either value is null
+    (accelerator seconds on a CPU) or SFT's is 0. ``device``: the devices the two ran on."""
+    keys = ["model", "task", "seed"]
+    sft = table[table["stage"] == "sft"].set_index(keys)
+    dpo = table[table["stage"] == "dpo"].set_index(keys)
+    both = sft.index.intersection(dpo.index)
+    columns = ["model", "task", "n_seeds", "device", *MEASURES]
+    if both.empty:
+        return pd.DataFrame(columns=columns)
+    per_seed = pd.DataFrame({
+        measure: dpo.loc[both, measure].astype(float)
+        / sft.loc[both, measure].astype(float).replace(0, math.nan)
+        for measure in MEASURES
+    })
+    pair_rows = pd.concat([sft.loc[both, ["device"]], dpo.loc[both, ["device"]]])
+    grouped = per_seed.groupby(level=["model", "task"], sort=True)
+    ratios = grouped.mean()
+    ratios["n_seeds"] = grouped.size()
+    ratios["device"] = pair_rows.groupby(level=["model", "task"])["device"].agg(
+        lambda names: "; ".join(sorted(set(names))))
+    return ratios.reset_index()[columns]
+
+
+def compute_csv(table: pd.DataFrame) -> pd.DataFrame:
+    """``compute.csv``'s rows: every job of :func:`compute_table`, then the ``dpo_over_sft``
+    row of each model and task (module docstring)."""
+    ratios = dpo_over_sft_ratios(table).drop(columns="n_seeds")
+    ratios = ratios.assign(seed=None, stage="dpo_over_sft", method=None)
+    rows = pd.concat([table.astype(object), ratios[list(COLUMNS)].astype(object)],
+                     ignore_index=True)
+    # Each model and task: its jobs in the table's order, then its ratio row.
+    return (rows.assign(_ratio=rows["stage"] == "dpo_over_sft")
+            .sort_values(["model", "task", "_ratio"], kind="stable")
+            .drop(columns="_ratio").reset_index(drop=True))
