@@ -1,0 +1,260 @@
+"""The workflow on a real SLURM cluster through the shipped profile (``snakemake --profile slurm``):
+every job becomes a SLURM job, and the results equal a local run's.
+
+The cluster is one node on this machine, started by .ci/slurm/start-single-node.sh (a no-op when
+one is already up); the module is skipped, with the script's reason, only where SLURM cannot be
+installed (not root, no apt-get, the packages fail to install)."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from snakemake.profiles import ProfileConfigFileParser
+
+from test_workflow import tiny_config
+
+REPO = Path(__file__).resolve().parents[1]
+START_CLUSTER = REPO / ".ci/slurm/start-single-node.sh"
+PROFILE = REPO / "slurm"
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
+# The GPU rules' threads in both runs, the same since torch's results may depend on them; one,
+# so that two jobs share the test machine's two cores.
+THREADS = 1
+SUBMITTED = re.compile(r"Job \d+ has been submitted with SLURM jobid (\d+) \(log: (\S+)\)\.")
+
+
+def profile_settings(path: Path = PROFILE / "config.yaml") -> dict:
+    """The profile as Snakemake reads it: option name to value or list of KEY=VALUE strings."""
+    with path.open() as handle:
+        return dict(ProfileConfigFileParser().parse(handle))
+
+
+def profile_resources(option: str) -> dict:
+    """``default-resources`` as {resource: value}; ``set-resources`` as {rule: {resource: value}}
+    (values as written, unevaluated)."""
+    resources: dict = {}
+    for entry in profile_settings().get(option, []):
+        key, value = entry.split("=", 1)
+        if option == "set-resources":
+            rule, key = key.split(":", 1)
+            resources.setdefault(rule, {})[key] = value
+        else:
+            resources[key] = value
+    return resources
+
+
+def gpu_rules() -> list[str]:
+    return sorted(rule for rule, res in profile_resources("set-resources").items() if "gpu" in res)
+
+
+def dry_run_jobs(workdir: Path, *profile: str) -> list[tuple[str, dict]]:
+    """(rule, resources) of every job a dry run plans in ``workdir``, with the given profile
+    options."""
+    result = subprocess.run(
+        [*SNAKEMAKE, *profile, "--directory", str(workdir), "--configfile",
+         str(workdir / "config.yaml"), "--dry-run", "all"],
+        cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    jobs, rule = [], None
+    for line in result.stdout.splitlines():
+        if match := re.match(r"(?:local)?rule (\w+):$", line):
+            rule = match.group(1)
+        elif line.strip().startswith("resources: ") and rule:
+            pairs = (item.split("=", 1) for item in line.strip()[len("resources: "):].split(", "))
+            jobs.append((rule, dict(pairs)))
+            rule = None
+    return jobs
+
+
+def test_profile_gives_every_gpu_rule_a_gpu_and_its_own_limits(tiny_model_dir, tmp_path):
+    """The profile's per-rule entries name exactly the rules that declare a GPU in the workflow,
+    and give each its cores, memory and time; every other job takes the defaults and no GPU.
+    A dry run plans without a cluster, with the site settings left unset."""
+    tasks = {"provider_triage": {"n_items": 40}, "hospital_course_summary": {"n_items": 30}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(tiny_config(tiny_model_dir, tasks)))
+    declaring_gpu = {rule for rule, res in dry_run_jobs(tmp_path) if res.get("gpu", "0") != "0"}
+    assert declaring_gpu == set(gpu_rules())
+    defaults = profile_resources("default-resources")
+    jobs = dry_run_jobs(tmp_path, "--profile", "slurm")
+    assert {rule for rule, _ in jobs} > declaring_gpu | {"all"}
+    for rule, res in jobs:
+        if rule == "all":
+            continue
+        if rule in declaring_gpu:
+            assert res["gpu"] == "1" and {"cpus_per_gpu", "mem_mb", "runtime"} <= set(res)
+            assert (res["mem_mb"], res["runtime"]) != (defaults["mem_mb"], defaults["runtime"])
+        else:
+            assert not {"gpu", "gpu_model", "cpus_per_gpu"} & set(res), rule
+            assert (res["mem_mb"], res["runtime"]) == (defaults["mem_mb"], defaults["runtime"])
+
+
+def test_site_settings_reach_the_jobs_they_are_for(tmp_path):
+    """Set in the profile's one site block, account and partition go to every job, the GPU
+    partition and GPU model to the GPU rules only."""
+    text = (PROFILE / "config.yaml").read_text()
+    site = {"account": "proj1", "partition": "cpu", "gpu_partition": "gpu", "gpu_model": "a100"}
+    for key, value in site.items():
+        text, count = re.subn(rf"^  {key}: null$", f"  {key}: {value}", text, flags=re.MULTILINE)
+        assert count == 1, key
+    (tmp_path / "config.yaml").write_text(text)
+    settings = profile_settings(tmp_path / "config.yaml")
+    assert {"slurm_account='proj1'", "slurm_partition='cpu'"} <= set(settings["default-resources"])
+    for rule in gpu_rules():
+        assert {f"{rule}:gpu_model='a100'", f"{rule}:slurm_partition='gpu'"} <= set(
+            settings["set-resources"])
+    assert not any("gpu_model" in entry or "slurm_" in entry
+                   for entry in profile_settings()["default-resources"])
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster() -> dict:
+    """A running SLURM cluster (started here if there is none); its ``scontrol show config``."""
+    started = subprocess.run(["bash", str(START_CLUSTER)], capture_output=True, text=True,
+                             timeout=600)
+    if started.returncode == 3:
+        print(started.stderr)
+        pytest.skip(f"no SLURM cluster on this machine: {started.stderr.strip()}")
+    assert started.returncode == 0, started.stdout + started.stderr
+    shown = subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True,
+                           check=True).stdout
+    return dict(re.findall(r"^(\w+)\s*=\s*(.*?)\s*$", shown, flags=re.MULTILINE))
+
+
+def slurm_command(workdir: Path) -> list[str]:
+    """The documented command, from the repository root, plus what a cluster without GPUs and
+    without an accounting database needs: no GPU request (and the local run's threads) for the
+    GPU rules, job states from squeue, and short waits between status checks."""
+    rules = gpu_rules()
+    return [*SNAKEMAKE, "all", "--profile", "slurm", "--directory", str(workdir),
+            "--configfile", str(workdir / "config.yaml"),
+            "--slurm-status-command", "squeue",
+            "--slurm-init-seconds-before-status-checks", "1",
+            "--slurm-keep-successful-logs", "--verbose",
+            "--set-resources", *[f"{rule}:gpu=0" for rule in rules],
+            "--set-threads", *[f"{rule}={THREADS}" for rule in rules]]
+
+
+def local_command(workdir: Path) -> list[str]:
+    return [*SNAKEMAKE, "all", "--directory", str(workdir), "--configfile",
+            str(workdir / "config.yaml"), "--cores", "2",
+            "--set-threads", *[f"{rule}={THREADS}" for rule in gpu_rules()]]
+
+
+@pytest.fixture(scope="module")
+def runs(slurm_cluster, tiny_model_dir, tmp_path_factory) -> dict:
+    """The tiny experiment through SLURM and, at the same time, locally: name to (work folder,
+    Snakemake's output)."""
+    config = yaml.safe_dump(tiny_config(tiny_model_dir, {"provider_triage": {"n_items": 40}}))
+    running = {}
+    for name, command in (("slurm", slurm_command), ("local", local_command)):
+        workdir = tmp_path_factory.mktemp(name)
+        (workdir / "config.yaml").write_text(config)
+        with (workdir / "snakemake.out").open("w") as out:
+            running[name] = (workdir, subprocess.Popen(command(workdir), cwd=REPO, stdout=out,
+                                                       stderr=subprocess.STDOUT))
+    runs = {}
+    for name, (workdir, process) in running.items():
+        process.wait(timeout=1200)
+        runs[name] = (workdir, (workdir / "snakemake.out").read_text())
+        assert process.returncode == 0, f"{name} run failed:\n{runs[name][1][-6000:]}"
+    return runs
+
+
+def test_every_job_ran_as_a_slurm_job(runs, slurm_cluster):
+    workdir, output = runs["slurm"]
+    local_rules = re.findall(r"^localrule (\w+):$", runs["local"][1], flags=re.MULTILINE)
+    submitted = SUBMITTED.findall(output)
+    # The plugin's log of each job: .snakemake/slurm_logs/rule_RULE/WILDCARDS/JOBID.log
+    logs = {job_id: Path(log).relative_to(workdir / ".snakemake/slurm_logs")
+            for job_id, log in submitted}
+    rules = {job_id: log.parts[0].removeprefix("rule_") for job_id, log in logs.items()}
+    # One SLURM job per job of the local run; only the target rule `all` runs in Snakemake.
+    assert sorted(rules.values()) == sorted(rule for rule in local_rules if rule != "all")
+    assert re.findall(r"^localrule (\w+):$", output, flags=re.MULTILINE) == ["all"]
+    for job_id, log in logs.items():
+        assert log.name == f"{job_id}.log"
+        text = (workdir / ".snakemake/slurm_logs" / log).read_text()
+        # Inside the job, the same interpreter (so the same venv and package) ran the rule.
+        assert f"{sys.executable} -m snakemake" in text
+        assert f"rule {rules[job_id]}:" in text
+    finished = job_records(slurm_cluster, [job_id for job_id, _ in submitted])
+    for job_id, _ in submitted:
+        assert finished[job_id]["JobState"] == "COMPLETED", finished[job_id]
+        assert finished[job_id]["WorkDir"] == str(workdir)
+
+
+def job_records(cluster: dict, job_ids: list[str]) -> dict:
+    """SLURM's record of each job: the job-completion log where the cluster writes one (as the
+    start script's does), else the controller's memory of recent jobs."""
+    records = {}
+    if cluster.get("JobCompType") == "jobcomp/filetxt":
+        for line in Path(cluster["JobCompLoc"]).read_text().splitlines():
+            record = dict(re.findall(r"(\w+)=(\S*)", line))
+            records[record["JobId"]] = record
+    else:
+        for job_id in job_ids:
+            shown = subprocess.run(["scontrol", "show", "job", job_id], capture_output=True,
+                                   text=True, check=True).stdout
+            records[job_id] = dict(re.findall(r"(\w+)=(\S*)", shown))
+    return records
+
+
+def test_sbatch_got_the_profiles_resources(runs):
+    """CPU rules: the profile's default memory and time limit. GPU rules: no GPU asked here (the
+    test's override), and the cores of their threads."""
+    calls = re.findall(r"^sbatch call: (.*)$", runs["slurm"][1], flags=re.MULTILINE)
+    defaults = profile_resources("default-resources")
+    assert calls
+    for call in calls:
+        rule = re.search(r"--comment rule_([a-z_]+?)(?:_wildcards_\S+)? ", call).group(1)
+        assert f" -t {defaults['runtime']} " in call and f" --mem {defaults['mem_mb']} " in call
+        assert "--gpus" not in call and "--gres" not in call
+        cores = THREADS if rule in gpu_rules() else 1
+        assert f"--cpus-per-task={cores}" in call
+
+
+def close(a, b) -> bool:
+    """Equal, numbers to 1e-9 (relative), in nested JSON values."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(close(a[key], b[key]) for key in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(map(close, a, b))
+    if isinstance(a, float | int) and isinstance(b, float | int):
+        return a == pytest.approx(b, rel=1e-9, abs=1e-12)
+    return a == b
+
+
+def relative_files(root: Path, pattern: str) -> list[Path]:
+    return sorted(path.relative_to(root) for path in root.glob(pattern))
+
+
+def test_slurm_results_equal_the_local_run(runs):
+    """Same numbers either way: the trained adapters and the generations byte for byte, the
+    predictions' answers, and metrics, statistics and the summary table to 1e-9."""
+    slurm, local = (runs[name][0] for name in ("slurm", "local"))
+    for pattern in ("results/adapters/**/adapter_model.safetensors", "results/pairs/**/*.jsonl",
+                    "results/generations/**/*.jsonl", "results/predictions/**/*.jsonl",
+                    "results/metrics/**/*.json", "results/stats/**/*.csv",
+                    "results/summary/table.csv"):
+        paths = relative_files(slurm, pattern)
+        assert paths and paths == relative_files(local, pattern), pattern
+        for path in paths:
+            if path.parts[1] in ("adapters", "pairs", "generations"):
+                assert (slurm / path).read_bytes() == (local / path).read_bytes(), path
+            elif path.parts[1] == "predictions":
+                fields = ("id", "prediction", "parsed", "score")
+                rows = [[tuple(json.loads(line)[key] for key in fields)
+                         for line in (root / path).read_text().splitlines()]
+                        for root in (slurm, local)]
+                assert rows[0] and rows[0] == rows[1], path
+            elif path.suffix == ".json":
+                assert close(json.loads((slurm / path).read_text()),
+                             json.loads((local / path).read_text())), path
+            else:
+                pd.testing.assert_frame_equal(pd.read_csv(slurm / path),
+                                              pd.read_csv(local / path), rtol=1e-9, atol=1e-12)
