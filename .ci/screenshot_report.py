@@ -1,10 +1,12 @@
-"""Screenshots of Snakemake's HTML report in headless Chromium, to check what a reader sees.
+"""Screenshots of Snakemake's HTML report in headless Chromium: what a reader of the report sees.
 
+    snakemake --report report.html
     python .ci/screenshot_report.py report.html OUT_DIR
 
-Needs Debian's chromium (/usr/bin/chromium) and the `playwright` package (its own browser
-download is not used). Writes OUT_DIR/report-<n>-<page>.png: the landing page, the Summary
-category (table and recommendations) and the Figures category of each task.
+Needs Debian's chromium (`apt-get install chromium`) and the `playwright` package (its own
+browser download is not used). Writes OUT_DIR/<n>-<page>.png: the landing page, the summary
+page (table, recommendations, DPO's cost over SFT's), and for each task under Figures its
+first figure.
 """
 
 import sys
@@ -23,16 +25,36 @@ def main(report: Path, out_dir: Path) -> None:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(report.resolve().as_uri())
-        page.wait_for_load_state("networkidle")
-        shots = [("landing", None)]
-        for name, click in shots:
-            if click:
-                page.get_by_text(click, exact=True).first.click()
-                page.wait_for_timeout(500)
-            path = out_dir / f"report-{len(list(out_dir.glob('report-*.png')))}-{name}.png"
-            page.screenshot(path=str(path), full_page=True)
+        shots = []
+
+        def shot(name: str) -> None:
+            page.wait_for_timeout(1500)
+            path = out_dir / f"{len(shots)}-{name}.png"
+            page.screenshot(path=str(path))
+            shots.append(path)
             print(path)
+
+        def open_item(category: list[str], file_name: str) -> None:
+            page.goto(report.resolve().as_uri())
+            page.wait_for_timeout(1500)
+            for level in category:
+                page.get_by_text(level, exact=True).first.click()
+                page.wait_for_timeout(500)
+            # Each result's row has a "view" (eye) link first.
+            page.locator("tr", has_text=file_name).first.locator("a").first.click()
+
+        page.goto(report.resolve().as_uri())
+        shot("landing")
+        open_item(["Summary"], "summary.html")
+        shot("summary")
+        page.goto(report.resolve().as_uri())
+        page.wait_for_timeout(1500)
+        page.get_by_text("Figures", exact=True).first.click()
+        page.wait_for_timeout(500)
+        tasks = [line for line in page.inner_text("body").splitlines()[4:] if line.strip()]
+        for task in tasks:
+            open_item(["Figures", task], f"figures/{task}/")
+            shot(f"figures-{task}")
         browser.close()
 
 

@@ -1,7 +1,14 @@
 import pandas as pd
 import pytest
 
-from sftdpo.summary import format_p, format_value, per_seed_table, summary_table, to_markdown
+from sftdpo.summary import (
+    format_p,
+    format_value,
+    per_seed_table,
+    summary_table,
+    to_html,
+    to_markdown,
+)
 
 
 @pytest.mark.parametrize(
@@ -72,3 +79,17 @@ def test_over_seeds_cells_are_mean_and_sd_with_a_p_per_seed():
     assert len(by_seed) == 7
     assert by_seed.query("seed == 1 and method == 'dpo'")[["value", "ci_low", "ci_high"]] \
         .values.tolist() == [[0.6, 0.4, 0.7]]
+
+
+def test_the_report_page_holds_the_table_recommendations_and_costs():
+    metrics = {("m", "t", 0, method): {"macro_f1": v}
+               for method, v in (("base", 0.1), ("sft", 0.45), ("dpo", 0.58))}
+    table = summary_table(metrics, {("m", "t", 0): stats_rows(0.5, 0.0001)},
+                          {"t": ("triage", ("macro_f1",))})
+    costs = pd.DataFrame([{"model": "m", "task": "t", "wall_seconds": 2.5,
+                           "accelerator_seconds": float("nan"), "tokens": 2.0}])
+    page = to_html(table, "# title\n\n- t, m: **SFT is enough** <because>\n", costs)
+    assert ("<tr><td>t</td><td>triage</td><td>macro_f1</td><td>0.10</td><td>0.45</td>"
+            "<td>0.58</td><td>&lt;.001</td></tr>") in page
+    assert "<li>t, m: <strong>SFT is enough</strong> &lt;because&gt;</li>" in page
+    assert "<td>m</td><td>t</td><td>2.50x</td><td>n/a</td><td>2.00x</td>" in page

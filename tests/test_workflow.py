@@ -157,6 +157,8 @@ def test_figures_and_recommendations_are_drawn_for_every_task(finished_run):
     recommendations = (finished_run / "results/summary/recommendations.md").read_text()
     assert all(f"- {task}, tiny: " in recommendations for task in TASKS)
     assert "x the tokens of SFT" in recommendations
+    page = (finished_run / "results/summary/summary.html").read_text()
+    assert all(f"<td>{task}</td>" in page for task in TASKS) and "<strong>" in page
 
 
 def test_compute_table_has_every_job_and_the_dpo_over_sft_ratio(finished_run):

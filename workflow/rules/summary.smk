@@ -9,16 +9,19 @@ rule summary:
         # DPO's cost over SFT's, for the recommendations.
         compute=rules.compute.output[0],
     output:
-        markdown=report(
-            "results/summary/table.md",
+        markdown="results/summary/table.md",
+        csv=report(
+            "results/summary/table.csv",
             caption="../report/table.rst",
             category="Summary",
         ),
-        csv="results/summary/table.csv",
         by_seed="results/summary/metrics_by_seed.csv",
-        recommendations=report(
-            "results/summary/recommendations.md",
-            caption="../report/recommendations.rst",
+        recommendations="results/summary/recommendations.md",
+        # The report shows HTML (the others it offers for download): the table and the
+        # recommendations on one page.
+        html=report(
+            "results/summary/summary.html",
+            caption="../report/summary.rst",
             category="Summary",
         ),
     params:

@@ -6,7 +6,7 @@ import pandas as pd
 from sftdpo.io import atomic_path, read_json, write_text
 from sftdpo.recommend import recommendations_markdown
 from sftdpo.runtime import redirect_output
-from sftdpo.summary import per_seed_table, summary_table, to_markdown
+from sftdpo.summary import per_seed_table, summary_table, to_html, to_markdown
 from sftdpo.tasks import load_task_with_meta
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
@@ -38,5 +38,7 @@ entries = [
      "cost": costs.loc[(model, task)]}
     for model, task in dict.fromkeys(key[:2] for key in sm.params.stats_keys)
 ]
-write_text(sm.output.recommendations, recommendations_markdown(entries))
-print(recommendations_markdown(entries))
+recommendations = recommendations_markdown(entries)
+write_text(sm.output.recommendations, recommendations)
+write_text(sm.output.html, to_html(table, recommendations, costs.reset_index()))
+print(recommendations)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Mapping
 
 import numpy as np
@@ -84,16 +86,16 @@ def per_seed_table(metrics: Mapping[tuple[str, str, int, str], Mapping],
     return pd.DataFrame(rows)
 
 
-def to_markdown(table: pd.DataFrame) -> str:
-    """The paper's layout: a value per model and method ("0.47 ± 0.03" over several seeds),
-    then the P of DPO vs SFT (one per seed, "/"-separated, over several seeds)."""
+def display_cells(table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """The table as printed, header and rows: a value per model and method ("0.47 ± 0.03"
+    over several seeds), then the P of DPO vs SFT (one per seed, "/"-separated)."""
     first = f" {METHODS[0]}"
     models = [column.removesuffix(first) for column in table.columns if column.endswith(first)]
     several_seeds = any(column.endswith(" sd") for column in table.columns)
     p_header = P_COLUMN + (" (per seed)" if several_seeds else "")
     header = ["task", "family", "metric"] + [
         f"{model} {name}" for model in models for name in (*METHODS, p_header)]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    rows = []
     for _, row in table.iterrows():
         cells = [row["task"], row["family"], row["metric"]]
         for model in models:
@@ -104,5 +106,48 @@ def to_markdown(table: pd.DataFrame) -> str:
                              f"{cell} ± {format_value(row['metric'], sd)}")
             p_columns = [c for c in table.columns if c.startswith(f"{model} {P_COLUMN}")]
             cells.append(" / ".join(format_p(row[c]) for c in p_columns))
-        lines.append("| " + " | ".join(cells) + " |")
+        rows.append(cells)
+    return header, rows
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    header, rows = display_cells(table)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cells) + " |" for cells in rows]
     return "\n".join(lines) + "\n"
+
+
+def to_html(table: pd.DataFrame, recommendations_markdown: str, costs: pd.DataFrame) -> str:
+    """One page for the Snakemake report, which shows HTML and images but only offers other
+    files for download: the table, the recommendations, and DPO's cost over SFT's."""
+    header, rows = display_cells(table)
+    cost_columns = ["model", "task", "wall_seconds", "accelerator_seconds", "tokens"]
+    cost_rows = [[str(row["model"]), str(row["task"])]
+                 + [f"{row[c]:.2f}x" if not pd.isna(row[c]) else "n/a" for c in cost_columns[2:]]
+                 for _, row in costs.iterrows()]
+    bullets = [html.escape(line.removeprefix("- "))
+               for line in recommendations_markdown.splitlines() if line.startswith("- ")]
+    bullets = [re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", line) for line in bullets]
+    return f"""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>Does DPO pay?</title><style>
+body {{ font-family: sans-serif; margin: 1.5em; color: #222; }}
+table {{ border-collapse: collapse; margin-bottom: 1.5em; font-size: 0.9em; }}
+th, td {{ border: 1px solid #bbb; padding: 0.3em 0.6em; text-align: left; }}
+th {{ background: #eee; }}
+li {{ margin-bottom: 0.5em; max-width: 70em; }}
+</style></head><body>
+<h2>Base, SFT and DPO on the test items</h2>
+{_html_table(header, rows)}
+<h2>Does DPO pay? Recommendations per task and model</h2>
+<ul>{"".join(f"<li>{line}</li>" for line in bullets)}</ul>
+<h2>DPO's training cost over SFT's (the paper: 2 to 3 times)</h2>
+{_html_table(cost_columns, cost_rows)}
+</body></html>
+"""
+
+
+def _html_table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(cell)}</th>" for cell in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in cells) + "</tr>"
+                   for cells in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
