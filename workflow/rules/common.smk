@@ -23,6 +23,8 @@ validate(config, "../schemas/config.schema.yaml")
 
 MODELS = list(config["models"])
 TASKS = list(config["tasks"])
+# Rules that run a model declare `resources: gpu=1`: with --resources gpu=K, K of them run at
+# once and each leases its own GPU (sftdpo.gpu); on a CPU the resource limits nothing.
 # Training seeds: SFT, pairs, DPO and generation repeat per seed on the one data split.
 SEEDS = config.get("seeds") or [config["seed"]]
 # The base model trains nothing: it is generated once, in the first seed's folder.
@@ -44,6 +46,13 @@ wildcard_constraints:
     method="|".join(METHODS),
     seed="|".join(map(str, SEEDS)),
     metric="|".join(ALL_METRICS),
+
+
+def outputs_of(rule_output, keys):
+    """A rule's output for each key of METRIC_KEYS (model, task, seed, method) or of
+    TRAINING_KEYS (model, task, seed)."""
+    names = ("model", "task", "seed", "method")
+    return [expand(rule_output, **dict(zip(names, key)))[0] for key in keys]
 
 
 def model_spec(wildcards):

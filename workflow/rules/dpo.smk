@@ -10,7 +10,6 @@ rule dpo:
         settings=training_settings("dpo"),
         seed=lambda wildcards: int(wildcards.seed),
     threads: 8
-    # One GPU where there is one (the lease gives it to this job alone); on a CPU, none needed.
     resources:
         gpu=1,
     log:

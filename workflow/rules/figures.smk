@@ -82,13 +82,9 @@ FIGURES = (
         for t in TASKS
         for metric in TASK_METRICS[t]
     ]
-    + [
-        expand(rules.figure_training.output.png, model=m, task=t, seed=s)[0]
-        for m, t, s in TRAINING_KEYS
-    ]
-    + [
-        expand(rules.figure_confusion.output.png, model=m, task=t, seed=s)[0]
-        for m, t, s in TRAINING_KEYS
-        if TASK_KIND[t] == "label"
-    ]
+    + outputs_of(rules.figure_training.output.png, TRAINING_KEYS)
+    + outputs_of(
+        rules.figure_confusion.output.png,
+        [key for key in TRAINING_KEYS if TASK_KIND[key[1]] == "label"],
+    )
 )

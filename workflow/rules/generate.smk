@@ -18,7 +18,6 @@ rule generate:
         batch_size=config["generation"]["batch_size"],
         seed=lambda wildcards: int(wildcards.seed),
     threads: 8
-    # One GPU where there is one (the lease gives it to this job alone); on a CPU, none needed.
     resources:
         gpu=1,
     log:

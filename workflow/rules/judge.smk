@@ -18,7 +18,6 @@ rule judge:
         sft_max_length=config["sft"]["max_length"],
         seed=lambda wildcards: int(wildcards.seed),
     threads: 8
-    # One GPU where there is one (the lease gives it to this job alone); on a CPU, none needed.
     resources:
         gpu=1,
     log:

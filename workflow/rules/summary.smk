@@ -1,10 +1,7 @@
 rule summary:
     input:
-        metrics=[
-            expand(rules.score.output.metrics, model=m, task=t, seed=s, method=x)[0]
-            for m, t, s, x in METRIC_KEYS
-        ],
-        stats=[expand(rules.stats.output[0], model=m, task=t, seed=s)[0] for m, t, s in TRAINING_KEYS],
+        metrics=outputs_of(rules.score.output.metrics, METRIC_KEYS),
+        stats=outputs_of(rules.stats.output[0], TRAINING_KEYS),
         meta=[expand(rules.data.output.meta, task=t)[0] for t in TASKS],
         # DPO's cost over SFT's, for the recommendations.
         compute=rules.compute.output[0],

@@ -1,21 +1,13 @@
 # Named targets for part of the experiment: `snakemake --cores 8 <target>` runs exactly the jobs
 # that target needs. Per stage: all_<stage>; per task: task_<task>; per model: model_<model>.
-def outputs_of(rule_output, keys, names):
-    return [expand(rule_output, **dict(zip(names, key)))[0] for key in keys]
-
-
 STAGE_TARGETS = {
-    "data": outputs_of(rules.data.output.meta, [(t,) for t in TASKS], ["task"]),
-    "sft": outputs_of(rules.sft.output[0], TRAINING_KEYS, ["model", "task", "seed"]),
-    "pairs": outputs_of(rules.pairs.output.pairs, TRAINING_KEYS, ["model", "task", "seed"]),
-    "dpo": outputs_of(rules.dpo.output[0], TRAINING_KEYS, ["model", "task", "seed"]),
-    "generations": outputs_of(
-        rules.generate.output.generations, METRIC_KEYS, ["model", "task", "seed", "method"]
-    ),
-    "metrics": outputs_of(
-        rules.score.output.metrics, METRIC_KEYS, ["model", "task", "seed", "method"]
-    ),
-    "stats": outputs_of(rules.stats.output[0], TRAINING_KEYS, ["model", "task", "seed"]),
+    "data": [expand(rules.data.output.meta, task=t)[0] for t in TASKS],
+    "sft": outputs_of(rules.sft.output[0], TRAINING_KEYS),
+    "pairs": outputs_of(rules.pairs.output.pairs, TRAINING_KEYS),
+    "dpo": outputs_of(rules.dpo.output[0], TRAINING_KEYS),
+    "generations": outputs_of(rules.generate.output.generations, METRIC_KEYS),
+    "metrics": outputs_of(rules.score.output.metrics, METRIC_KEYS),
+    "stats": outputs_of(rules.stats.output[0], TRAINING_KEYS),
 }
 
 for stage_name, stage_outputs in STAGE_TARGETS.items():
@@ -33,11 +25,7 @@ for target_task in TASKS:
         name:
             f"task_{target_task}"
         input:
-            outputs_of(
-                rules.stats.output[0],
-                [key for key in TRAINING_KEYS if key[1] == target_task],
-                ["model", "task", "seed"],
-            ),
+            outputs_of(rules.stats.output[0], [k for k in TRAINING_KEYS if k[1] == target_task]),
             [f for f in FIGURES if f.startswith(f"results/figures/{target_task}/")],
 
 
@@ -47,8 +35,4 @@ for target_model in MODELS:
         name:
             f"model_{target_model}"
         input:
-            outputs_of(
-                rules.stats.output[0],
-                [key for key in TRAINING_KEYS if key[0] == target_model],
-                ["model", "task", "seed"],
-            ),
+            outputs_of(rules.stats.output[0], [k for k in TRAINING_KEYS if k[0] == target_model]),
