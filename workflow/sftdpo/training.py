@@ -93,6 +93,8 @@ def trainer_arguments(stage: dict, seed: int, device: str, out_dir: Path) -> dic
         "bf16": stage["mixed_precision"] == "bf16",
         "dataloader_num_workers": 0,
         "disable_tqdm": True,
+        # The compute record's training tokens (sftdpo.compute).
+        "include_num_input_tokens_seen": "non_padding",
     }
 
 
@@ -132,7 +134,6 @@ def build_sft_trainer(
         packing=False,
         eval_strategy="epoch",
         per_device_eval_batch_size=stage["batch_size"],
-        include_num_input_tokens_seen="non_padding",
     )
     return SFTTrainer(
         model=model,
@@ -160,7 +161,6 @@ def build_dpo_trainer(
         beta=stage["beta"],
         loss_type=stage["loss_type"],
         loss_weights=stage["loss_weights"],
-        include_num_input_tokens_seen="non_padding",
     )
     # No peft_config and no ref_model: TRL copies the loaded SFT adapter into a frozen "ref"
     # adapter and computes the reference log-probabilities with it.
