@@ -26,13 +26,14 @@ PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "
 # Two epochs, so the second one trains after SFT's validation pass.
 STAGE = {"epochs": 2, "batch_size": 4, "gradient_accumulation_steps": 1, "max_length": 1024,
          "lr_scheduler": "constant", "warmup_steps": 0, "gradient_checkpointing": True,
-         "mixed_precision": "bf16"}
+         "mixed_precision": "bf16", "group_by_length": False}
 SETTINGS = {
     "lora": {"r": 4, "alpha": 8, "dropout": 0.0, "top_layers": None,
              "target_modules": PROJECTIONS},
     "sft": {**STAGE, "learning_rate": 5e-2},
     "dpo": {**STAGE, "epochs": 1, "learning_rate": 5e-2, "beta": 0.1,
-            "loss_type": ["sigmoid"], "loss_weights": None},
+            "loss_type": ["sigmoid"], "loss_weights": None,
+            "precompute_reference": False, "precompute_batch_size": 8},
 }
 
 

@@ -13,13 +13,14 @@ SPEC = {"dtype": "float32", "quantization": "none"}
 TASK = BUILTIN_TASKS["provider_triage"]
 STAGE = {"epochs": 1, "batch_size": 4, "gradient_accumulation_steps": 1, "max_length": 1024,
          "lr_scheduler": "constant", "warmup_steps": 0, "gradient_checkpointing": False,
-         "mixed_precision": "none"}
+         "mixed_precision": "none", "group_by_length": False}
 SETTINGS = {
     "lora": {"r": 4, "alpha": 8, "dropout": 0.0, "top_layers": None,
              "target_modules": ["q_proj", "v_proj", "up_proj"]},
     "sft": {**STAGE, "learning_rate": 5e-2},
     "dpo": {**STAGE, "learning_rate": 5e-2, "beta": 0.1,
-            "loss_type": ["sigmoid"], "loss_weights": None},
+            "loss_type": ["sigmoid"], "loss_weights": None,
+            "precompute_reference": False, "precompute_batch_size": 8},
 }
 
 
@@ -90,3 +91,23 @@ def test_scoring_labelled_positions_only_gives_the_same_loss(tiny_model_dir, tmp
         monkeypatch.setattr(trl_utils, "_use_triton", lambda device: False)
         every_position = trainer.compute_loss(trainer.model, dict(batch))
     assert labelled_only.item() == pytest.approx(every_position.item(), rel=1e-5)
+
+
+def test_precomputed_reference_log_probs_equal_the_online_reference(tiny_model_dir, sft_adapter,
+                                                                    tmp_path):
+    """The values DPO reads from the batch with ``precompute_reference`` are what the "ref"
+    adapter (the SFT model) gives the same batch online."""
+    items = TASK.build_items(6, 2)
+    pairs = [{"prompt": TASK.prompt_messages(i), "chosen": TASK.gold(i),
+              "rejected": next(x for x in TASK.labels if x != TASK.gold(i))} for i in items]
+    settings = {**SETTINGS, "dpo": {**SETTINGS["dpo"], "precompute_reference": True,
+                                    "precompute_batch_size": 4}}
+    trainer = build_dpo_trainer(tiny_model_dir, SPEC, sft_adapter, pairs, settings, seed=0,
+                                device="cpu", out_dir=tmp_path / "dpo")
+    assert {"ref_chosen_logps", "ref_rejected_logps"} <= set(trainer.train_dataset.column_names)
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(len(pairs))])
+    online_chosen, online_rejected = trainer.compute_ref_log_probs(trainer.model, batch)
+    assert torch.allclose(batch["ref_chosen_logps"], online_chosen, atol=1e-4)
+    assert torch.allclose(batch["ref_rejected_logps"], online_rejected, atol=1e-4)
+    # They are the SFT model's: the chosen and rejected answers differ, so do their values.
+    assert not torch.allclose(online_chosen, online_rejected, atol=1e-3)

@@ -13,7 +13,7 @@ sys.path.insert(0, PACKAGE_ROOT)
 
 from sftdpo import METHODS  # noqa: E402
 from sftdpo.config import check_config  # noqa: E402
-from sftdpo.metrics import ALL_METRICS  # noqa: E402
+from sftdpo.metrics import ALL_METRICS, evaluated  # noqa: E402
 from sftdpo.tasks import task_class  # noqa: E402
 
 # Every problem with the config, by key, before anything runs; then the schema's defaults.
@@ -35,9 +35,14 @@ RUNS = [(BASE_SEED, "base")] + [(s, x) for s in SEEDS for x in METHODS if x != "
 # (model, task, seed), in one order for the rules that gather them.
 METRIC_KEYS = [(m, t, s, x) for m in MODELS for t in TASKS for s, x in RUNS]
 TRAINING_KEYS = [(m, t, s) for m in MODELS for t in TASKS for s in SEEDS]
+# The split generate, score and stats evaluate on: test, or validation in a tuning run.
+EVALUATED_SPLIT = config["evaluation"]["split"]
 # Each task's kind (label, choice, summary) and the metrics it reports, known before its data.
 TASK_KIND = {name: task_class(name, spec).kind for name, spec in config["tasks"].items()}
-TASK_METRICS = {name: task_class(name, spec).metrics for name, spec in config["tasks"].items()}
+# The metrics each task reports, as the evaluation mode names them (sftdpo.metrics).
+TASK_METRICS = {name: evaluated(task_class(name, spec).metrics, TASK_KIND[name],
+                                config["evaluation"]["mode"])
+                for name, spec in config["tasks"].items()}
 
 
 wildcard_constraints:

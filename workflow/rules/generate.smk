@@ -1,7 +1,8 @@
 rule generate:
     input:
         model=rules.model.output[0],
-        test=rules.data.output.test,
+        # The test split, or the validation split where a run tunes (evaluation.split).
+        evaluated=getattr(rules.data.output, EVALUATED_SPLIT),
         meta=rules.data.output.meta,
         # base runs the model as it is; sft and dpo add their trained adapter.
         adapter=branch(
@@ -16,6 +17,7 @@ rule generate:
         task=task_spec,
         sft_max_length=config["sft"]["max_length"],
         batch_size=config["generation"]["batch_size"],
+        evaluation=config["evaluation"]["mode"],
         seed=lambda wildcards: int(wildcards.seed),
     threads: 8
     resources:

@@ -5,7 +5,7 @@ JUDGE = config.get("judge")
 rule judge:
     input:
         judge_model=lambda wildcards: expand(rules.model.output[0], model=JUDGE["model"])[0],
-        test=rules.data.output.test,
+        evaluated=getattr(rules.data.output, EVALUATED_SPLIT),
         generations=rules.generate.output.generations,
         meta=rules.data.output.meta,
     output:

@@ -1,6 +1,6 @@
 rule score:
     input:
-        test=rules.data.output.test,
+        evaluated=getattr(rules.data.output, EVALUATED_SPLIT),
         generations=rules.generate.output.generations,
         meta=rules.data.output.meta,
         # The judge's grades, where a judge is configured and the task is a summary task.
@@ -13,6 +13,7 @@ rule score:
         metrics="results/metrics/{model}/{task}/seed{seed}/{method}.json",
     params:
         task=task_spec,
+        evaluation=config["evaluation"]["mode"],
         n_resamples=config["statistics"]["n_resamples"],
         seed=config["seed"],
     log:

@@ -19,6 +19,7 @@ rule stats:
     params:
         task=task_spec,
         methods=METHODS,
+        evaluation=config["evaluation"]["mode"],
         n_resamples=config["statistics"]["n_resamples"],
         seed=config["seed"],
     log:

@@ -26,6 +26,8 @@ rule summary:
         stats_keys=TRAINING_KEYS,
         tasks=TASKS,
         task_specs=config["tasks"],
+        task_metrics=TASK_METRICS,
+        evaluation=config["evaluation"],
     log:
         "logs/summary/summary.log",
     conda:

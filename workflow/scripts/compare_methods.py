@@ -12,7 +12,7 @@ task = load_task_with_meta(sm.wildcards.task, sm.params.task, sm.input.meta)
 records = {method: read_jsonl(sm.input[method]) for method in sm.params.methods}
 table = compare_methods(
     records,
-    metrics_of(task.kind, records[sm.params.methods[0]]),
+    metrics_of(task.kind, records[sm.params.methods[0]], sm.params.evaluation),
     getattr(task, "labels", None),
     n_resamples=sm.params.n_resamples,
     seed=sm.params.seed,

@@ -9,10 +9,10 @@ from sftdpo.runtime import start_job
 from sftdpo.tasks import load_task_with_meta
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
-meter = start_job(sm)
+meter = start_job(sm, sm.params.judge_spec)
 task = load_task_with_meta(sm.wildcards.task, sm.params.task, sm.input.meta)
 tokenizer = load_tokenizer(sm.input.judge_model)
-items = read_fitted(task, sm.params.task, sm.input.test, sm.input.judge_model, tokenizer,
+items = read_fitted(task, sm.params.task, sm.input.evaluated, sm.input.judge_model, tokenizer,
                     sm.params.sft_max_length)
 by_id = {g["id"]: g["prediction"] for g in read_jsonl(sm.input.generations)}
 summaries = [task.parse(by_id[item["id"]], item) for item in items]

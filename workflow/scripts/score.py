@@ -9,13 +9,15 @@ from sftdpo.tasks import load_task_with_meta
 sm = snakemake  # noqa: F821 - injected by Snakemake
 redirect_output(sm.log[0])
 task = load_task_with_meta(sm.wildcards.task, sm.params.task, sm.input.meta)
-records = score_generations(task, read_jsonl(sm.input.test), read_jsonl(sm.input.generations))
+records = score_generations(task, read_jsonl(sm.input.evaluated),
+                            read_jsonl(sm.input.generations))
 if sm.input.get("judge"):
     grades = {g["id"]: g for g in read_jsonl(sm.input.judge)}
     for record in records:
         record |= {key: grades[record["id"]][key] for key in ("judge_grade", "judge_output")}
 write_jsonl(sm.output.predictions, records)
-metrics = method_metrics(records, metrics_of(task.kind, records), getattr(task, "labels", None),
-                         n_resamples=sm.params.n_resamples, seed=sm.params.seed)
+metrics = method_metrics(records, metrics_of(task.kind, records, sm.params.evaluation),
+                         getattr(task, "labels", None), n_resamples=sm.params.n_resamples,
+                         seed=sm.params.seed)
 write_json(sm.output.metrics, metrics)
 print(metrics)

@@ -6,7 +6,7 @@ import pandas as pd
 from sftdpo.io import atomic_path, read_json, write_text
 from sftdpo.recommend import recommendations_markdown
 from sftdpo.runtime import redirect_output
-from sftdpo.summary import per_seed_table, summary_table, to_html, to_markdown
+from sftdpo.summary import evaluation_note, per_seed_table, summary_table, to_html, to_markdown
 from sftdpo.tasks import load_task_with_meta
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
@@ -20,14 +20,16 @@ for name, meta in zip(sm.params.tasks, sm.input.meta, strict=True):
     task = load_task_with_meta(name, sm.params.task_specs[name], meta)
     # The judge's grade joins the table where a judge graded the task.
     judged = any("judge_likert" in m for (_, t, _, _), m in metrics.items() if t == name)
-    tasks[name] = (task.family, task.metrics + (("judge_likert",) if judged else ()))
+    tasks[name] = (task.family,
+                   tuple(sm.params.task_metrics[name]) + (("judge_likert",) if judged else ()))
 table = summary_table(metrics, stats, tasks)
 with atomic_path(sm.output.csv) as tmp:
     table.to_csv(tmp, index=False)
 with atomic_path(sm.output.by_seed) as tmp:
     per_seed_table(metrics, tasks).to_csv(tmp, index=False)
-write_text(sm.output.markdown, to_markdown(table))
-print(to_markdown(table))
+note = evaluation_note(sm.params.evaluation["mode"], sm.params.evaluation["split"])
+write_text(sm.output.markdown, to_markdown(table, note))
+print(to_markdown(table, note))
 
 
 # DPO's training cost over SFT's per model and task (the compute table's dpo_over_sft rows).
@@ -40,5 +42,5 @@ entries = [
 ]
 recommendations = recommendations_markdown(entries)
 write_text(sm.output.recommendations, recommendations)
-write_text(sm.output.html, to_html(table, recommendations, costs.reset_index()))
+write_text(sm.output.html, to_html(table, recommendations, costs.reset_index(), note))
 print(recommendations)

@@ -50,6 +50,8 @@ METRIC_NAMES = {
     "parse_failure_rate": "Parse failure rate",
     "likert": "Likert grade",
     "rouge_l": "ROUGE-L",
+    "likelihood_accuracy": "Accuracy (likelihood answers)",
+    "likelihood_macro_f1": "Macro F1 (likelihood answers)",
 }
 
 _STYLE = {

@@ -54,14 +54,65 @@ METRICS_BY_KIND = {
     "choice": ("accuracy", "parse_failure_rate"),
     "summary": ("likert", "rouge_l", "parse_failure_rate"),
 }
+
+# Evaluation modes (config ``evaluation.mode``): ``generate`` parses the model's greedy answer
+# (the paper's way); ``likelihood`` takes the candidate answer (label or option) the model
+# gives the highest log-probability after the prompt, so no answer is unparseable; ``both``
+# runs both. Summaries always generate. A likelihood metric is the same metric computed on
+# the likelihood answers, named with this prefix (``likelihood_macro_f1``); it is compared by
+# the same paired test. A prediction record holds the likelihood answer under its
+# ``likelihood`` key (``parsed``, ``score``, the candidates' ``logprobs``).
+EVALUATION_MODES = ("generate", "likelihood", "both")
+LIKELIHOOD_PREFIX = "likelihood_"
+RANKED_KINDS = ("label", "choice")
+LIKELIHOOD_METRICS = tuple(LIKELIHOOD_PREFIX + m for kind in RANKED_KINDS
+                           for m in METRICS_BY_KIND[kind] if m != "parse_failure_rate")
 ALL_METRICS = tuple(dict.fromkeys(
-    [m for kind in METRICS_BY_KIND.values() for m in kind] + list(JUDGE_METRICS)))
+    [m for kind in METRICS_BY_KIND.values() for m in kind] + list(LIKELIHOOD_METRICS)
+    + list(JUDGE_METRICS)))
 
 
-def metrics_of(kind: str, records: Sequence[dict]) -> tuple[str, ...]:
-    """The metrics of a task kind's records: the kind's own, and the judge's where it graded."""
+def evaluation_mode(kind: str, mode: str) -> str:
+    """The mode a task of ``kind`` is evaluated in when the config asks for ``mode``."""
+    return mode if kind in RANKED_KINDS else "generate"
+
+
+def generates(kind: str, mode: str) -> bool:
+    return evaluation_mode(kind, mode) in ("generate", "both")
+
+
+def ranks(kind: str, mode: str) -> bool:
+    return evaluation_mode(kind, mode) in ("likelihood", "both")
+
+
+def evaluated(metrics: Sequence[str], kind: str, mode: str) -> tuple[str, ...]:
+    """``metrics`` (a task's or a kind's, named as generated) as the mode reports them:
+    generated ones as they are, then the likelihood ones (no parse failures to count)."""
+    generated = tuple(metrics) if generates(kind, mode) else ()
+    ranked = tuple(LIKELIHOOD_PREFIX + m for m in metrics
+                   if m != "parse_failure_rate") if ranks(kind, mode) else ()
+    return generated + ranked
+
+
+def metrics_of(kind: str, records: Sequence[dict], mode: str = "generate") -> tuple[str, ...]:
+    """The metrics of a task kind's records: the kind's own in the evaluation mode, and the
+    judge's where it graded."""
     judged = bool(records) and "judge_grade" in records[0]
-    return METRICS_BY_KIND[kind] + (JUDGE_METRICS if judged else ())
+    return evaluated(METRICS_BY_KIND[kind], kind, mode) + (JUDGE_METRICS if judged else ())
+
+
+def by_answer_source(records: Sequence[dict], metrics: Sequence[str]):
+    """Yield (records, metric names as computed, the names to report them under): the
+    generated answers' records for generated metrics, the likelihood answers' (``parsed``
+    and ``score`` taken from each record's ``likelihood``) for the prefixed ones."""
+    plain = [m for m in metrics if not m.startswith(LIKELIHOOD_PREFIX)]
+    ranked = [m for m in metrics if m.startswith(LIKELIHOOD_PREFIX)]
+    if plain:
+        yield records, plain, plain
+    if ranked:
+        views = [{**record, "parsed": record["likelihood"]["parsed"],
+                  "score": record["likelihood"]["score"]} for record in records]
+        yield views, [m.removeprefix(LIKELIHOOD_PREFIX) for m in ranked], ranked
 
 
 def item_values(records: Sequence[dict], metric: str) -> np.ndarray:
@@ -203,11 +254,26 @@ def method_metrics(
     """``n`` and each metric with its 95% bootstrap CI (``<metric>_ci`` = [low, high]).
 
     ``labels`` (the task's label set) is needed for the F1 metrics only; with them come the
-    per-class report and confusion matrix (:func:`per_class_report`).
+    per-class report and confusion matrix (:func:`per_class_report`) of the records'
+    top-level answers. Likelihood metrics are computed on the likelihood answers
+    (:func:`by_answer_source`).
     """
     if len(records) == 0:
         raise ValueError("no records to score")
     result: dict = {"n": len(records)}
+    for view, computed, reported in by_answer_source(records, metrics):
+        values = _metrics_with_ci(view, computed, labels, n_resamples, seed)
+        for name, as_reported in zip(computed, reported, strict=True):
+            result[as_reported] = values[name]
+            result[f"{as_reported}_ci"] = values[f"{name}_ci"]
+    if labels is not None:
+        result |= per_class_report(records, labels)
+    return result
+
+
+def _metrics_with_ci(records: Sequence[dict], metrics: Sequence[str],
+                     labels: Sequence[str] | None, n_resamples: int, seed: int) -> dict:
+    result: dict = {}
     for name in metrics:
         if name in ITEM_METRICS:
             values = item_values(records, name)
@@ -222,6 +288,4 @@ def method_metrics(
 
             result[name] = float(f1(ref, pred))
             result[f"{name}_ci"] = paired_bootstrap_ci((ref, pred), f1, n_resamples, seed)
-    if labels is not None:
-        result |= per_class_report(records, labels)
     return result

@@ -21,7 +21,8 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .inference import answer_logprobs, generate_answers
+from .inference import generate_answers
+from .scoring import candidate_logprobs, most_likely
 from .tasks.base import Task
 from .tasks.summary import contradict_fact, drop_key_facts
 from .userdata import DataError
@@ -62,16 +63,13 @@ def _hardest_wrong(ctx: PairContext, item: dict) -> dict:
             f"task {task.name!r}, item {item['id']!r}: hardest_wrong_label needs at least two "
             f"candidate answers, and this {task.kind} task's item has "
             f"{len(candidates or [])}; use sft_wrong_answers or degraded_summary instead")
-    texts = [task.answer_text(item, answer) for answer in candidates]
-    logprobs = answer_logprobs(ctx.model, ctx.tokenizer, task.prompt_messages(item), texts)
-    scored = list(zip(candidates, texts, logprobs, strict=True))
-    gold_logprob = max(lp for answer, _, lp in scored if _is_correct(task, item, answer))
-    wrong = [(lp, answer, text) for answer, text, lp in scored
-             if not _is_correct(task, item, answer)]
-    logprob, answer, text = max(wrong, key=lambda entry: entry[0])
-    return _pair(ctx, item, "hardest_wrong_label", text, rejected_answer=answer,
-                 chosen_logprob=gold_logprob, rejected_logprob=logprob,
-                 sft_prefers_rejected=logprob > gold_logprob)
+    logprobs = candidate_logprobs(ctx.model, ctx.tokenizer, task, item)
+    gold_logprob = max(lp for answer, lp in logprobs.items() if _is_correct(task, item, answer))
+    wrong = {answer: lp for answer, lp in logprobs.items() if not _is_correct(task, item, answer)}
+    answer = most_likely(wrong)
+    return _pair(ctx, item, "hardest_wrong_label", task.answer_text(item, answer),
+                 rejected_answer=answer, chosen_logprob=gold_logprob,
+                 rejected_logprob=wrong[answer], sft_prefers_rejected=wrong[answer] > gold_logprob)
 
 
 def hardest_wrong_label_pairs(ctx: PairContext) -> list[dict]:

@@ -1,22 +1,63 @@
-"""Per-item scores: the task parses each raw answer and scores it against the item."""
+"""Per-item answers and scores: the task parses each generated answer, or ranks its candidate
+answers by the model's log-probability, and scores the answer against the item."""
 
 from __future__ import annotations
 
+from .inference import answer_logprobs
 from .tasks.base import Task
+from .userdata import DataError
+
+
+def candidate_logprobs(model, tokenizer, task: Task, item: dict) -> dict[str, float]:
+    """Each candidate answer of ``item`` (label or option) with the summed log-probability the
+    model gives its assistant text after the prompt, in the model's chat template."""
+    candidates = task.candidates(item)
+    if not candidates or len(candidates) < 2:
+        raise DataError(
+            f"task {task.name!r}, item {item['id']!r}: ranking answers by likelihood needs at "
+            f"least two candidate answers (labels, or an item's options or answers), and this "
+            f"item has {len(candidates or [])}; evaluate with evaluation.mode: generate, or "
+            "give the item its options")
+    texts = [task.answer_text(item, answer) for answer in candidates]
+    logprobs = answer_logprobs(model, tokenizer, task.prompt_messages(item), texts)
+    return dict(zip(candidates, logprobs, strict=True))
+
+
+def most_likely(logprobs: dict[str, float]) -> str:
+    """The candidate with the highest log-probability; on a tie, the first listed."""
+    return max(logprobs, key=logprobs.__getitem__)
 
 
 def score_generations(task: Task, test_items: list[dict], generations: list[dict]) -> list[dict]:
     """One prediction record per test item (the results contract's predictions): ``id``,
     raw ``prediction``, ``parsed`` answer (None when unparseable), ``reference``, ``score``,
-    and whatever other per-item values the task's scorer gives (e.g. ``rouge_l``)."""
+    and whatever other per-item values the task's scorer gives (e.g. ``rouge_l``).
+
+    A generation with ``logprobs`` (likelihood evaluation) also gives the record's
+    ``likelihood``: the most likely candidate as ``parsed``, its ``score`` and the
+    ``logprobs``. Without a generated ``prediction`` the top-level fields are the likelihood
+    answer's, its ``prediction`` the answer's assistant text.
+    """
     by_id = {g["id"]: g for g in generations}
     missing = [item["id"] for item in test_items if item["id"] not in by_id]
     if missing:
         raise ValueError(f"no generation for test items {missing[:5]} ({len(missing)} in all)")
     records = []
     for item in test_items:
-        prediction = by_id[item["id"]]["prediction"]
-        parsed = task.parse(prediction, item)
-        records.append({"id": item["id"], "prediction": prediction, "parsed": parsed,
-                        "reference": task.gold(item), **task.score(item, parsed)})
+        generation = by_id[item["id"]]
+        record = {"id": item["id"]}
+        if "logprobs" in generation:
+            best = most_likely(generation["logprobs"])
+            ranked = {"parsed": best, "score": task.score(item, best)["score"],
+                      "logprobs": generation["logprobs"]}
+        if "prediction" in generation:
+            prediction = generation["prediction"]
+            parsed = task.parse(prediction, item)
+        else:
+            prediction, parsed = task.answer_text(item, best), best
+        record |= {"prediction": prediction, "parsed": parsed, "reference": task.gold(item),
+                   **task.score(item, parsed)}
+        if "logprobs" in generation:
+            record["likelihood"] = ranked
+        records.append(record)
     return records

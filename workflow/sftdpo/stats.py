@@ -34,6 +34,7 @@ from statsmodels.stats.multitest import multipletests
 from sftdpo.metrics import (
     F1_AVERAGES,
     ITEM_METRICS,
+    by_answer_source,
     f1_from_indices,
     item_values,
     paired_bootstrap_ci,
@@ -200,14 +201,18 @@ def compare_methods(
         raise ValueError(f"no records for methods {missing}")
     rows = []
     for a, b in comparisons:
-        records_a, records_b = align(records_by_method[a], records_by_method[b], (a, b))
-        for metric in metrics:
-            if metric in ITEM_METRICS:
-                row = _compare_item_metric(metric, records_a, records_b, n_resamples, seed)
-            else:
-                row = _compare_f1(metric, records_a, records_b, labels, n_resamples, seed)
-            rows.append({"comparison": comparison_name(a, b), "metric": metric,
-                         "diff": row["b"] - row["a"], **row})
+        aligned = align(records_by_method[a], records_by_method[b], (a, b))
+        # Likelihood metrics compare the likelihood answers by the same tests.
+        sources = zip(by_answer_source(aligned[0], metrics), by_answer_source(aligned[1], metrics),
+                      strict=True)
+        for (records_a, computed, reported), (records_b, _, _) in sources:
+            for metric, as_reported in zip(computed, reported, strict=True):
+                if metric in ITEM_METRICS:
+                    row = _compare_item_metric(metric, records_a, records_b, n_resamples, seed)
+                else:
+                    row = _compare_f1(metric, records_a, records_b, labels, n_resamples, seed)
+                rows.append({"comparison": comparison_name(a, b), "metric": as_reported,
+                             "diff": row["b"] - row["a"], **row})
     table = pd.DataFrame(rows)
     table["p_adjusted"] = np.nan
     for metric in metrics:

@@ -11,7 +11,7 @@ import pandas as pd
 
 from . import METHODS
 
-PERCENT_METRICS = {"accuracy", "parse_failure_rate"}
+PERCENT_METRICS = {"accuracy", "parse_failure_rate", "likelihood_accuracy"}
 P_COLUMN = "P dpo vs sft"
 
 
@@ -110,14 +110,28 @@ def display_cells(table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
-def to_markdown(table: pd.DataFrame) -> str:
+def evaluation_note(mode: str, split: str) -> str:
+    """The sentence under the table that says how its answers were read, and on what items."""
+    how = {
+        "generate": "every metric parses the model's greedy answer (the paper's way)",
+        "likelihood": "likelihood_* metrics take the label or option the model finds most "
+                      "likely after the prompt; summaries are generated",
+        "both": "metrics without a prefix parse the model's greedy answer (the paper's way); "
+                "likelihood_* metrics take the label or option the model finds most likely "
+                "after the prompt, on the same items",
+    }[mode]
+    return f"Evaluated on the {split} split: {how}."
+
+
+def to_markdown(table: pd.DataFrame, note: str = "") -> str:
     header, rows = display_cells(table)
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cells) + " |" for cells in rows]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + (f"\n{note}\n" if note else "")
 
 
-def to_html(table: pd.DataFrame, recommendations_markdown: str, costs: pd.DataFrame) -> str:
+def to_html(table: pd.DataFrame, recommendations_markdown: str, costs: pd.DataFrame,
+            note: str = "") -> str:
     """One page for the Snakemake report, which shows HTML and images but only offers other
     files for download: the table, the recommendations, and DPO's cost over SFT's."""
     header, rows = display_cells(table)
@@ -136,8 +150,9 @@ th, td {{ border: 1px solid #bbb; padding: 0.3em 0.6em; text-align: left; }}
 th {{ background: #eee; }}
 li {{ margin-bottom: 0.5em; max-width: 70em; }}
 </style></head><body>
-<h2>Base, SFT and DPO on the test items</h2>
+<h2>Base, SFT and DPO on the evaluated items</h2>
 {_html_table(header, rows)}
+<p>{html.escape(note)}</p>
 <h2>Does DPO pay? Recommendations per task and model</h2>
 <ul>{"".join(f"<li>{line}</li>" for line in bullets)}</ul>
 <h2>DPO's training cost over SFT's (the paper: 2 to 3 times)</h2>

@@ -132,6 +132,7 @@ def build_sft_trainer(
         **trainer_arguments(stage, seed, device, out_dir),
         completion_only_loss=True,
         packing=False,
+        train_sampling_strategy="group_by_length" if stage["group_by_length"] else "random",
         eval_strategy="epoch",
         per_device_eval_batch_size=stage["batch_size"],
     )
@@ -161,6 +162,11 @@ def build_dpo_trainer(
         beta=stage["beta"],
         loss_type=stage["loss_type"],
         loss_weights=stage["loss_weights"],
+        # The reference is frozen, so its log-probabilities are computed in one no-gradient
+        # pass over the pairs before training (with the "ref" adapter copy) and read from the
+        # batch at every step.
+        precompute_ref_log_probs=stage["precompute_reference"],
+        precompute_ref_batch_size=stage["precompute_batch_size"],
     )
     # No peft_config and no ref_model: TRL copies the loaded SFT adapter into a frozen "ref"
     # adapter and computes the reference log-probabilities with it.
