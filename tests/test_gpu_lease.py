@@ -185,12 +185,15 @@ def test_start_job_leases_before_torch_and_holds_the_gpu_after_it_returns(tmp_pa
     """A job script's start, in a process of its own (it redirects the process's output)."""
     log = tmp_path / "job.log"
     code = textwrap.dedent(f"""
-        import fcntl, os
+        import fcntl, os, sys
         from types import SimpleNamespace
         from sftdpo.runtime import start_job
         sm = SimpleNamespace(log=[{str(log)!r}], resources={{"gpu": 1}}, threads=1,
                              params=SimpleNamespace(seed=0))
-        meter = start_job(sm)
+        meter = start_job(sm, {{"quantization": "none"}})
+        import peft
+        from transformers.utils import is_bitsandbytes_available
+        print("BITSANDBYTES", is_bitsandbytes_available(), sys.modules["bitsandbytes"])
         with open(os.path.join({str(tmp_path)!r}, "locks", "gpu-7.lock"), "a") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -207,6 +210,8 @@ def test_start_job_leases_before_torch_and_holds_the_gpu_after_it_returns(tmp_pa
     assert "GPU lease: CUDA_VISIBLE_DEVICES=7" in text
     # On this CPU-only build torch sees no GPU, so the job runs on the CPU.
     assert "RESULT 7 cpu True" in text
+    # An unquantised model's job never imports bitsandbytes, though PEFT is imported.
+    assert "BITSANDBYTES False None" in text
 
 
 PROBE = textwrap.dedent("""

@@ -11,7 +11,7 @@ from sftdpo.runtime import start_job
 from sftdpo.tasks import answer_tokens, load_task_with_meta, pair_strategy
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
-meter = start_job(sm)
+meter = start_job(sm, sm.params.spec)
 device = meter.device
 task = load_task_with_meta(sm.wildcards.task, sm.params.task, sm.input.meta)
 tokenizer = load_tokenizer(sm.input.model)

@@ -5,7 +5,7 @@ from sftdpo.runtime import start_job
 from sftdpo.training import build_dpo_trainer, train_and_save
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
-meter = start_job(sm)
+meter = start_job(sm, sm.params.spec)
 trainer = build_dpo_trainer(
     model_dir=sm.input.model,
     spec=sm.params.spec,

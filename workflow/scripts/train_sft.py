@@ -7,7 +7,7 @@ from sftdpo.tasks import load_task_with_meta
 from sftdpo.training import build_sft_trainer, train_and_save
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
-meter = start_job(sm)
+meter = start_job(sm, sm.params.spec)
 task = load_task_with_meta(sm.wildcards.task, sm.params.task, sm.input.meta)
 tokenizer = load_tokenizer(sm.input.model)
 max_length = sm.params.settings["sft"]["max_length"]

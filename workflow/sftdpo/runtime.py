@@ -33,13 +33,30 @@ def prepare_torch(threads: int, seed: int) -> None:
     set_seed(seed)
 
 
-def start_job(sm) -> JobMeter:
-    """Start a job that runs a model: log, the GPUs of its ``resources: gpu=N`` leased (before
+def skip_bitsandbytes() -> None:
+    """Keep bitsandbytes out of a job whose model is not quantised.
+
+    PEFT and transformers import it whenever it is installed (about 2 s here, pulling in
+    torch._inductor, and a "Failed to load CPU gemm_4bit_forward" line in every log). A
+    ``None`` entry in ``sys.modules`` is Python's documented way to make an import fail: both
+    libraries then see the package as absent (``importlib.util.find_spec`` returns None). It
+    only works before transformers is first imported, which caches what is available (a job
+    script calls it first; in a process that already imported transformers it changes nothing).
+    """
+    if "transformers" not in sys.modules:
+        sys.modules.setdefault("bitsandbytes", None)
+
+
+def start_job(sm, spec: dict) -> JobMeter:
+    """Start a job that runs the model of config entry ``spec``: log, bitsandbytes kept out
+    unless the model is quantised, the GPUs of its ``resources: gpu=N`` leased (before
     anything initialises CUDA, which reads ``CUDA_VISIBLE_DEVICES`` once), threads and seed.
     Returns the job's meter, whose clock starts now that the GPU is held."""
     from .modeling import resolve_device
 
     redirect_output(sm.log[0])
+    if spec.get("quantization", "none") == "none":
+        skip_bitsandbytes()
     _JOB_LEASE.enter_context(gpu_lease(int(sm.resources.get("gpu", 0))))
     prepare_torch(sm.threads, sm.params.seed)
     return JobMeter(resolve_device())
