@@ -268,10 +268,10 @@ def test_empty_text_label_and_reference(tmp_path):
 
 def test_unknown_label_against_declared_set(tmp_path):
     write(tmp_path, "n.csv", NOTES_CSV.replace("n3,  Small left effusion.  ,present",
-                                               "n3,Small left effusion.,Present"))
+                                               "n3,Small left effusion.,Presnt"))
     fails(tmp_path, {"path": "n.csv", "labels": ["present", "absent"],
                      "columns": {"id": "note_id", "text": "note", "label": "finding"}},
-          row=3, field="label", says=["data row 3 (line 5)", "(column 'finding')", "'Present'",
+          row=3, field="label", says=["data row 3 (line 5)", "(column 'finding')", "'Presnt'",
                                       "did you mean 'present'", "data.labels"])
 
 

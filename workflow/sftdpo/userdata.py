@@ -16,17 +16,19 @@ need ``text`` and ``label``; ``clinical_reasoning`` needs ``text`` and ``label``
 and takes ``options`` (multiple choice when a row has options, free response when it has
 none); ``summarization`` needs ``text``, ``reference`` and ``key_facts``. Every family takes
 ``id``, ``split`` (train / validation / test, common spellings accepted) and a preference pair
-``chosen`` + ``rejected``. A field with no mapping is read from the column of its own name when
-the file has one; mapping a field to null ignores that column.
+``chosen`` + ``rejected``. A field with no mapping is read from the column of its own name
+(case aside) when the file has one; mapping a field to null ignores that column.
 
 Files are read by :mod:`sftdpo.userfiles`, which numbers rows as the user sees them. Every
 error is a :class:`DataError` whose message names the file, the row, the field (and its
 column) and says what was expected.
 
-Values: text fields must be strings (stripped; empty is an error). Labels may be numbers
-(``1`` and ``1.0`` become ``"1"``) or booleans (``"true"``/``"false"``). Lists (options,
-key_facts) may be JSON lists, JSON-list strings, or strings joined by ``list_separator``
-(empty pieces dropped); options may also be a mapping such as ``{"A": "...", "B": "..."}``,
+Values: text fields must be strings (stripped; empty is an error). Labels follow the one rule
+of :mod:`sftdpo.labels` (NFC, numbers in one form, case folded unless the declared labels
+differ only by case, missing markers an error), which also turns a chosen or rejected answer
+that names a label into that label. Lists (options, key_facts) may be JSON lists, JSON-list
+strings, or strings joined by ``list_separator`` (empty pieces dropped; key facts: one per
+line, else joined by ``list_separator`` or ``;``); options may also be a mapping such as ``{"A": "...", "B": "..."}``,
 whose values are the options, and then a label equal to one of its keys becomes that
 option's text. Non-UTF-8 bytes in a column the task uses are an error that gives the line
 and byte offset; columns the task does not use are not checked (nor kept).
@@ -42,6 +44,7 @@ is kept as given.
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import numbers
@@ -49,6 +52,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .labels import Missing, canonical, case_matters, fold, kept_spellings, look_alikes, nfc
 from .tasks import FAMILIES as TASK_FAMILIES
 from .userfiles import BAD_BYTE, FORMATS, DataError, Row, Table, read_table, short, value_kind
 
@@ -65,12 +69,14 @@ LABEL_FAMILIES = frozenset(f for f, (kind, _) in TASK_FAMILIES.items() if kind.k
 COMMON_OPTIONAL = ("id", "split", "chosen", "rejected")
 SPLIT_SPELLINGS = {
     "train": "train", "training": "train",
-    "validation": "validation", "valid": "validation", "val": "validation", "dev": "validation",
+    "validation": "validation", "validate": "validation", "valid": "validation",
+    "val": "validation", "dev": "validation",
     "test": "test", "testing": "test",
 }
 SPEC_KEYS = ("path", "hub_id", "config", "revision", "format", "columns", "labels",
              "list_separator")
-_SPLITS_EXPECTED = "train, validation or test (or training, valid, val, dev, testing)"
+_SPLITS_EXPECTED = ("train, validation or test (or training, validate, valid, val, dev, "
+                    "testing)")
 
 
 @dataclass
@@ -162,17 +168,21 @@ def _checked_spec(spec, family: str, key: str, source: str) -> dict:
                  f"no labels (only {', '.join(sorted(LABEL_FAMILIES))} take them)")
         if not isinstance(labels, list | tuple):
             fail("labels", f"is {value_kind(labels)}", "a list of at least 2 labels")
-        declared = []
+        declared: list[str] = []
         for value in labels:
             if isinstance(value, bool):
                 fail("labels", f"holds a boolean ({value}): YAML reads yes/no/true/false "
                      "unquoted as booleans", "labels as text: quote them, e.g. 'yes'")
-            label = _scalar_text(value)
-            if not label:
-                fail("labels", f"holds {value_kind(value)}",
-                     "labels that are non-empty text or numbers")
+            try:
+                label = canonical(value)
+            except Missing as missing:
+                fail("labels", f"holds {missing.shown}, which marks a missing value",
+                     "labels that are text or numbers (not N/A, NaN, None, null, empty)")
+            if label is None:
+                fail("labels", f"holds {value_kind(value)}", "labels that are text or numbers")
             if label in declared:
-                fail("labels", f"'{label}' is declared twice", "each label once")
+                same = "" if label == str(value).strip() else f" ('{value}' is '{label}')"
+                fail("labels", f"'{label}' is declared twice{same}", "each label once")
             declared.append(label)
         if len(declared) < 2:
             fail("labels", f"declares {len(declared)} label(s)", "at least 2 classes")
@@ -259,9 +269,15 @@ def _text(cell: _Cell, what: str = "text") -> str:
 
 
 def _label(cell: _Cell) -> str:
-    if _is_empty(cell.value):
+    """The cell's label under the rule of :mod:`sftdpo.labels` (case not yet folded)."""
+    if not cell.present:
         cell.fail(cell.empty(), "a label (text or a number)")
-    label = _scalar_text(cell.value)
+    try:
+        label = canonical(cell.value)
+    except Missing as missing:
+        cell.fail(f"missing value ({missing.shown})", "a label in every row: fill it in or "
+                  "drop the row (empty, N/A, NA, NaN, None, null and infinite numbers mark a "
+                  "missing value, never a label)")
     if label is None:
         cell.fail(f"is {value_kind(cell.value)}", "a label (text or a number)")
     return cell.checked(label)
@@ -278,16 +294,19 @@ def _identifier(cell: _Cell) -> str:
 
 def _split(cell: _Cell) -> str:
     value = cell.value
-    if isinstance(value, str) and value.strip().lower() in SPLIT_SPELLINGS:
-        return SPLIT_SPELLINGS[value.strip().lower()]
+    if isinstance(value, str) and value.strip().casefold() in SPLIT_SPELLINGS:
+        return SPLIT_SPELLINGS[value.strip().casefold()]
     if _is_empty(value):
         cell.fail(cell.empty(), f"a split name: {_SPLITS_EXPECTED}")
     shown = short(value) if isinstance(value, str) else value_kind(value)
     cell.fail(f"unknown split {shown}", _SPLITS_EXPECTED)
 
 
-def _list(cell: _Cell, separator: str, what: str) -> list[str] | dict[str, str]:
-    """A list of stripped strings (or, for a mapping, key -> string); [] when empty."""
+def _list(cell: _Cell, separator: str, what: str,
+          facts: bool = False) -> list[str] | dict[str, str]:
+    """A list of stripped strings (or, for a mapping, key -> string); [] when empty. A string
+    that is not JSON is split at ``separator``; with ``facts`` (key facts), at line breaks if
+    it has any, else at ``separator`` if it holds one, else at ';'."""
     value = cell.value
     if _is_empty(value):
         return []
@@ -301,6 +320,9 @@ def _list(cell: _Cell, separator: str, what: str) -> list[str] | dict[str, str]:
                           f"{error.colno})", f"a JSON list of {what} or {what} joined by "
                           f"'{separator}'")
         else:
+            if facts:
+                separator = ("\n" if "\n" in stripped else separator if separator in stripped
+                             else ";")
             return [piece.strip() for piece in stripped.split(separator) if piece.strip()]
     if isinstance(value, dict):
         return {str(k).strip(): _list_entry(cell, v, what) for k, v in value.items()}
@@ -317,6 +339,27 @@ def _list_entry(cell: _Cell, value, what: str) -> str:
     if not entry:
         cell.fail("holds an empty entry", f"a list of non-empty {what}")
     return cell.checked(entry)
+
+
+def _default_column(table: Table, field: str, key: str) -> str | None:
+    """The column an unmapped field is read from: the one named like the field, case aside.
+    Two such columns, or a split column by another name, are errors."""
+    same = [c for c in table.columns if c.strip().casefold() == field]
+    if len(same) > 1:
+        raise DataError(
+            f"{table.source}, {table.header}, field '{field}': {table.noun}s "
+            f"{', '.join(repr(c) for c in same)} both name it; expected one, or "
+            f"{key}.columns.{field} naming the one to use", source=table.source, field=field)
+    if same:
+        return same[0]
+    near = [c for c in table.columns if field == "split" and "split" in c.casefold()]
+    if near:
+        raise DataError(
+            f"{table.source}, {table.header}, field 'split': no {table.noun} 'split', but "
+            f"{table.noun} {near[0]!r} looks like one; expected {key}.columns.split: "
+            f"{near[0]} to use its splits, or {key}.columns.split: null to split the items "
+            f"here", source=table.source, field="split")
+    return None
 
 
 def _resolve_columns(table: Table, spec: dict, family: str, key: str) -> dict[str, str]:
@@ -339,8 +382,8 @@ def _resolve_columns(table: Table, spec: dict, family: str, key: str) -> dict[st
                     f"name; the data has {table.noun}s: {have}",
                     source=table.source, field=field)
             resolved[field] = column
-        elif field in table.columns:
-            resolved[field] = field
+        elif (column := _default_column(table, field, key)) is not None:
+            resolved[field] = column
         elif field in required:
             raise DataError(
                 f"{table.source}, {table.header}, field '{field}': no {table.noun} '{field}' and "
@@ -360,13 +403,14 @@ def _resolve_columns(table: Table, spec: dict, family: str, key: str) -> dict[st
 
 
 def _normalise(table: Table, spec: dict, family: str, key: str) -> UserData:
-    columns = _resolve_columns(table, spec, family, key)
     if not table.rows:
-        raise DataError(f"{table.source}: no data rows; expected at least one row",
-                        source=table.source)
+        raise DataError(f"{table.source}: is empty ({table.empty}); expected at least one "
+                        f"data row", source=table.source)
+    columns = _resolve_columns(table, spec, family, key)
     declared = spec["labels"]
     separator = spec["list_separator"]
     items: list[dict] = []
+    label_cells: list[_Cell] = []
     first_row_of: dict[str, Row] = {}
     for row in table.rows:
         def cell(field: str, row: Row = row) -> _Cell:
@@ -387,23 +431,20 @@ def _normalise(table: Table, spec: dict, family: str, key: str) -> UserData:
         if family == "summarization":
             item["reference"] = _text(cell("reference"), "reference text")
             facts_cell = cell("key_facts")
-            facts = _list(facts_cell, separator, "key facts")
+            facts = _list(facts_cell, separator, "key facts", facts=True)
             if isinstance(facts, dict):
                 facts = list(facts.values())
             if not facts:
-                facts_cell.fail("no key facts", f"at least one key fact (a JSON list, or facts "
-                                f"joined by '{separator}'); the rubric grader needs them")
+                facts_cell.fail("no key facts", f"at least one key fact (a JSON list, one fact "
+                                f"per line, or facts joined by '{separator}' or ';'); the "
+                                f"rubric grader needs them")
             item["key_facts"] = facts
         else:
             label_cell = cell("label")
             label = _label(label_cell)
             if family == "clinical_reasoning":
                 label = _options(cell("options"), label_cell, label, separator, item)
-            elif declared is not None and label not in declared:
-                near = [d for d in declared if d.lower() == label.lower()]
-                hint = f" (did you mean '{near[0]}'?)" if near else ""
-                label_cell.fail(f"label {short(label)} is not declared{hint}",
-                                f"one of: {', '.join(declared)} ({key}.labels)")
+            label_cells.append(label_cell)
             item["label"] = label
         if "split" in columns:
             item["split"] = _split(cell("split"))
@@ -431,7 +472,7 @@ def _normalise(table: Table, spec: dict, family: str, key: str) -> UserData:
 
     labels = None
     if family in LABEL_FAMILIES:
-        labels = declared or tuple(sorted({item["label"] for item in items}))
+        labels = _label_set(items, label_cells, declared, f"{key}.labels")
         if len(labels) < 2:
             column = columns["label"]
             raise DataError(
@@ -439,6 +480,54 @@ def _normalise(table: Table, spec: dict, family: str, key: str) -> UserData:
                 f"has the label '{labels[0]}'; expected at least 2 classes",
                 source=table.source, field="label")
     return UserData(items=items, labels=labels, source=table.source, n_rows=len(table.rows))
+
+
+def _label_set(items: list[dict], cells: list[_Cell], declared: tuple[str, ...] | None,
+               key: str) -> tuple[str, ...]:
+    """Each item's label as the label it stands for (rules 4-6 of :mod:`sftdpo.labels`), the
+    same for a chosen or rejected answer that is a label; returns the label set: the declared
+    one, else the labels found, sorted."""
+    if declared is not None:
+        strict = case_matters(declared)
+        spelling = {fold(label, strict): label for label in declared}
+    else:
+        strict = False
+        spelling = {fold(s, strict): label for s, label in
+                    kept_spellings([item["label"] for item in items]).items()}
+    for item, cell in zip(items, cells, strict=True):
+        label = spelling.get(fold(item["label"], strict))
+        if label is None:
+            near = difflib.get_close_matches(item["label"], declared, n=1, cutoff=0.6)
+            hint = f" (did you mean '{near[0]}'?)" if near else ""
+            cell.fail(f"label {short(item['label'])} is not declared{hint}",
+                      f"one of: {', '.join(declared)} ({key})")
+        item["label"] = label
+        for answer in ("chosen", "rejected"):
+            if answer in item:
+                try:
+                    text = canonical(item[answer])
+                except Missing:
+                    continue
+                item[answer] = spelling.get(fold(text, strict), item[answer])
+    if declared is not None:
+        return declared
+    labels = tuple(sorted(set(spelling.values())))
+    for group in look_alikes(labels):
+        rows = {label: [c.row.where for i, c in zip(items, cells, strict=True)
+                        if i["label"] == label] for label in group}
+        listed = "; ".join(f"'{label}' ({_first_rows(where)})" for label, where in rows.items())
+        first = cells[0]
+        raise DataError(
+            f"{first.table.source}, all rows, field 'label' ({first.origin}): labels that "
+            f"differ only by spacing or punctuation: {listed}; expected one spelling per "
+            f"label: correct the data, or declare the label set ({key}: [...]) to keep "
+            f"them apart", source=first.table.source, field="label")
+    return labels
+
+
+def _first_rows(where: list[str], shown: int = 3) -> str:
+    more = f" and {len(where) - shown} more" if len(where) > shown else ""
+    return ", ".join(where[:shown]) + more
 
 
 def _options(cell: _Cell, label_cell: _Cell, label: str, separator: str, item: dict) -> str:
@@ -459,8 +548,11 @@ def _options(cell: _Cell, label_cell: _Cell, label: str, separator: str, item: d
             cell.fail(f"option {short(option)} appears twice", "each option once")
     if label not in options and label in by_key:
         label = by_key[label]
+    same = [o for o in options if nfc(o).casefold() == label.casefold()]
+    if label not in options and len(same) == 1:
+        label = same[0]
     if label not in options:
-        near = [o for o in options if o.lower() == label.lower()]
+        near = difflib.get_close_matches(label, options, n=1, cutoff=0.6)
         hint = f" (did you mean {short(near[0])}?)" if near else ""
         shown = ", ".join(short(o) for o in options)
         label_cell.fail(f"{short(label)} is not among the row's options ({cell.origin}){hint}",

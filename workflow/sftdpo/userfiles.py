@@ -17,6 +17,7 @@ import csv
 import io
 import json
 import numbers
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +42,6 @@ class DataError(ValueError):
         self.source, self.row, self.field = source, row, field
 
 
-
 @dataclass
 class Row:
     number: int                        # the row as the user sees it (source_row)
@@ -59,19 +59,48 @@ class Table:
     rows: list[Row]
     header: str                        # where a missing column is reported
     bad_bytes: dict[int, tuple[int, int, bytes]]   # line -> (byte of line, file offset, bytes)
+    empty: str = "no rows"             # what the data holds when it has no rows
+
+
+def existing_path(spec: dict, base_dir: str | Path, key: str) -> Path:
+    """The file or folder ``spec["path"]`` names (relative to ``base_dir``); a DataError when
+    there is none, or when it is a link that leads nowhere."""
+    source = str(spec["path"])
+    path = Path(spec["path"])
+    if not path.is_absolute():
+        path = Path(base_dir) / path
+    try:
+        path.stat()
+    except OSError as error:
+        looked = os.path.abspath(path)
+        if path.is_symlink():
+            problem = (f"is a symbolic link that leads nowhere ({looked}: "
+                       f"{error.strerror.lower()})")
+        else:
+            problem = f"not found (looked for {looked})"
+        raise DataError(
+            f"{source}: {problem}; expected an existing csv, tsv, jsonl, json or parquet "
+            f"file, or a folder saved by datasets' save_to_disk ({key}.path)",
+            source=source, field=f"{key}.path") from None
+    return path
+
+
+def data_files(spec: dict, base_dir: str | Path, key: str) -> list[str]:
+    """The files the data of ``spec`` is read from, as paths to give a rule as input: the
+    file, or every file in the folder; none for a hub dataset (its revision pins it)."""
+    if spec.get("path") is None:
+        return []
+    path = existing_path(spec, base_dir, key)
+    if not path.is_dir():
+        return [str(spec["path"])]
+    return sorted(str(Path(spec["path"]) / file.relative_to(path))
+                  for file in path.rglob("*") if file.is_file())
 
 
 def read_table(spec: dict, base_dir: Path, key: str, source: str) -> Table:
     if spec.get("hub_id") is not None:
         return _read_hub(spec, source)
-    path = Path(spec["path"])
-    if not path.is_absolute():
-        path = base_dir / path
-    if not path.exists():
-        raise DataError(
-            f"{source}: not found (looked for {path.resolve()}); expected an existing csv, "
-            f"tsv, jsonl, json or parquet file, or a folder saved by datasets' save_to_disk "
-            f"({key}.path)", source=source, field=f"{key}.path")
+    path = existing_path(spec, base_dir, key)
     fmt = spec.get("format")
     if fmt is None:
         if path.is_dir():
@@ -174,7 +203,8 @@ def _read_delimited(path: Path, source: str, delimiter: str, name: str) -> Table
     if header is None:
         raise DataError(f"{source}: the file is empty; expected a header row and data rows",
                         source=source)
-    return Table(source, "column", header, rows, f"header (line {header_line})", bad)
+    return Table(source, "column", header, rows, f"header (line {header_line})", bad,
+                 "a header and no data rows")
 
 
 def _check_header(header: list[str], source: str, where: str, bad: dict, line: int) -> None:
@@ -213,7 +243,8 @@ def _read_json(path: Path, source: str, fmt: str) -> Table:
             raise DataError(f"{source}, line {number}: is {value_kind(value)}; expected one JSON "
                             f"object ({{...}}) per line", source=source, row=number)
         rows.append(Row(number, f"line {number}", value, (number, number)))
-    return Table(source, "key", _union_keys(rows), rows, "all lines", bad)
+    return Table(source, "key", _union_keys(rows), rows, "all lines", bad,
+                 "no lines with data" if text.strip() else "0 bytes or blank lines only")
 
 
 def _read_json_array(text: str, source: str, bad: dict) -> Table:
@@ -229,7 +260,8 @@ def _read_json_array(text: str, source: str, bad: dict) -> Table:
             raise DataError(f"{source}, record {number}: is {value_kind(value)}; expected a JSON "
                             f"object ({{...}}) per record", source=source, row=number)
         rows.append(Row(number, f"record {number}", value))
-    return Table(source, "key", _union_keys(rows), rows, "all records", bad)
+    return Table(source, "key", _union_keys(rows), rows, "all records", bad,
+                 "an empty JSON array")
 
 
 def _union_keys(rows: list[Row]) -> list[str]:
