@@ -28,10 +28,11 @@ of :mod:`sftdpo.labels` (NFC, numbers in one form, case folded unless the declar
 differ only by case, missing markers an error), which also turns a chosen or rejected answer
 that names a label into that label. Lists (options, key_facts) may be JSON lists, JSON-list
 strings, or strings joined by ``list_separator`` (empty pieces dropped; key facts: one per
-line, else joined by ``list_separator`` or ``;``); options may also be a mapping such as ``{"A": "...", "B": "..."}``,
-whose values are the options, and then a label equal to one of its keys becomes that
-option's text. Non-UTF-8 bytes in a column the task uses are an error that gives the line
-and byte offset; columns the task does not use are not checked (nor kept).
+line, else joined by ``list_separator`` or ``;``); options may also be a mapping such as
+``{"A": "...", "B": "..."}``, whose values are the options, and then a label equal to one of
+its keys becomes that option's text. Non-UTF-8 bytes in a column the task uses are an error
+that gives the line and byte offset; columns the task does not use are not checked (nor
+kept).
 
 An item holds ``id`` (the id column as text, else ``row-<n>``), ``text``, the family's fields
 (``label``; ``label`` and ``options``, [] for free response; ``reference`` and ``key_facts``),
