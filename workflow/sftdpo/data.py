@@ -11,6 +11,7 @@ or choice task) is an error naming both rows, as are too few items for the split
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -66,13 +67,18 @@ def split_sizes(n: int, validation: float, test: float) -> dict[str, int]:
 
 def fewest_items(n_classes: int, validation: float, test: float) -> int | None:
     """The fewest items that give every split at least ``n_classes`` items; None when no
-    number does (the shares leave no training share)."""
+    number does (the shares leave no training share) or only a vast one (a share near 0)."""
     if validation + test >= 1:
         return None
-    n = 3 * n_classes
-    while min(split_sizes(n, validation, test).values()) < n_classes:
-        n += 1
-    return n
+    # round(share * n) >= k needs share * n >= k - 1/2, and the training rest gains at most
+    # one item by rounding: start at the least n those allow, then count up a little.
+    k = n_classes
+    start = max(3 * k, math.floor((k - 0.5) / validation), math.floor((k - 0.5) / test),
+                math.floor((k - 1) / (1 - validation - test)))
+    for n in range(start, start + 10_000):
+        if min(split_sizes(n, validation, test).values()) >= k:
+            return n
+    return None
 
 
 def split_size_problem(n: int, n_classes: int, validation: float, test: float) -> str | None:
@@ -85,7 +91,7 @@ def split_size_problem(n: int, n_classes: int, validation: float, test: float) -
     need = fewest_items(n_classes, validation, test)
     per = f"{n_classes} items (one per class)" if n_classes > 1 else "one item"
     least = (f"at least {need} items" if need is not None
-             else "split.validation + split.test below 1")
+             else "split shares that leave every split a share of the items")
     return (f"{n} items are too few for split.validation {validation} and split.test {test}: "
             f"the splits would get {counts}, and each needs {per}; expected {least}")
 
