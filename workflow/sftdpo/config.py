@@ -52,7 +52,10 @@ class _StrictLoader(yaml.SafeLoader):
 def check_yaml_keys(path: str | Path) -> None:
     """Raise ConfigError, naming both lines, when the YAML file ``path`` gives a key twice."""
     with open(path, encoding="utf-8") as handle:
-        yaml.load(handle, Loader=_StrictLoader)
+        try:
+            yaml.load(handle, Loader=_StrictLoader)
+        except ConfigError as error:  # raised here, so a traceback stops at this line
+            raise error.with_traceback(None) from None
 
 
 def _key_path(error: jsonschema.ValidationError) -> str:

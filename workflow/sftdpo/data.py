@@ -21,8 +21,13 @@ from .labels import nfc
 from .tasks import builtin_name, load_task
 from .tasks.base import LabelTask, Task
 from .userdata import DataError, load_user_items
+from .userfiles import EXTENSIONS, existing_path
 
 SPLITS = ("train", "validation", "test")
+# A user's file in one of these formats and up to this size is checked when Snakemake plans a
+# run (check_user_data), which takes well under a second; larger ones in the data job only.
+PLAN_CHECK_FORMATS = ("csv", "tsv", "jsonl", "json")
+PLAN_CHECK_BYTES = 4 * 2**20
 
 
 def normalised(text: str) -> str:
@@ -190,6 +195,24 @@ def prepare_items(name: str, spec: dict, split: dict, seed: int,
         meta["split_from"] = f"seeded stratified split (seed {seed})"
         prepared = Prepared(task, meta, {"before splitting": n_repeats}, unique=unique)
     return prepared
+
+
+def check_user_data(name: str, spec: dict, split: dict, seed: int,
+                    base_dir: str | Path = ".") -> None:
+    """What can be known of a user task's data before any job runs: its file or folder
+    exists, and a small text file passes every check :func:`prepare_items` makes. Raises
+    DataError; does nothing for a built-in task or a hub dataset."""
+    data = spec.get("data") or {}
+    if data.get("path") is None:
+        return
+    try:
+        path = existing_path(data, base_dir, f"tasks.{name}.data")
+        fmt = data.get("format") or EXTENSIONS.get(path.suffix.lower())
+        if (path.is_file() and fmt in PLAN_CHECK_FORMATS
+                and path.stat().st_size <= PLAN_CHECK_BYTES):
+            prepare_items(name, spec, split, seed, base_dir)
+    except DataError as error:  # raised here, so a traceback stops at this line
+        raise error.with_traceback(None) from None
 
 
 def build_splits(name: str, spec: dict, split: dict, seed: int,
