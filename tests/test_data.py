@@ -146,7 +146,7 @@ def test_one_text_with_two_labels_is_refused_naming_both_rows(tmp_path, second_s
     with pytest.raises(DataError) as caught:
         build_splits("mine", user_csv(tmp_path, rows), SPLIT_SETTINGS, seed=0)
     message = str(caught.value)
-    assert "row 1 (id 'row-1') and row 4 (id 'row-4')" in message
+    assert "row 1 and row 4, field 'label'" in message
     assert "'acute' and 'no acute'" in message and caught.value.row == 4
 
 

@@ -37,8 +37,10 @@ def normalised(text: str) -> str:
 
 
 def _row(item: dict) -> str:
-    where = f"row {item['source_row']}" if "source_row" in item else "item"
-    return f"{where} (id {item['id']!r})"
+    if "source_row" not in item:
+        return f"item {item['id']!r}"
+    row = item["source_row"]
+    return f"row {row}" + ("" if item["id"] == f"row-{row}" else f" (id {item['id']!r})")
 
 
 def drop_duplicate_texts(items: list[dict], seen: dict[str, dict] | None = None,
