@@ -54,28 +54,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .labels import Missing, canonical, case_matters, fold, kept_spellings, look_alikes, nfc
-from .tasks import FAMILIES as TASK_FAMILIES
-from .userfiles import BAD_BYTE, FORMATS, DataError, Row, Table, read_table, short, value_kind
+from .userfiles import BAD_BYTE, DataError, Row, Table, read_table, short, value_kind
+from .userspec import COMMON_OPTIONAL, FAMILIES, LABEL_FAMILIES, checked_spec, source_name
 
-FIELDS = ("id", "text", "label", "options", "reference", "key_facts", "split", "chosen",
-          "rejected")
-# task kind -> (required fields, optional fields besides the common ones)
-KIND_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "label": (("text", "label"), ()),
-    "choice": (("text", "label"), ("options",)),
-    "summary": (("text", "reference", "key_facts"), ()),
-}
-FAMILIES = {family: KIND_FIELDS[kind.kind] for family, (kind, _) in TASK_FAMILIES.items()}
-LABEL_FAMILIES = frozenset(f for f, (kind, _) in TASK_FAMILIES.items() if kind.kind == "label")
-COMMON_OPTIONAL = ("id", "split", "chosen", "rejected")
 SPLIT_SPELLINGS = {
     "train": "train", "training": "train",
     "validation": "validation", "validate": "validation", "valid": "validation",
     "val": "validation", "dev": "validation",
     "test": "test", "testing": "test",
 }
-SPEC_KEYS = ("path", "hub_id", "config", "revision", "format", "columns", "labels",
-             "list_separator")
 _SPLITS_EXPECTED = ("train, validation or test (or training, validate, valid, val, dev, "
                     "testing)")
 
@@ -99,99 +86,13 @@ def load_user_items(spec: dict, family: str, base_dir: str | Path = ".", *,
     ``base_dir`` is where a relative ``path`` starts; ``key`` is how messages name the spec
     (e.g. ``tasks.my_notes.data``). Raises :class:`DataError`.
     """
-    source = _source_name(spec)
+    source = source_name(spec)
     if family not in FAMILIES:
         raise DataError(f"{source}: family '{family}' cannot take user data; expected one of: "
                         f"{', '.join(FAMILIES)}", source=source, field="family")
-    spec = _checked_spec(spec, family, key, source)
+    spec = checked_spec(spec, family, key, source)
     table = read_table(spec, Path(base_dir), key, source)
     return _normalise(table, spec, family, key)
-
-
-# ---------------------------------------------------------------------------- the spec
-
-
-def _source_name(spec) -> str:
-    if isinstance(spec, dict):
-        for name in ("path", "hub_id"):
-            if isinstance(spec.get(name), str | Path):
-                return str(spec[name])
-    return "data"
-
-
-def _checked_spec(spec, family: str, key: str, source: str) -> dict:
-    def fail(name: str, problem: str, expected: str):
-        raise DataError(f"{source}: {key}.{name}: {problem}; expected {expected}",
-                        source=source, field=f"{key}.{name}")
-
-    if not isinstance(spec, dict):
-        raise DataError(f"{key}: is {value_kind(spec)}; expected a mapping with path or hub_id",
-                        source=source, field=key)
-    for name in spec:
-        if name not in SPEC_KEYS:
-            fail(name, "unknown key", f"some of: {', '.join(SPEC_KEYS)}")
-    has_path, has_hub = spec.get("path") is not None, spec.get("hub_id") is not None
-    if has_path == has_hub:
-        raise DataError(f"{source}: {key}: {'both' if has_path else 'neither'} path and hub_id "
-                        "given; expected exactly one of them", source=source, field=key)
-    for name in ("path", "hub_id", "config", "revision", "format"):
-        if spec.get(name) is not None and not isinstance(spec[name], str | Path):
-            fail(name, f"is {value_kind(spec[name])}", "a string")
-    for name in ("config", "revision"):
-        if spec.get(name) is not None and not has_hub:
-            fail(name, "given with path", "it only with hub_id")
-    if spec.get("format") is not None:
-        if has_hub:
-            fail("format", "given with hub_id", "it only with path")
-        if spec["format"] not in FORMATS:
-            fail("format", f"unknown format '{spec['format']}'", f"one of: {', '.join(FORMATS)}")
-    columns = spec.get("columns") or {}
-    if not isinstance(columns, dict):
-        fail("columns", f"is {value_kind(columns)}", "a mapping of item field -> column name")
-    required, optional = FAMILIES[family]
-    used = required + optional + COMMON_OPTIONAL
-    for name, column in columns.items():
-        if name not in FIELDS:
-            fail(f"columns.{name}", "unknown item field",
-                 f"some of: {', '.join(f for f in FIELDS if f in used)}")
-        if name not in used:
-            fail(f"columns.{name}", f"family '{family}' does not use field '{name}'",
-                 f"only some of: {', '.join(f for f in FIELDS if f in used)}")
-        if column is None and name in required:
-            fail(f"columns.{name}", f"null, but family '{family}' needs field '{name}'",
-                 "a column name")
-        if column is not None and (not isinstance(column, str) or not column.strip()):
-            fail(f"columns.{name}", f"is {value_kind(column)}", "a column name or null")
-    labels = spec.get("labels")
-    if labels is not None:
-        if family not in LABEL_FAMILIES:
-            fail("labels", f"family '{family}' has no fixed label set",
-                 f"no labels (only {', '.join(sorted(LABEL_FAMILIES))} take them)")
-        if not isinstance(labels, list | tuple):
-            fail("labels", f"is {value_kind(labels)}", "a list of at least 2 labels")
-        declared: list[str] = []
-        for value in labels:
-            if isinstance(value, bool):
-                fail("labels", f"holds a boolean ({value}): YAML reads yes/no/true/false "
-                     "unquoted as booleans", "labels as text: quote them, e.g. 'yes'")
-            try:
-                label = canonical(value)
-            except Missing as missing:
-                fail("labels", f"holds {missing.shown}, which marks a missing value",
-                     "labels that are text or numbers (not N/A, NaN, None, null, empty)")
-            if label is None:
-                fail("labels", f"holds {value_kind(value)}", "labels that are text or numbers")
-            if label in declared:
-                same = "" if label == str(value).strip() else f" ('{value}' is '{label}')"
-                fail("labels", f"'{label}' is declared twice{same}", "each label once")
-            declared.append(label)
-        if len(declared) < 2:
-            fail("labels", f"declares {len(declared)} label(s)", "at least 2 classes")
-        labels = tuple(declared)
-    separator = spec.get("list_separator", "|")
-    if not isinstance(separator, str) or not separator:
-        fail("list_separator", f"is {value_kind(separator)}", "a non-empty string such as '|'")
-    return {**spec, "columns": dict(columns), "labels": labels, "list_separator": separator}
 
 
 # ---------------------------------------------------------------------------- normalising
