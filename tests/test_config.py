@@ -143,4 +143,8 @@ def test_snakemake_refuses_duplicate_keys_and_bad_data_before_any_job(tmp_path):
     assert result.returncode != 0
     assert ("r.csv, data row 3 (line 4), field 'label' (column 'label'): missing value "
             "('None')") in result.stdout + result.stderr
+    result = snakemake_dry_run(tmp_path, "models:\n  m: {source: local, path: weights}\n"
+                               "tasks: {provider_triage: {}}\n")
+    assert result.returncode != 0
+    assert "models.m.path: weights holds no config.json" in result.stdout + result.stderr
     assert not (tmp_path / "results").exists()

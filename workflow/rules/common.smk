@@ -13,7 +13,7 @@ PACKAGE_ROOT = os.path.join(workflow.basedir, "workflow")
 sys.path.insert(0, PACKAGE_ROOT)
 
 from sftdpo import METHODS  # noqa: E402
-from sftdpo.config import check_config, check_yaml_keys  # noqa: E402
+from sftdpo.config import ConfigError, check_config, check_yaml_keys  # noqa: E402
 from sftdpo.data import check_user_data  # noqa: E402
 from sftdpo.metrics import ALL_METRICS  # noqa: E402
 from sftdpo.tasks import task_class  # noqa: E402
@@ -28,9 +28,17 @@ check_config(config, os.path.join(PACKAGE_ROOT, "schemas", "config.schema.yaml")
              source=" + ".join(map(str, workflow.configfiles)) or "config")
 validate(config, "../schemas/config.schema.yaml")
 # A user's data file is read and checked now when that is quick (sftdpo.data.check_user_data),
-# so bad data stops the run before any job; the data job checks every file again.
+# so bad data stops the run before any job; the data job checks every file again. A local
+# model's folder must hold a Hugging Face config.
 for user_task, user_spec in config["tasks"].items():
     check_user_data(user_task, user_spec, config["split"], config["seed"])
+for local_name, local_spec in config["models"].items():
+    local_folder = Path(local_spec.get("path", "")).expanduser()
+    if local_spec["source"] == "local" and not (local_folder / "config.json").is_file():
+        raise ConfigError(
+            f"models.{local_name}.path: {local_spec['path']} holds no config.json (looked in "
+            f"{local_folder.absolute()}); allowed: a folder with a Hugging Face model "
+            f"(config.json, weights, tokenizer)")
 
 MODELS = list(config["models"])
 TASKS = list(config["tasks"])
