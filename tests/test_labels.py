@@ -141,3 +141,10 @@ def test_the_parser_reads_nfc_and_case_only_where_labels_differ_by_case():
     assert task.parse(unicodedata.normalize("NFD", "Préoccupant.")) == "préoccupant"
     strict = LabelTask("t", "triage", "d", ("A", "a", "b"), "i")
     assert [strict.parse(text) for text in ("A", "a", "B")] == ["A", "a", None]
+
+
+def test_merged_spellings_are_recorded(tmp_path):
+    data = load(tmp_path, "n.csv",
+                "text,label\na,Yes\nb,yes\nc,yes\nd,1\ne,1.0\nf,No\ng,no\nh,no\n")
+    assert data.labels == ("1", "no", "yes")
+    assert data.merged == {"1": ["1.0"], "no": ["No"], "yes": ["Yes"]}

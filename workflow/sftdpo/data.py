@@ -175,6 +175,8 @@ def prepare_items(name: str, spec: dict, split: dict, seed: int,
         task = load_task(name, spec, user.labels)
         meta |= {"source": user.source, "rows": user.n_rows,
                  "labels": list(user.labels) if user.labels else None}
+        if user.labels:
+            meta["label_spellings_merged"] = user.merged
         items = user.items
     else:
         task = load_task(name, spec)

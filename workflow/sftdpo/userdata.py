@@ -45,6 +45,7 @@ is kept as given.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 import math
@@ -71,12 +72,14 @@ _SPLITS_EXPECTED = ("train, validation or test (or training, validate, valid, va
 class UserData:
     """The items in file order; ``labels`` the declared (in their order) or inferred (sorted)
     label set of a label family, else None; ``source`` the path as configured or the hub id;
-    ``n_rows`` the data rows read (blank lines not counted)."""
+    ``n_rows`` the data rows read (blank lines not counted); ``merged`` each label -> the
+    other spellings the label rule read as that label (``"1": ["1.0"]``, ``"yes": ["YES"]``)."""
 
     items: list[dict]
     labels: tuple[str, ...] | None
     source: str
     n_rows: int
+    merged: dict[str, list[str]] = dataclasses.field(default_factory=dict)
 
 
 def load_user_items(spec: dict, family: str, base_dir: str | Path = ".", *,
@@ -372,23 +375,24 @@ def _normalise(table: Table, spec: dict, family: str, key: str) -> UserData:
         item["source_row"] = row.number
         items.append(item)
 
-    labels = None
+    labels, merged = None, {}
     if family in LABEL_FAMILIES:
-        labels = _label_set(items, label_cells, declared, f"{key}.labels")
+        labels, merged = _label_set(items, label_cells, declared, f"{key}.labels")
         if len(labels) < 2:
             column = columns["label"]
             raise DataError(
                 f"{table.source}, all rows, field 'label' ({table.noun} '{column}'): every row "
                 f"has the label '{labels[0]}'; expected at least 2 classes",
                 source=table.source, field="label")
-    return UserData(items=items, labels=labels, source=table.source, n_rows=len(table.rows))
+    return UserData(items=items, labels=labels, source=table.source, n_rows=len(table.rows),
+                    merged=merged)
 
 
 def _label_set(items: list[dict], cells: list[_Cell], declared: tuple[str, ...] | None,
-               key: str) -> tuple[str, ...]:
+               key: str) -> tuple[tuple[str, ...], dict[str, list[str]]]:
     """Each item's label as the label it stands for (rules 4-6 of :mod:`sftdpo.labels`), the
-    same for a chosen or rejected answer that is a label; returns the label set: the declared
-    one, else the labels found, sorted."""
+    same for a chosen or rejected answer that is a label; returns the label set (the declared
+    one, else the labels found, sorted) and the spellings merged into each label."""
     if declared is not None:
         strict = case_matters(declared)
         spelling = {fold(label, strict): label for label in declared}
@@ -396,6 +400,7 @@ def _label_set(items: list[dict], cells: list[_Cell], declared: tuple[str, ...] 
         strict = False
         spelling = {fold(s, strict): label for s, label in
                     kept_spellings([item["label"] for item in items]).items()}
+    merged: dict[str, set[str]] = {}
     for item, cell in zip(items, cells, strict=True):
         label = spelling.get(fold(item["label"], strict))
         if label is None:
@@ -404,6 +409,9 @@ def _label_set(items: list[dict], cells: list[_Cell], declared: tuple[str, ...] 
             cell.fail(f"label {short(item['label'])} is not declared{hint}",
                       f"one of: {', '.join(declared)} ({key})")
         item["label"] = label
+        raw = cell.value.strip() if isinstance(cell.value, str) else str(cell.value)
+        if raw != label:
+            merged.setdefault(label, set()).add(raw)
         for answer in ("chosen", "rejected"):
             if answer in item:
                 try:
@@ -411,8 +419,9 @@ def _label_set(items: list[dict], cells: list[_Cell], declared: tuple[str, ...] 
                 except Missing:
                     continue
                 item[answer] = spelling.get(fold(text, strict), item[answer])
+    merged_sorted = {label: sorted(merged[label]) for label in sorted(merged)}
     if declared is not None:
-        return declared
+        return declared, merged_sorted
     labels = tuple(sorted(set(spelling.values())))
     for group in look_alikes(labels):
         rows = {label: [c.row.where for i, c in zip(items, cells, strict=True)
@@ -424,7 +433,7 @@ def _label_set(items: list[dict], cells: list[_Cell], declared: tuple[str, ...] 
             f"differ only by spacing or punctuation: {listed}; expected one spelling per "
             f"label: correct the data, or declare the label set ({key}: [...]) to keep "
             f"them apart", source=first.table.source, field="label")
-    return labels
+    return labels, merged_sorted
 
 
 def _first_rows(where: list[str], shown: int = 3) -> str:
