@@ -97,8 +97,8 @@ def model_inputs(wildcards):
     spec = model_spec(wildcards)
     if spec["source"] != "local":
         return []
-    folder = Path(spec["path"]).expanduser()
-    return sorted(str(f) for f in folder.iterdir() if f.is_file()) if folder.is_dir() else []
+    # The folder holds a config.json: checked above, before any job.
+    return sorted(str(f) for f in Path(spec["path"]).expanduser().iterdir() if f.is_file())
 
 
 def training_settings(stage):
