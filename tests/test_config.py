@@ -121,6 +121,12 @@ def test_a_key_given_twice_names_both_lines(tmp_path):
     assert str(raised.value).startswith(f"{path}, lines 4 and 7: key 'provider_triage' is "
                                         "given twice")
     check_yaml_keys(REPO / "config" / "paper.yaml")  # the shipped configs are fine
+    merged = tmp_path / "merge.yaml"  # a key beside a merge overrides it: not a repeat
+    merged.write_text("base: &b {lr: 1, epochs: 2}\nsft:\n  <<: *b\n  lr: 3\n")
+    check_yaml_keys(merged)
+    merged.write_text("base: &b {lr: 1}\nsft:\n  <<: *b\n  lr: 3\n  lr: 4\n")
+    with pytest.raises(ConfigError, match="lines 4 and 5: key 'lr'"):
+        check_yaml_keys(merged)
 
 
 def snakemake_dry_run(tmp_path, config_text: str) -> subprocess.CompletedProcess:

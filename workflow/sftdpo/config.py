@@ -33,11 +33,14 @@ _Validator = jsonschema.validators.extend(
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """A SafeLoader that refuses a mapping holding one key twice."""
+    """A SafeLoader that refuses a mapping holding one key twice (a key written beside a
+    ``<<:`` merge overrides the merged one, as YAML means it to)."""
 
     def construct_mapping(self, node, deep=False):
         first_line: dict = {}
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
             key = self.construct_object(key_node, deep=True)
             line = key_node.start_mark.line + 1
             if isinstance(key, str | int | float | bool) and key in first_line:
