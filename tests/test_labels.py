@@ -131,6 +131,9 @@ def test_a_chosen_answer_that_names_a_label_becomes_that_label(tmp_path):
                 labels=["yes", "no"])
     assert (data.items[0]["chosen"], data.items[0]["rejected"]) == ("yes", "no")
     assert (data.items[1]["chosen"], data.items[1]["rejected"]) == ("No.", "1")  # not labels
+    error = refused(tmp_path, "q.csv", "text,label,chosen,rejected\na,yes,Yes,YES\nb,no,,\n",
+                    labels=["yes", "no"])
+    assert error.row == 1 and error.field == "rejected" and "same label as chosen" in str(error)
 
 
 # ---------------------------------------------------------------------------- in the parser

@@ -316,6 +316,7 @@ def _normalise(table: Table, spec: dict, family: str, key: str) -> UserData:
     separator = spec["list_separator"]
     items: list[dict] = []
     label_cells: list[_Cell] = []
+    rejected_cells: list[_Cell | None] = []   # per item: where its rejected answer is
     first_row_of: dict[str, Row] = {}
     for row in table.rows:
         def cell(field: str, row: Row = row) -> _Cell:
@@ -372,12 +373,14 @@ def _normalise(table: Table, spec: dict, family: str, key: str) -> UserData:
                 if item["chosen"] == item["rejected"]:
                     rejected_cell.fail("the same text as chosen",
                                        "a rejected answer that differs from the chosen one")
+        rejected_cells.append(cell("rejected") if "rejected" in item else None)
         item["source_row"] = row.number
         items.append(item)
 
     labels, merged = None, {}
     if family in LABEL_FAMILIES:
-        labels, merged = _label_set(items, label_cells, declared, f"{key}.labels")
+        labels, merged = _label_set(items, label_cells, rejected_cells, declared,
+                                    f"{key}.labels")
         if len(labels) < 2:
             column = columns["label"]
             raise DataError(
@@ -388,7 +391,8 @@ def _normalise(table: Table, spec: dict, family: str, key: str) -> UserData:
                     merged=merged)
 
 
-def _label_set(items: list[dict], cells: list[_Cell], declared: tuple[str, ...] | None,
+def _label_set(items: list[dict], cells: list[_Cell], rejected_cells: list[_Cell | None],
+               declared: tuple[str, ...] | None,
                key: str) -> tuple[tuple[str, ...], dict[str, list[str]]]:
     """Each item's label as the label it stands for (rules 4-6 of :mod:`sftdpo.labels`), the
     same for a chosen or rejected answer that is a label; returns the label set (the declared
@@ -401,7 +405,7 @@ def _label_set(items: list[dict], cells: list[_Cell], declared: tuple[str, ...] 
         spelling = {fold(s, strict): label for s, label in
                     kept_spellings([item["label"] for item in items]).items()}
     merged: dict[str, set[str]] = {}
-    for item, cell in zip(items, cells, strict=True):
+    for item, cell, rejected_cell in zip(items, cells, rejected_cells, strict=True):
         label = spelling.get(fold(item["label"], strict))
         if label is None:
             near = difflib.get_close_matches(item["label"], declared, n=1, cutoff=0.6)
@@ -419,6 +423,9 @@ def _label_set(items: list[dict], cells: list[_Cell], declared: tuple[str, ...] 
                 except Missing:
                     continue
                 item[answer] = spelling.get(fold(text, strict), item[answer])
+        if rejected_cell is not None and item["chosen"] == item["rejected"]:
+            rejected_cell.fail(f"the same label as chosen ('{item['chosen']}') by the label "
+                               f"rule", "a rejected answer that is another label")
     merged_sorted = {label: sorted(merged[label]) for label in sorted(merged)}
     if declared is not None:
         return declared, merged_sorted
