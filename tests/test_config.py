@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sftdpo.config import ConfigError, check_config
+from sftdpo.config import ConfigError, check_config, check_yaml_keys
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
@@ -53,6 +53,28 @@ def test_shipped_configs_are_valid(name):
         (lambda c: c["dpo"].update(beta=0), "dpo.beta: 0 is less than or equal to the minimum"),
         (lambda c: c["lora"].update(top_layers=4, target_modules="all-linear"),
          "lora.target_modules: 'all-linear' is not of type 'array'"),
+        (lambda c: c.update(seed=1.5), "seed: 1.5 is not of type 'integer'"),
+        (lambda c: c.update(seed=7.0),
+         "seed: 7.0 is written as a decimal number; allowed: a whole number without a "
+         "decimal point (7)"),
+        (lambda c: c.update(seed=-1), "seed: -1 is less than the minimum of 0"),
+        (lambda c: c.update(seed=2**32), "seed: 4294967296 is greater than the maximum"),
+        (lambda c: c.update(seeds=[0, 2**32]), "seeds.1: 4294967296 is greater than the maximum"),
+        (lambda c: c["tasks"]["provider_triage"].update(n_items=50.0),
+         "tasks.provider_triage.n_items: 50.0 is written as a decimal number"),
+        (lambda c: c["sft"].update(batch_size=8.0), "sft.batch_size: 8.0 is written as a decimal"),
+        (lambda c: c.update(split={"validation": 0.4, "test": 0.6}),
+         "split: validation 0.4 + test 0.6 = 1 leaves no items to train on; allowed: "
+         "validation + test below 1"),
+        (lambda c: c.update(split={"validation": 0.001, "test": 0.4}),
+         "tasks.urgency_triage.n_items: 100 items are too few for split.validation 0.001 and "
+         "split.test 0.4: the splits would get train 60, validation 0, test 40, and each needs "
+         "2 items (one per class); allowed: at least 1500 items"),
+        (lambda c: c["tasks"]["provider_triage"].update(n_items=20),
+         "tasks.provider_triage.n_items: 20 items are too few"),
+        (lambda c: c["dpo"].update(loss_type=["sigmoid", "sft"], loss_weights=[1.0]),
+         "dpo.loss_weights: 1 weight(s) for 2 loss_type term(s) (sigmoid, sft); allowed: one "
+         "weight per loss_type term"),
     ],
 )
 def test_errors_name_the_key_and_what_is_allowed(change, expected):
@@ -86,4 +108,49 @@ def test_snakemake_refuses_a_bad_config_before_running_anything(tmp_path):
     assert result.returncode != 0
     assert "generation: Additional properties are not allowed ('max_new_token' was unexpected)" \
         in result.stdout + result.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_a_key_given_twice_names_both_lines(tmp_path):
+    path = tmp_path / "twice.yaml"
+    path.write_text("models:\n  m: {source: embedded}\ntasks:\n  provider_triage:\n"
+                    "    n_items: 60\n  urgency_triage: {}\n  provider_triage:\n"
+                    "    n_items: 80\n")
+    with pytest.raises(ConfigError) as raised:
+        check_yaml_keys(path)
+    assert str(raised.value).startswith(f"{path}, lines 4 and 7: key 'provider_triage' is "
+                                        "given twice")
+    check_yaml_keys(REPO / "config" / "paper.yaml")  # the shipped configs are fine
+    merged = tmp_path / "merge.yaml"  # a key beside a merge overrides it: not a repeat
+    merged.write_text("base: &b {lr: 1, epochs: 2}\nsft:\n  <<: *b\n  lr: 3\n")
+    check_yaml_keys(merged)
+    merged.write_text("base: &b {lr: 1}\nsft:\n  <<: *b\n  lr: 3\n  lr: 4\n")
+    with pytest.raises(ConfigError, match="lines 4 and 5: key 'lr'"):
+        check_yaml_keys(merged)
+
+
+def snakemake_dry_run(tmp_path, config_text: str) -> subprocess.CompletedProcess:
+    (tmp_path / "c.yaml").write_text(config_text)
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+         "--directory", str(tmp_path), "--configfile", str(tmp_path / "c.yaml"), "-n"],
+        capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_snakemake_refuses_duplicate_keys_and_bad_data_before_any_job(tmp_path):
+    result = snakemake_dry_run(tmp_path, "models:\n  m: {source: embedded}\n"
+                               "  m: {source: embedded}\ntasks: {provider_triage: {}}\n")
+    assert result.returncode != 0
+    assert "c.yaml, lines 2 and 3: key 'm' is given twice" in result.stdout + result.stderr
+    (tmp_path / "r.csv").write_text("text,label\na,yes\nb,no\nc,None\n")
+    result = snakemake_dry_run(tmp_path, "models:\n  m: {source: embedded}\ntasks:\n  r:\n"
+                               "    family: triage\n    data: {path: r.csv}\n")
+    assert result.returncode != 0
+    assert ("r.csv, data row 3 (line 4), field 'label' (column 'label'): missing value "
+            "('None')") in result.stdout + result.stderr
+    result = snakemake_dry_run(tmp_path, "models:\n  m: {source: local, path: weights}\n"
+                               "tasks: {provider_triage: {}}\n")
+    assert result.returncode != 0
+    assert "models.m.path: weights holds no config.json" in result.stdout + result.stderr
     assert not (tmp_path / "results").exists()

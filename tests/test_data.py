@@ -1,8 +1,16 @@
+import unicodedata
 from collections import Counter
 
 import pytest
 
-from sftdpo.data import build_splits, drop_duplicate_texts, normalised, stratified_split
+from sftdpo.data import (
+    build_splits,
+    check_user_data,
+    drop_duplicate_texts,
+    normalised,
+    split_size_problem,
+    stratified_split,
+)
 from sftdpo.tasks import BUILTIN_TASKS
 from sftdpo.userdata import DataError
 
@@ -117,3 +125,53 @@ def test_builtin_meta_records_source_labels_and_counts():
     assert meta["labels"] == list(TRIAGE.labels) and meta["family"] == "triage"
     assert meta["source"] == "built-in generator provider_triage"
     assert meta["counts"] == {name: len(part) for name, part in splits.items()}
+
+
+def test_a_text_in_nfc_and_in_nfd_is_one_text(tmp_path):
+    nfc_text = "Épanchement pleural gauche."
+    nfd_text = unicodedata.normalize("NFD", nfc_text)
+    assert normalised(nfc_text) == normalised(nfd_text)
+    rows = [f"{nfc_text},acute,train", "Clear lungs.,no acute,train",
+            "Small PTX.,acute,validation", f"{nfd_text},acute,test", "No effusion.,no acute,test"]
+    splits, meta = build_splits("mine", user_csv(tmp_path, rows), SPLIT_SETTINGS, seed=0)
+    assert [i["text"] for i in splits["test"]] == ["No effusion."]
+    assert meta["duplicates_dropped"]["test"] == 1
+
+
+@pytest.mark.parametrize("second_split", ["train", "test"])
+def test_one_text_with_two_labels_is_refused_naming_both_rows(tmp_path, second_split):
+    rows = ["Small PTX.,acute,train", "Clear lungs.,no acute,train",
+            "Large effusion.,acute,validation", f"small  ptx,no acute,{second_split}",
+            "No effusion.,no acute,test"]
+    with pytest.raises(DataError) as caught:
+        build_splits("mine", user_csv(tmp_path, rows), SPLIT_SETTINGS, seed=0)
+    message = str(caught.value)
+    assert "row 1 and row 4, field 'label'" in message
+    assert "'acute' and 'no acute'" in message and caught.value.row == 4
+
+
+def test_too_few_rows_for_the_shares_say_how_many_are_needed(tmp_path):
+    rows = [f"Finding {i}.,{'acute' if i % 2 else 'no acute'}" for i in range(5)]
+    with pytest.raises(DataError) as caught:
+        build_splits("mine", user_csv(tmp_path, rows, "text,label"), SPLIT_SETTINGS, seed=0)
+    message = str(caught.value)
+    assert message.startswith(str(tmp_path / "notes.csv"))
+    assert "5 items are too few for split.validation 0.2 and split.test 0.4" in message
+    assert "train 2, validation 1, test 2" in message and "at least 8 items" in message
+
+
+@pytest.mark.parametrize(("n", "k", "validation", "test", "fewest"), [
+    (5, 2, 0.2, 0.4, 8), (20, 4, 0.1, 0.4, 35), (400, 2, 0.001, 0.4, 1500)])
+def test_split_size_problem(n, k, validation, test, fewest):
+    assert f"at least {fewest} items" in split_size_problem(n, k, validation, test)
+    assert split_size_problem(fewest, k, validation, test) is None
+
+
+def test_user_data_is_checked_before_any_job_when_small(tmp_path):
+    spec = user_csv(tmp_path, ["A.,acute", "B.,N/A"], "text,label")
+    with pytest.raises(DataError, match="data row 2 .*missing value"):
+        check_user_data("mine", spec, SPLIT_SETTINGS, 0)
+    missing = {"family": "triage", "data": {"path": str(tmp_path / "none.csv")}}
+    with pytest.raises(DataError, match="not found"):
+        check_user_data("mine", missing, SPLIT_SETTINGS, 0)
+    check_user_data("provider_triage", {"n_items": 50}, SPLIT_SETTINGS, 0)  # built-in: nothing

@@ -268,10 +268,10 @@ def test_empty_text_label_and_reference(tmp_path):
 
 def test_unknown_label_against_declared_set(tmp_path):
     write(tmp_path, "n.csv", NOTES_CSV.replace("n3,  Small left effusion.  ,present",
-                                               "n3,Small left effusion.,Present"))
+                                               "n3,Small left effusion.,Presnt"))
     fails(tmp_path, {"path": "n.csv", "labels": ["present", "absent"],
                      "columns": {"id": "note_id", "text": "note", "label": "finding"}},
-          row=3, field="label", says=["data row 3 (line 5)", "(column 'finding')", "'Present'",
+          row=3, field="label", says=["data row 3 (line 5)", "(column 'finding')", "'Presnt'",
                                       "did you mean 'present'", "data.labels"])
 
 
@@ -317,7 +317,7 @@ def test_empty_files(tmp_path):
     write(tmp_path, "e.csv", "")
     fails(tmp_path, {"path": "e.csv"}, says=["empty"])
     write(tmp_path, "h.csv", "text,label\n")
-    fails(tmp_path, {"path": "h.csv"}, says=["no data rows"])
+    fails(tmp_path, {"path": "h.csv"}, says=["is empty (a header and no data rows)"])
 
 
 def test_options_need_two_entries_and_the_label(tmp_path):
@@ -376,3 +376,61 @@ def test_spec_mistakes(tmp_path):
           says=["quote them"])
     with pytest.raises(DataError, match="exactly one of them"):
         load(tmp_path, {"path": "n.csv", "hub_id": "a/b"})
+
+
+# ---------------------------------------------------------------------------- integrity
+
+
+@pytest.mark.parametrize("header", ["Split", "SPLIT", " split "])
+def test_a_split_column_is_matched_without_case(tmp_path, header):
+    write(tmp_path, "n.csv", f"Text,Label,{header}\na,x,train\nb,y,Validate\nc,x,test\n")
+    data = load(tmp_path, {"path": "n.csv"})
+    assert [i["split"] for i in data.items] == ["train", "validation", "test"]
+    assert data.items[0]["text"] == "a" and data.items[1]["label"] == "y"
+
+
+def test_two_columns_named_split_but_for_case_are_refused(tmp_path):
+    write(tmp_path, "n.csv", "text,label,split,Split\na,x,train,test\nb,y,test,train\n")
+    fails(tmp_path, {"path": "n.csv"}, field="split",
+          says=["header (line 1)", "'split', 'Split' both name it", "data.columns.split"])
+
+
+def test_a_split_column_by_another_name_is_a_near_miss(tmp_path):
+    write(tmp_path, "n.csv", "text,label,data_split\na,x,train\nb,y,test\n")
+    fails(tmp_path, {"path": "n.csv"}, field="split",
+          says=["'data_split' looks like one", "data.columns.split: data_split",
+                "data.columns.split: null"])
+    data = load(tmp_path, {"path": "n.csv", "columns": {"split": None}})
+    assert "split" not in data.items[0]
+
+
+@pytest.mark.parametrize(("cell", "facts"), [
+    ('"fever\ncough\n"', ["fever", "cough"]),
+    ("fever; cough;", ["fever", "cough"]),
+    ("fever | cough; dry", ["fever", "cough; dry"]),
+    ('"[""fever; high"", ""cough""]"', ["fever; high", "cough"]),
+])
+def test_key_facts_by_line_then_separator_then_semicolon(tmp_path, cell, facts):
+    write(tmp_path, "s.csv", f"text,reference,key_facts\nnote,ref,{cell}\n")
+    assert load(tmp_path, {"path": "s.csv"}, "summarization").items[0]["key_facts"] == facts
+
+
+@pytest.mark.parametrize(("name", "content", "says"), [
+    ("e.jsonl", "", "0 bytes or blank lines only"),
+    ("b.jsonl", "\n  \n\n", "0 bytes or blank lines only"),
+    ("a.json", "[]", "an empty JSON array"),
+    ("h.csv", "text,label\n\n", "a header and no data rows"),
+])
+def test_empty_inputs_say_empty(tmp_path, name, content, says):
+    write(tmp_path, name, content)
+    message = fails(tmp_path, {"path": name}, says=["is empty", says])
+    assert "no key" not in message and "no column" not in message
+
+
+def test_a_symlink_loop_is_a_data_error(tmp_path):
+    (tmp_path / "one.csv").symlink_to(tmp_path / "two.csv")
+    (tmp_path / "two.csv").symlink_to(tmp_path / "one.csv")
+    fails(tmp_path, {"path": "one.csv"}, field="data.path",
+          says=["symbolic link that leads nowhere"])
+    (tmp_path / "gone.csv").symlink_to(tmp_path / "nowhere.csv")
+    fails(tmp_path, {"path": "gone.csv"}, field="data.path", says=["leads nowhere"])

@@ -293,12 +293,16 @@ def run_with_tasks(tmp_path, model_dir, tasks: dict, *targets: str, **config_cha
 
 def test_bad_user_data_fails_its_job_naming_the_row_and_leaves_nothing(tiny_model_dir,
                                                                      tmp_path):
-    (tmp_path / "notes.csv").write_text("text,label\nNo PTX.,no\n,yes\nSmall PTX.,yes\n")
-    tasks = {"bad": {"family": "text_classification", "data": {"path": "notes.csv"}}}
+    # A Parquet file is checked by the data job (a small CSV already when Snakemake plans the
+    # run, before any job: tests/test_config.py).
+    pd.DataFrame({"text": ["No PTX.", "", "Small PTX."], "label": ["no", "yes", "yes"]}
+                 ).to_parquet(tmp_path / "notes.parquet")
+    tasks = {"bad": {"family": "text_classification", "data": {"path": "notes.parquet"}}}
     result = run_with_tasks(tmp_path, tiny_model_dir, tasks, "results/data/bad/meta.json")
     assert result.returncode != 0
     log = (tmp_path / "logs/data/bad.log").read_text()
-    assert "notes.csv, data row 2 (line 3), field 'text' (column 'text'): empty" in log
+    assert "notes.parquet, row 2, field 'text' (column 'text'): empty" in log
+    assert "Traceback" not in log
     assert not list((tmp_path / "results").rglob("*.jsonl"))
     assert not (tmp_path / "results/data/bad/meta.json").exists()
 

@@ -2,6 +2,7 @@
 import os
 import re
 import sys
+from pathlib import Path
 
 from snakemake.utils import min_version, validate
 
@@ -12,14 +13,32 @@ PACKAGE_ROOT = os.path.join(workflow.basedir, "workflow")
 sys.path.insert(0, PACKAGE_ROOT)
 
 from sftdpo import METHODS  # noqa: E402
-from sftdpo.config import check_config  # noqa: E402
+from sftdpo.config import ConfigError, check_config, check_yaml_keys  # noqa: E402
+from sftdpo.data import check_user_data  # noqa: E402
 from sftdpo.metrics import ALL_METRICS, evaluated  # noqa: E402
 from sftdpo.tasks import task_class  # noqa: E402
+from sftdpo.userfiles import data_files  # noqa: E402
 
 # Every problem with the config, by key, before anything runs; then the schema's defaults.
+# Snakemake has loaded the config files already, keeping the last of a key given twice: each
+# file is read again by a loader that refuses that.
+for config_path in workflow.configfiles:
+    check_yaml_keys(config_path)
 check_config(config, os.path.join(PACKAGE_ROOT, "schemas", "config.schema.yaml"),
              source=" + ".join(map(str, workflow.configfiles)) or "config")
 validate(config, "../schemas/config.schema.yaml")
+# A user's data file is read and checked now when that is quick (sftdpo.data.check_user_data),
+# so bad data stops the run before any job; the data job checks every file again. A local
+# model's folder must hold a Hugging Face config.
+for user_task, user_spec in config["tasks"].items():
+    check_user_data(user_task, user_spec, config["split"], config["seed"])
+for local_name, local_spec in config["models"].items():
+    local_folder = Path(local_spec.get("path", "")).expanduser()
+    if local_spec["source"] == "local" and not (local_folder / "config.json").is_file():
+        raise ConfigError(
+            f"models.{local_name}.path: {local_spec['path']} holds no config.json (looked in "
+            f"{local_folder.absolute()}); allowed: a folder with a Hugging Face model "
+            f"(config.json, weights, tokenizer)")
 
 MODELS = list(config["models"])
 TASKS = list(config["tasks"])
@@ -66,6 +85,25 @@ def model_spec(wildcards):
 
 def task_spec(wildcards):
     return config["tasks"][wildcards.task]
+
+
+def data_inputs(wildcards):
+    """The files a task's data is read from (none for a built-in or hub task): as inputs,
+    an edit reruns the data job and everything downstream of it."""
+    spec = task_spec(wildcards)
+    if "data" not in spec:
+        return []
+    return data_files(spec["data"], ".", f"tasks.{wildcards.task}.data")
+
+
+def model_inputs(wildcards):
+    """A local model's files (its config, weights and weight index, tokenizer): as inputs,
+    replacing them reruns the model job and everything downstream of it."""
+    spec = model_spec(wildcards)
+    if spec["source"] != "local":
+        return []
+    # The folder holds a config.json: checked above, before any job.
+    return sorted(str(f) for f in Path(spec["path"]).expanduser().iterdir() if f.is_file())
 
 
 def training_settings(stage):

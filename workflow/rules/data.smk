@@ -1,4 +1,6 @@
 rule data:
+    input:
+        data_inputs,
     output:
         train="results/data/{task}/train.jsonl",
         validation="results/data/{task}/validation.jsonl",

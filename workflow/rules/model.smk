@@ -1,4 +1,6 @@
 rule model:
+    input:
+        model_inputs,
     output:
         directory("resources/models/{model}"),
     params:

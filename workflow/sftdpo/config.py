@@ -2,7 +2,11 @@
 
 Snakemake's ``validate`` fills in the schema's defaults but reports only one error, in
 jsonschema's words. ``check_config`` runs first and lists every problem as
-``<key path>: <what is wrong>; allowed: <what is allowed>``.
+``<key path>: <what is wrong>; allowed: <what is allowed>``: the schema's (where a whole
+number must be written as one: ``50.0`` is not an integer here, as it is to JSON Schema),
+then what the schema cannot say (:func:`task_problems`, :func:`split_problems`,
+:func:`dpo_problems`, :func:`judge_problems`). :func:`check_yaml_keys` refuses a config file
+that gives a key twice, which YAML loaders otherwise settle by keeping the last.
 """
 
 from __future__ import annotations
@@ -16,6 +20,45 @@ import yaml
 
 class ConfigError(ValueError):
     pass
+
+
+def _is_integer(checker, instance) -> bool:
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+# JSON Schema counts 50.0 as an integer; Python's range(), seeds and counts do not.
+_Validator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer))
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses a mapping holding one key twice (a key written beside a
+    ``<<:`` merge overrides the merged one, as YAML means it to)."""
+
+    def construct_mapping(self, node, deep=False):
+        first_line: dict = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, str | int | float | bool) and key in first_line:
+                raise ConfigError(
+                    f"{key_node.start_mark.name}, lines {first_line[key]} and {line}: key "
+                    f"{key!r} is given twice in one mapping (YAML would silently keep the "
+                    f"second); expected each key once: merge or rename the two entries")
+            first_line.setdefault(key, line)
+        return super().construct_mapping(node, deep=deep)
+
+
+def check_yaml_keys(path: str | Path) -> None:
+    """Raise ConfigError, naming both lines, when the YAML file ``path`` gives a key twice."""
+    with open(path, encoding="utf-8") as handle:
+        try:
+            yaml.load(handle, Loader=_StrictLoader)
+        except ConfigError as error:  # raised here, so a traceback stops at this line
+            raise error.with_traceback(None) from None
 
 
 def _key_path(error: jsonschema.ValidationError) -> str:
@@ -43,6 +86,11 @@ def _describe(error: jsonschema.ValidationError, schema: dict) -> str:
         return error.message
     if error.validator == "propertyNames":
         return f"{error.message}; allowed names: {_allowed(error.validator_value)}"
+    if (error.validator == "type" and isinstance(error.instance, float)
+            and error.instance.is_integer() and "integer" in error.validator_value):
+        return (f"{error.instance} is written as a decimal number; allowed: a whole number "
+                f"without a decimal point ({int(error.instance)}), "
+                + _allowed(error.schema))
     return f"{error.message}; allowed: {_allowed(error.schema)}"
 
 
@@ -88,6 +136,41 @@ def task_problems(tasks: dict) -> list[str]:
     return problems
 
 
+def split_problems(config: dict) -> list[str]:
+    """Shares that leave no training items, and built-in tasks whose ``n_items`` leave a
+    split without one item per class."""
+    from .data import split_size_problem
+    from .tasks import BUILTIN_TASKS
+    from .tasks.base import LabelTask
+
+    split = {"validation": 0.1, "test": 0.4} | (config.get("split") or {})
+    validation, test = split["validation"], split["test"]
+    if validation + test >= 1:
+        return [f"split: validation {validation} + test {test} = {validation + test:g} leaves "
+                f"no items to train on; allowed: validation + test below 1"]
+    problems = []
+    for name, spec in config["tasks"].items():
+        task = BUILTIN_TASKS.get(spec.get("builtin", name))
+        if "data" in spec or task is None:
+            continue
+        n_classes = len(task.labels) if isinstance(task, LabelTask) else 1
+        problem = split_size_problem(spec.get("n_items", 400), n_classes, validation, test)
+        if problem:
+            problems.append(f"tasks.{name}.n_items: {problem.replace('; expected', '; allowed:')}"
+                            f" (or larger split shares)")
+    return problems
+
+
+def dpo_problems(config: dict) -> list[str]:
+    dpo = config.get("dpo") or {}
+    weights, terms = dpo.get("loss_weights"), dpo.get("loss_type", ["sigmoid"])
+    if weights is not None and len(weights) != len(terms):
+        return [f"dpo.loss_weights: {len(weights)} weight(s) for {len(terms)} loss_type "
+                f"term(s) ({', '.join(terms)}); allowed: one weight per loss_type term, in "
+                f"its order, or null (each weighs 1)"]
+    return []
+
+
 def judge_problems(config: dict) -> list[str]:
     judge = config.get("judge") or {}
     if judge and judge["model"] not in config["models"]:
@@ -99,11 +182,12 @@ def judge_problems(config: dict) -> list[str]:
 def check_config(config: dict, schema_path: str | Path, source: str = "config") -> None:
     """Raise ConfigError listing every way ``config`` breaks the schema."""
     schema = yaml.safe_load(Path(schema_path).read_text())
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = _Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
     lines = [f"  {_key_path(e)}: {_describe(e, schema)}" for e in errors]
     if not errors:
-        problems = task_problems(config["tasks"]) + judge_problems(config)
+        problems = (task_problems(config["tasks"]) + split_problems(config)
+                    + dpo_problems(config) + judge_problems(config))
         lines = [f"  {problem}" for problem in problems]
     if lines:
         raise ConfigError(f"{source} is not a valid experiment config:\n" + "\n".join(lines))

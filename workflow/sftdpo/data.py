@@ -1,42 +1,106 @@
 """A task's items split into train / validation / test: seeded, stratified, no text twice.
 
 Built-in tasks generate their items; a user's task loads them (:mod:`sftdpo.userdata`) and
-either brings its own split column or is split here. Either way a text (compared normalised)
-appears in one split only: within a split repeats are dropped, and across splits the copy in
-the later split is dropped (train before validation before test), so the test split never
-holds a text the model trained on. Every drop is counted in the task's ``meta.json``.
+either brings its own split column or is split here. Either way a text (compared normalised:
+Unicode NFC, case, spacing and punctuation aside) appears in one split only: within a split
+repeats are dropped, and across splits the copy in the later split is dropped (train before
+validation before test), so the test split never holds a text the model trained on. Every
+drop is counted in the task's ``meta.json``. A repeated text whose answer differs (a label
+or choice task) is an error naming both rows, as are too few items for the split shares.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
-from sklearn.model_selection import train_test_split
-
+from .labels import nfc
 from .tasks import builtin_name, load_task
 from .tasks.base import LabelTask, Task
 from .userdata import DataError, load_user_items
+from .userfiles import EXTENSIONS, existing_path
 
 SPLITS = ("train", "validation", "test")
+# A user's file in one of these formats and up to this size is checked when Snakemake plans a
+# run (check_user_data), which takes well under a second; larger ones in the data job only.
+PLAN_CHECK_FORMATS = ("csv", "tsv", "jsonl", "json")
+PLAN_CHECK_BYTES = 4 * 2**20
 
 
 def normalised(text: str) -> str:
-    """The form two texts are compared in: case, spacing and punctuation do not count."""
-    return re.sub(r"\W+", " ", text.lower()).strip()
+    """The form two texts are compared in: Unicode NFC, and case, spacing and punctuation do
+    not count."""
+    return re.sub(r"\W+", " ", nfc(text).casefold()).strip()
 
 
-def drop_duplicate_texts(items: list[dict], seen: set[str] | None = None) -> tuple[list[dict], int]:
-    """Keep the first item of each normalised text not already in ``seen`` (which grows)."""
-    seen = set() if seen is None else seen
+def _row(item: dict) -> str:
+    if "source_row" not in item:
+        return f"item {item['id']!r}"
+    row = item["source_row"]
+    return f"row {row}" + ("" if item["id"] == f"row-{row}" else f" (id {item['id']!r})")
+
+
+def drop_duplicate_texts(items: list[dict], seen: dict[str, dict] | None = None,
+                         task: Task | None = None, source: str = "data") -> tuple[list[dict], int]:
+    """Keep the first item of each normalised text not already in ``seen`` (text -> the item
+    kept, which grows). With a label or choice ``task``, a repeat whose answer differs from
+    the kept item's is a DataError naming both."""
+    seen = {} if seen is None else seen
     kept = []
     for item in items:
         key = normalised(item["text"])
-        if key not in seen:
-            seen.add(key)
+        first = seen.get(key)
+        if first is None:
+            seen[key] = item
             kept.append(item)
+        elif task is not None and task.kind != "summary" and task.gold(first) != task.gold(item):
+            raise DataError(
+                f"{source}, {_row(first)} and {_row(item)}, field 'label': the same text "
+                f"(compared without case, spacing or punctuation) has the answers "
+                f"{task.gold(first)!r} and {task.gold(item)!r}; expected one answer per text: "
+                f"correct or remove one of the rows", source=source,
+                row=item.get("source_row"), field="label")
     return kept, len(items) - len(kept)
+
+
+def split_sizes(n: int, validation: float, test: float) -> dict[str, int]:
+    """How many of ``n`` items each split gets."""
+    n_test, n_validation = round(test * n), round(validation * n)
+    return {"train": n - n_test - n_validation, "validation": n_validation, "test": n_test}
+
+
+def fewest_items(n_classes: int, validation: float, test: float) -> int | None:
+    """The fewest items that give every split at least ``n_classes`` items; None when no
+    number does (the shares leave no training share) or only a vast one (a share near 0)."""
+    if validation + test >= 1:
+        return None
+    # round(share * n) >= k needs share * n >= k - 1/2, and the training rest gains at most
+    # one item by rounding: start at the least n those allow, then count up a little.
+    k = n_classes
+    start = max(3 * k, math.floor((k - 0.5) / validation), math.floor((k - 0.5) / test),
+                math.floor((k - 1) / (1 - validation - test)))
+    for n in range(start, start + 10_000):
+        if min(split_sizes(n, validation, test).values()) >= k:
+            return n
+    return None
+
+
+def split_size_problem(n: int, n_classes: int, validation: float, test: float) -> str | None:
+    """Why ``n`` items cannot be split by these shares with ``n_classes`` items per split (one
+    of each class at best), or None when they can."""
+    sizes = split_sizes(n, validation, test)
+    if min(sizes.values()) >= n_classes:
+        return None
+    counts = ", ".join(f"{name} {size}" for name, size in sizes.items())
+    need = fewest_items(n_classes, validation, test)
+    per = f"{n_classes} items (one per class)" if n_classes > 1 else "one item"
+    least = (f"at least {need} items" if need is not None
+             else "split shares that leave every split a share of the items")
+    return (f"{n} items are too few for split.validation {validation} and split.test {test}: "
+            f"the splits would get {counts}, and each needs {per}; expected {least}")
 
 
 def _feasible(strata: list[str], n_smallest_split: int) -> bool:
@@ -53,6 +117,8 @@ def stratified_split(
     split has items) fall back to the gold answer, and where that is too fine as well (free
     text) to a plain seeded shuffle.
     """
+    from sklearn.model_selection import train_test_split
+
     items, _ = drop_duplicate_texts(items)
     n_test, n_validation = round(test * len(items)), round(validation * len(items))
     strata: list[str] | None = None
@@ -75,49 +141,101 @@ def stratified_split(
     }
 
 
-def given_splits(items: list[dict]) -> tuple[dict[str, list[dict]], dict[str, int]]:
+def given_splits(items: list[dict], task: Task | None = None,
+                 source: str = "data") -> tuple[dict[str, list[dict]], dict[str, int]]:
     """The user's own splits (every item has ``split``), repeats dropped as described above;
     returns the splits and the number dropped from each."""
-    seen: set[str] = set()
+    seen: dict[str, dict] = {}
     splits, dropped = {}, {}
     for name in SPLITS:
         splits[name], dropped[name] = drop_duplicate_texts(
-            [item for item in items if item["split"] == name], seen)
+            [item for item in items if item["split"] == name], seen, task, source)
     return splits, dropped
 
 
-def build_splits(name: str, spec: dict, split: dict, seed: int,
-                 base_dir: str | Path = ".") -> tuple[dict[str, list[dict]], dict]:
-    """The three splits of the task ``tasks.<name>`` of the config, and its ``meta.json``."""
+@dataclass
+class Prepared:
+    """A task's items before the seeded split: the data's own splits (``given``), else the
+    items with repeats dropped (``unique``), checked against the split shares."""
+
+    task: Task
+    meta: dict
+    dropped: dict[str, int]
+    given: dict[str, list[dict]] | None = None
+    unique: list[dict] | None = None
+
+
+def prepare_items(name: str, spec: dict, split: dict, seed: int,
+                  base_dir: str | Path = ".") -> Prepared:
+    """Load or generate the items of ``tasks.<name>`` and make every check that needs no
+    split: conflicting answers, and enough items for the shares (DataError)."""
     meta: dict = {"task": name}
     if "data" in spec:
         user = load_user_items(spec["data"], spec["family"], base_dir, key=f"tasks.{name}.data")
         task = load_task(name, spec, user.labels)
         meta |= {"source": user.source, "rows": user.n_rows,
                  "labels": list(user.labels) if user.labels else None}
+        if user.labels:
+            meta["label_spellings_merged"] = user.merged
         items = user.items
     else:
         task = load_task(name, spec)
         meta |= {"source": f"built-in generator {builtin_name(name, spec)}",
                  "labels": list(task.labels) if isinstance(task, LabelTask) else None}
         items = task.build_items(spec["n_items"], seed, **spec.get("generator", {}))
+    source = meta["source"] if "data" in spec else f"task {name!r}"
     if items and all("split" in item for item in items):
-        splits, dropped = given_splits(items)
+        given, dropped = given_splits(items, task, source)
         meta["split_from"] = "the data's split column"
+        prepared = Prepared(task, meta, dropped, given=given)
     else:
-        unique, n_repeats = drop_duplicate_texts(items)
-        splits = stratified_split(task, unique, split["validation"], split["test"], seed)
-        dropped = {"before splitting": n_repeats}
+        unique, n_repeats = drop_duplicate_texts(items, task=task, source=source)
+        n_classes = len(task.labels) if isinstance(task, LabelTask) else 1
+        problem = split_size_problem(len(unique), n_classes, split["validation"], split["test"])
+        if problem:
+            repeats = f" (after dropping {n_repeats} repeated texts)" if n_repeats else ""
+            raise DataError(f"{source}: {problem}{repeats}, or a split column",
+                            source=source)
         meta["split_from"] = f"seeded stratified split (seed {seed})"
+        prepared = Prepared(task, meta, {"before splitting": n_repeats}, unique=unique)
+    return prepared
+
+
+def check_user_data(name: str, spec: dict, split: dict, seed: int,
+                    base_dir: str | Path = ".") -> None:
+    """What can be known of a user task's data before any job runs: its file or folder
+    exists, and a small text file passes every check :func:`prepare_items` makes. Raises
+    DataError; does nothing for a built-in task or a hub dataset."""
+    data = spec.get("data") or {}
+    if data.get("path") is None:
+        return
+    try:
+        path = existing_path(data, base_dir, f"tasks.{name}.data")
+        fmt = data.get("format") or EXTENSIONS.get(path.suffix.lower())
+        if (path.is_file() and fmt in PLAN_CHECK_FORMATS
+                and path.stat().st_size <= PLAN_CHECK_BYTES):
+            prepare_items(name, spec, split, seed, base_dir)
+    except DataError as error:  # raised here, so a traceback stops at this line
+        raise error.with_traceback(None) from None
+
+
+def build_splits(name: str, spec: dict, split: dict, seed: int,
+                 base_dir: str | Path = ".") -> tuple[dict[str, list[dict]], dict]:
+    """The three splits of the task ``tasks.<name>`` of the config, and its ``meta.json``."""
+    prepared = prepare_items(name, spec, split, seed, base_dir)
+    task, meta, dropped = prepared.task, prepared.meta, prepared.dropped
+    splits = prepared.given or stratified_split(task, prepared.unique, split["validation"],
+                                                split["test"], seed)
     for part, part_items in splits.items():
         if not part_items:
             raise DataError(f"task {name!r}: the {part} split is empty after dropping repeated "
-                            f"texts; {part} needs at least one item")
+                            f"texts; expected at least one item in {part}")
     if isinstance(task, LabelTask):
         train_labels = {task.gold(item) for item in splits["train"]}
         if len(train_labels) < 2:
             raise DataError(f"task {name!r}: the train split holds one label only "
-                            f"({', '.join(train_labels)}); training needs at least two")
+                            f"({', '.join(train_labels)}); expected at least two for "
+                            f"training")
     meta |= {
         "family": task.family,
         "kind": task.kind,

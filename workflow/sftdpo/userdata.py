@@ -16,21 +16,23 @@ need ``text`` and ``label``; ``clinical_reasoning`` needs ``text`` and ``label``
 and takes ``options`` (multiple choice when a row has options, free response when it has
 none); ``summarization`` needs ``text``, ``reference`` and ``key_facts``. Every family takes
 ``id``, ``split`` (train / validation / test, common spellings accepted) and a preference pair
-``chosen`` + ``rejected``. A field with no mapping is read from the column of its own name when
-the file has one; mapping a field to null ignores that column.
+``chosen`` + ``rejected``. A field with no mapping is read from the column of its own name
+(case aside) when the file has one; mapping a field to null ignores that column.
 
-Rows are numbered as the user sees them: CSV/TSV by data row (1 = the first row under the
-header) with the file line in brackets, JSONL by file line, JSON arrays by record, Parquet and
-datasets folders by row (1-based). Every error is a :class:`DataError` whose message names the
-file, the row, the field (and its column) and says what was expected.
+Files are read by :mod:`sftdpo.userfiles`, which numbers rows as the user sees them. Every
+error is a :class:`DataError` whose message names the file, the row, the field (and its
+column) and says what was expected.
 
-Values: text fields must be strings (stripped; empty is an error). Labels may be numbers
-(``1`` and ``1.0`` become ``"1"``) or booleans (``"true"``/``"false"``). Lists (options,
-key_facts) may be JSON lists, JSON-list strings, or strings joined by ``list_separator``
-(empty pieces dropped); options may also be a mapping such as ``{"A": "...", "B": "..."}``,
-whose values are the options, and then a label equal to one of its keys becomes that
-option's text. Non-UTF-8 bytes in a column the task uses are an error that gives the line
-and byte offset; columns the task does not use are not checked (nor kept).
+Values: text fields must be strings (stripped; empty is an error). Labels follow the one rule
+of :mod:`sftdpo.labels` (NFC, numbers in one form, case folded unless the declared labels
+differ only by case, missing markers an error), which also turns a chosen or rejected answer
+that names a label into that label. Lists (options, key_facts) may be JSON lists, JSON-list
+strings, or strings joined by ``list_separator`` (empty pieces dropped; key facts: one per
+line, else joined by ``list_separator`` or ``;``); options may also be a mapping such as
+``{"A": "...", "B": "..."}``, whose values are the options, and then a label equal to one of
+its keys becomes that option's text. Non-UTF-8 bytes in a column the task uses are an error
+that gives the line and byte offset; columns the task does not use are not checked (nor
+kept).
 
 An item holds ``id`` (the id column as text, else ``row-<n>``), ``text``, the family's fields
 (``label``; ``label`` and ``options``, [] for free response; ``reference`` and ``key_facts``),
@@ -43,9 +45,8 @@ is kept as given.
 
 from __future__ import annotations
 
-import codecs
-import csv
-import io
+import dataclasses
+import difflib
 import json
 import math
 import numbers
@@ -53,57 +54,32 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .tasks import FAMILIES as TASK_FAMILIES
+from .labels import Missing, canonical, case_matters, fold, kept_spellings, look_alikes, nfc
+from .userfiles import BAD_BYTE, DataError, Row, Table, read_table, short, value_kind
+from .userspec import COMMON_OPTIONAL, FAMILIES, LABEL_FAMILIES, checked_spec, source_name
 
-FIELDS = ("id", "text", "label", "options", "reference", "key_facts", "split", "chosen",
-          "rejected")
-# task kind -> (required fields, optional fields besides the common ones)
-KIND_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "label": (("text", "label"), ()),
-    "choice": (("text", "label"), ("options",)),
-    "summary": (("text", "reference", "key_facts"), ()),
-}
-FAMILIES = {family: KIND_FIELDS[kind.kind] for family, (kind, _) in TASK_FAMILIES.items()}
-LABEL_FAMILIES = frozenset(f for f, (kind, _) in TASK_FAMILIES.items() if kind.kind == "label")
-COMMON_OPTIONAL = ("id", "split", "chosen", "rejected")
 SPLIT_SPELLINGS = {
     "train": "train", "training": "train",
-    "validation": "validation", "valid": "validation", "val": "validation", "dev": "validation",
+    "validation": "validation", "validate": "validation", "valid": "validation",
+    "val": "validation", "dev": "validation",
     "test": "test", "testing": "test",
 }
-FORMATS = ("csv", "tsv", "jsonl", "json", "parquet", "datasets")
-EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl",
-              ".ndjson": "jsonl", ".json": "json", ".parquet": "parquet", ".pq": "parquet"}
-SPEC_KEYS = ("path", "hub_id", "config", "revision", "format", "columns", "labels",
-             "list_separator")
-_SPLITS_EXPECTED = "train, validation or test (or training, valid, val, dev, testing)"
-_BAD_BYTE = re.compile("[\udc80-\udcff]")
-
-
-class DataError(ValueError):
-    """A user's data cannot be used as it is; the message says where and what was expected.
-
-    ``source`` is the file (as written in the config) or hub id, ``row`` the row number as the
-    user sees it (None when the problem is not in one row), ``field`` the item field or config
-    key concerned (None when the problem is not in one field).
-    """
-
-    def __init__(self, message: str, *, source: str | None = None, row: int | None = None,
-                 field: str | None = None):
-        super().__init__(message)
-        self.source, self.row, self.field = source, row, field
+_SPLITS_EXPECTED = ("train, validation or test (or training, validate, valid, val, dev, "
+                    "testing)")
 
 
 @dataclass
 class UserData:
     """The items in file order; ``labels`` the declared (in their order) or inferred (sorted)
     label set of a label family, else None; ``source`` the path as configured or the hub id;
-    ``n_rows`` the data rows read (blank lines not counted)."""
+    ``n_rows`` the data rows read (blank lines not counted); ``merged`` each label -> the
+    other spellings the label rule read as that label (``"1": ["1.0"]``, ``"yes": ["YES"]``)."""
 
     items: list[dict]
     labels: tuple[str, ...] | None
     source: str
     n_rows: int
+    merged: dict[str, list[str]] = dataclasses.field(default_factory=dict)
 
 
 def load_user_items(spec: dict, family: str, base_dir: str | Path = ".", *,
@@ -113,352 +89,13 @@ def load_user_items(spec: dict, family: str, base_dir: str | Path = ".", *,
     ``base_dir`` is where a relative ``path`` starts; ``key`` is how messages name the spec
     (e.g. ``tasks.my_notes.data``). Raises :class:`DataError`.
     """
-    source = _source_name(spec)
+    source = source_name(spec)
     if family not in FAMILIES:
         raise DataError(f"{source}: family '{family}' cannot take user data; expected one of: "
                         f"{', '.join(FAMILIES)}", source=source, field="family")
-    spec = _checked_spec(spec, family, key, source)
-    table = _read(spec, Path(base_dir), key, source)
+    spec = checked_spec(spec, family, key, source)
+    table = read_table(spec, Path(base_dir), key, source)
     return _normalise(table, spec, family, key)
-
-
-# ---------------------------------------------------------------------------- the spec
-
-
-def _source_name(spec) -> str:
-    if isinstance(spec, dict):
-        for name in ("path", "hub_id"):
-            if isinstance(spec.get(name), str | Path):
-                return str(spec[name])
-    return "data"
-
-
-def _checked_spec(spec, family: str, key: str, source: str) -> dict:
-    def fail(name: str, problem: str, expected: str):
-        raise DataError(f"{source}: {key}.{name}: {problem}; expected {expected}",
-                        source=source, field=f"{key}.{name}")
-
-    if not isinstance(spec, dict):
-        raise DataError(f"{key}: is {_kind(spec)}; expected a mapping with path or hub_id",
-                        source=source, field=key)
-    for name in spec:
-        if name not in SPEC_KEYS:
-            fail(name, "unknown key", f"some of: {', '.join(SPEC_KEYS)}")
-    has_path, has_hub = spec.get("path") is not None, spec.get("hub_id") is not None
-    if has_path == has_hub:
-        raise DataError(f"{source}: {key}: {'both' if has_path else 'neither'} path and hub_id "
-                        "given; expected exactly one of them", source=source, field=key)
-    for name in ("path", "hub_id", "config", "revision", "format"):
-        if spec.get(name) is not None and not isinstance(spec[name], str | Path):
-            fail(name, f"is {_kind(spec[name])}", "a string")
-    for name in ("config", "revision"):
-        if spec.get(name) is not None and not has_hub:
-            fail(name, "given with path", "it only with hub_id")
-    if spec.get("format") is not None:
-        if has_hub:
-            fail("format", "given with hub_id", "it only with path")
-        if spec["format"] not in FORMATS:
-            fail("format", f"unknown format '{spec['format']}'", f"one of: {', '.join(FORMATS)}")
-    columns = spec.get("columns") or {}
-    if not isinstance(columns, dict):
-        fail("columns", f"is {_kind(columns)}", "a mapping of item field -> column name")
-    required, optional = FAMILIES[family]
-    used = required + optional + COMMON_OPTIONAL
-    for name, column in columns.items():
-        if name not in FIELDS:
-            fail(f"columns.{name}", "unknown item field",
-                 f"some of: {', '.join(f for f in FIELDS if f in used)}")
-        if name not in used:
-            fail(f"columns.{name}", f"family '{family}' does not use field '{name}'",
-                 f"only some of: {', '.join(f for f in FIELDS if f in used)}")
-        if column is None and name in required:
-            fail(f"columns.{name}", f"null, but family '{family}' needs field '{name}'",
-                 "a column name")
-        if column is not None and (not isinstance(column, str) or not column.strip()):
-            fail(f"columns.{name}", f"is {_kind(column)}", "a column name or null")
-    labels = spec.get("labels")
-    if labels is not None:
-        if family not in LABEL_FAMILIES:
-            fail("labels", f"family '{family}' has no fixed label set",
-                 f"no labels (only {', '.join(sorted(LABEL_FAMILIES))} take them)")
-        if not isinstance(labels, list | tuple):
-            fail("labels", f"is {_kind(labels)}", "a list of at least 2 labels")
-        declared = []
-        for value in labels:
-            if isinstance(value, bool):
-                fail("labels", f"holds a boolean ({value}): YAML reads yes/no/true/false "
-                     "unquoted as booleans", "labels as text: quote them, e.g. 'yes'")
-            label = _scalar_text(value)
-            if not label:
-                fail("labels", f"holds {_kind(value)}", "labels that are non-empty text or numbers")
-            if label in declared:
-                fail("labels", f"'{label}' is declared twice", "each label once")
-            declared.append(label)
-        if len(declared) < 2:
-            fail("labels", f"declares {len(declared)} label(s)", "at least 2 classes")
-        labels = tuple(declared)
-    separator = spec.get("list_separator", "|")
-    if not isinstance(separator, str) or not separator:
-        fail("list_separator", f"is {_kind(separator)}", "a non-empty string such as '|'")
-    return {**spec, "columns": dict(columns), "labels": labels, "list_separator": separator}
-
-
-# ---------------------------------------------------------------------------- reading
-
-
-@dataclass
-class _Row:
-    number: int                        # the row as the user sees it (source_row)
-    where: str                         # how a message points at it
-    values: dict
-    lines: tuple[int, int] | None = None   # first and last file line it spans
-    split: str | None = None           # the split of a DatasetDict it came from
-
-
-@dataclass
-class _Table:
-    source: str
-    noun: str                          # "column" or "key"
-    columns: list[str]
-    rows: list[_Row]
-    header: str                        # where a missing column is reported
-    bad_bytes: dict[int, tuple[int, int, bytes]]   # line -> (byte of line, file offset, bytes)
-
-
-def _read(spec: dict, base_dir: Path, key: str, source: str) -> _Table:
-    if spec.get("hub_id") is not None:
-        return _read_hub(spec, source)
-    path = Path(spec["path"])
-    if not path.is_absolute():
-        path = base_dir / path
-    if not path.exists():
-        raise DataError(
-            f"{source}: not found (looked for {path.resolve()}); expected an existing csv, "
-            f"tsv, jsonl, json or parquet file, or a folder saved by datasets' save_to_disk "
-            f"({key}.path)", source=source, field=f"{key}.path")
-    fmt = spec.get("format")
-    if fmt is None:
-        if path.is_dir():
-            fmt = "datasets"
-        else:
-            fmt = EXTENSIONS.get(path.suffix.lower())
-            if fmt is None:
-                raise DataError(
-                    f"{source}: unknown format (extension '{path.suffix or 'none'}'); "
-                    f"expected one of "
-                    f"{', '.join(EXTENSIONS)}, a save_to_disk folder, or {key}.format set to "
-                    f"one of: {', '.join(FORMATS)}", source=source, field=f"{key}.format")
-    elif path.is_dir() != (fmt == "datasets"):
-        kind = "a folder" if path.is_dir() else "a file"
-        wanted = "a folder saved by save_to_disk" if fmt == "datasets" else f"a {fmt} file"
-        raise DataError(f"{source}: is {kind} but {key}.format is '{fmt}'; expected {wanted}",
-                        source=source, field=f"{key}.format")
-    if fmt in ("csv", "tsv"):
-        return _read_delimited(path, source, "\t" if fmt == "tsv" else ",", fmt.upper())
-    if fmt in ("jsonl", "json"):
-        return _read_json(path, source, fmt)
-    if fmt == "parquet":
-        return _read_parquet(path, source)
-    return _read_saved_dataset(path, source)
-
-
-def _decode(raw: bytes) -> tuple[str, dict[int, tuple[int, int, bytes]]]:
-    """The text of a UTF-8 file (a leading BOM dropped), and where its bytes are not UTF-8.
-
-    Bad bytes are kept as lone surrogates (surrogateescape), so a row is only refused when a
-    column the task uses holds one.
-    """
-    start = len(codecs.BOM_UTF8) if raw.startswith(codecs.BOM_UTF8) else 0
-    body = raw[start:]
-    try:
-        return body.decode("utf-8"), {}
-    except UnicodeDecodeError:
-        pass
-    bad: dict[int, tuple[int, int, bytes]] = {}
-    offset = start
-    for number, line in enumerate(body.split(b"\n"), start=1):
-        try:
-            line.decode("utf-8")
-        except UnicodeDecodeError as error:
-            bad[number] = (error.start + 1, offset + error.start, line[error.start:error.end])
-        offset += len(line) + 1
-    return body.decode("utf-8", errors="surrogateescape"), bad
-
-
-def _lines_where(first: int, last: int) -> str:
-    return f"line {first}" if first == last else f"lines {first}-{last}"
-
-
-def _read_delimited(path: Path, source: str, delimiter: str, name: str) -> _Table:
-    text, bad = _decode(path.read_bytes())
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    header: list[str] | None = None
-    header_line = 0
-    rows: list[_Row] = []
-    last_line = 0
-    old_limit = csv.field_size_limit(2**31 - 1)
-    try:
-        while True:
-            first = last_line + 1
-            try:
-                record = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as error:
-                unclosed = "end of data" in str(error)
-                line = first if unclosed else reader.line_num
-                where = (f"data row {len(rows) + 1} (line {line})" if header is not None
-                         else f"header (line {line})")
-                hint = ("a quote opened on this row is never closed: the file ends inside it"
-                        if unclosed else str(error))
-                raise DataError(f"{source}, {where}: does not parse as {name} ({hint}); "
-                                f"expected {name} rows, with quotes around cells that hold "
-                                f"the delimiter, quotes or line breaks", source=source,
-                                row=len(rows) + 1 if header is not None else None) from None
-            last_line = reader.line_num
-            if not record:
-                continue
-            if header is None:
-                header, header_line = [cell.strip() for cell in record], first
-                _check_header(header, source, f"header (line {first})", bad, first)
-                continue
-            number = len(rows) + 1
-            where = f"data row {number} ({_lines_where(first, last_line)})"
-            if len(record) != len(header):
-                hint = (f" (the row runs over lines {first}-{last_line}: an unclosed quote?)"
-                        if last_line > first else "")
-                raise DataError(
-                    f"{source}, {where}: has {len(record)} fields{hint}; expected "
-                    f"{len(header)} fields, one per header column ({', '.join(header)})",
-                    source=source, row=number)
-            rows.append(_Row(number, where, dict(zip(header, record, strict=True)),
-                             (first, last_line)))
-    finally:
-        csv.field_size_limit(old_limit)
-    if header is None:
-        raise DataError(f"{source}: the file is empty; expected a header row and data rows",
-                        source=source)
-    return _Table(source, "column", header, rows, f"header (line {header_line})", bad)
-
-
-def _check_header(header: list[str], source: str, where: str, bad: dict, line: int) -> None:
-    for column in header:
-        if _BAD_BYTE.search(column):
-            byte, offset, raw = bad[line]
-            raise DataError(f"{source}, {where}: a column name is not valid UTF-8 (byte "
-                            f"{raw.hex(' ')} at byte {byte} of line {line}, file offset "
-                            f"{offset}); expected UTF-8 text: save the file as UTF-8",
-                            source=source)
-    seen = set()
-    for column in header:
-        if column in seen:
-            raise DataError(f"{source}, {where}: column '{column}' appears twice; expected "
-                            f"each column name once", source=source, field=column)
-        seen.add(column)
-
-
-def _read_json(path: Path, source: str, fmt: str) -> _Table:
-    text, bad = _decode(path.read_bytes())
-    if fmt == "json" and text.lstrip().startswith("["):
-        return _read_json_array(text, source, bad)
-    rows: list[_Row] = []
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as error:
-            hint = (" (the file looks like one JSON array: name it .json or set format: json)"
-                    if number == 1 and line.strip() == "[" else "")
-            raise DataError(f"{source}, line {number}: not valid JSON ({error.msg} at "
-                            f"character {error.colno}){hint}; expected one JSON object per "
-                            f"line", source=source, row=number) from None
-        if not isinstance(value, dict):
-            raise DataError(f"{source}, line {number}: is {_kind(value)}; expected one JSON "
-                            f"object ({{...}}) per line", source=source, row=number)
-        rows.append(_Row(number, f"line {number}", value, (number, number)))
-    return _Table(source, "key", _union_keys(rows), rows, "all lines", bad)
-
-
-def _read_json_array(text: str, source: str, bad: dict) -> _Table:
-    try:
-        records = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise DataError(f"{source}, line {error.lineno}: not valid JSON ({error.msg} at "
-                        f"character {error.colno}); expected a JSON array of objects or one "
-                        f"JSON object per line", source=source) from None
-    rows = []
-    for number, value in enumerate(records, start=1):
-        if not isinstance(value, dict):
-            raise DataError(f"{source}, record {number}: is {_kind(value)}; expected a JSON "
-                            f"object ({{...}}) per record", source=source, row=number)
-        rows.append(_Row(number, f"record {number}", value))
-    return _Table(source, "key", _union_keys(rows), rows, "all records", bad)
-
-
-def _union_keys(rows: list[_Row]) -> list[str]:
-    return list(dict.fromkeys(name for row in rows for name in row.values))
-
-
-def _read_parquet(path: Path, source: str) -> _Table:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    try:
-        table = pq.read_table(path)
-    except (pa.ArrowException, OSError) as error:
-        raise DataError(f"{source}: not a readable Parquet file ({error}); expected a Parquet "
-                        f"file", source=source) from None
-    rows = [_Row(n, f"row {n}", values) for n, values in enumerate(table.to_pylist(), start=1)]
-    return _Table(source, "column", list(table.column_names), rows, "all rows", {})
-
-
-def _read_saved_dataset(path: Path, source: str) -> _Table:
-    import datasets
-
-    try:
-        loaded = datasets.load_from_disk(str(path))
-    except (FileNotFoundError, ValueError, OSError) as error:
-        raise DataError(f"{source}: not a dataset folder ({error}); expected a folder written "
-                        f"by datasets' save_to_disk", source=source) from None
-    return _table_from_dataset(loaded, source)
-
-
-def _read_hub(spec: dict, source: str) -> _Table:
-    import datasets
-
-    kwargs = {}
-    if spec.get("config") is not None:
-        kwargs["name"] = spec["config"]
-    if spec.get("revision") is not None:
-        kwargs["revision"] = spec["revision"]
-    try:
-        loaded = datasets.load_dataset(spec["hub_id"], **kwargs)
-    except Exception as error:  # any failure of the hub is the user's to see
-        raise DataError(f"{source}: the hub dataset could not be loaded ({type(error).__name__}: "
-                        f"{error}); expected a dataset id (and config, revision) that "
-                        f"datasets.load_dataset can load", source=source) from error
-    return _table_from_dataset(loaded, source)
-
-
-def _table_from_dataset(loaded, source: str) -> _Table:
-    """Rows of a Dataset, or of every split of a DatasetDict in order, numbered throughout."""
-    import datasets
-
-    parts = loaded.items() if isinstance(loaded, datasets.DatasetDict) else [(None, loaded)]
-    rows: list[_Row] = []
-    columns: list[str] = []
-    for split, part in parts:
-        if not isinstance(part, datasets.Dataset):
-            raise DataError(f"{source}: is {type(part).__name__}; expected a Dataset or "
-                            f"DatasetDict (no streaming)", source=source)
-        columns += [c for c in part.column_names if c not in columns]
-        for index, values in enumerate(part.to_list(), start=1):
-            number = len(rows) + 1
-            where = f"row {number}" if split is None else (
-                f"row {number} (split '{split}', row {index})")
-            rows.append(_Row(number, where, values, split=split))
-    return _Table(source, "column", columns, rows, "all rows", {})
 
 
 # ---------------------------------------------------------------------------- normalising
@@ -467,7 +104,7 @@ def _table_from_dataset(loaded, source: str) -> _Table:
 class _Cell:
     """One field of one row, and how to say what is wrong with it."""
 
-    def __init__(self, table: _Table, row: _Row, field: str, column: str | None,
+    def __init__(self, table: Table, row: Row, field: str, column: str | None,
                  origin: str | None = None):
         self.table, self.row, self.field, self.column = table, row, field, column
         self.present = column is not None and column in row.values
@@ -488,7 +125,7 @@ class _Cell:
 
     def checked(self, text: str) -> str:
         """``text``, refused when it holds bytes that were not UTF-8 in the file."""
-        if _BAD_BYTE.search(text):
+        if BAD_BYTE.search(text):
             spans = self.row.lines
             hits = sorted(line for line in self.table.bad_bytes
                           if spans is None or spans[0] <= line <= spans[1])
@@ -509,26 +146,6 @@ def _is_empty(value) -> bool:
         return True
     return isinstance(value, str) and not value.strip()
 
-
-def _kind(value) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return f"a boolean ({value})"
-    if isinstance(value, numbers.Number):
-        return f"a number ({value})"
-    if isinstance(value, str):
-        return f"text ({_short(value)})"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list | tuple):
-        return "a list"
-    return f"a value of type {type(value).__name__}"
-
-
-def _short(text: str, limit: int = 60) -> str:
-    text = _BAD_BYTE.sub("\ufffd", text)
-    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
 
 
 def _scalar_text(value) -> str | None:
@@ -552,16 +169,22 @@ def _text(cell: _Cell, what: str = "text") -> str:
     if _is_empty(cell.value):
         cell.fail(cell.empty(), f"non-empty {what}")
     if not isinstance(cell.value, str):
-        cell.fail(f"is {_kind(cell.value)}", f"{what} (a string)")
+        cell.fail(f"is {value_kind(cell.value)}", f"{what} (a string)")
     return cell.checked(cell.value.strip())
 
 
 def _label(cell: _Cell) -> str:
-    if _is_empty(cell.value):
+    """The cell's label under the rule of :mod:`sftdpo.labels` (case not yet folded)."""
+    if not cell.present:
         cell.fail(cell.empty(), "a label (text or a number)")
-    label = _scalar_text(cell.value)
+    try:
+        label = canonical(cell.value)
+    except Missing as missing:
+        cell.fail(f"missing value ({missing.shown})", "a label in every row: fill it in or "
+                  "drop the row (empty, N/A, NA, NaN, None, null and infinite numbers mark a "
+                  "missing value, never a label)")
     if label is None:
-        cell.fail(f"is {_kind(cell.value)}", "a label (text or a number)")
+        cell.fail(f"is {value_kind(cell.value)}", "a label (text or a number)")
     return cell.checked(label)
 
 
@@ -570,22 +193,25 @@ def _identifier(cell: _Cell) -> str:
         cell.fail(cell.empty(), "an id in every row")
     ident = None if isinstance(cell.value, bool) else _scalar_text(cell.value)
     if ident is None:
-        cell.fail(f"is {_kind(cell.value)}", "an id (text or a whole number)")
+        cell.fail(f"is {value_kind(cell.value)}", "an id (text or a whole number)")
     return cell.checked(ident)
 
 
 def _split(cell: _Cell) -> str:
     value = cell.value
-    if isinstance(value, str) and value.strip().lower() in SPLIT_SPELLINGS:
-        return SPLIT_SPELLINGS[value.strip().lower()]
+    if isinstance(value, str) and value.strip().casefold() in SPLIT_SPELLINGS:
+        return SPLIT_SPELLINGS[value.strip().casefold()]
     if _is_empty(value):
         cell.fail(cell.empty(), f"a split name: {_SPLITS_EXPECTED}")
-    shown = _short(value) if isinstance(value, str) else _kind(value)
+    shown = short(value) if isinstance(value, str) else value_kind(value)
     cell.fail(f"unknown split {shown}", _SPLITS_EXPECTED)
 
 
-def _list(cell: _Cell, separator: str, what: str) -> list[str] | dict[str, str]:
-    """A list of stripped strings (or, for a mapping, key -> string); [] when empty."""
+def _list(cell: _Cell, separator: str, what: str,
+          facts: bool = False) -> list[str] | dict[str, str]:
+    """A list of stripped strings (or, for a mapping, key -> string); [] when empty. A string
+    that is not JSON is split at ``separator``; with ``facts`` (key facts), at line breaks if
+    it has any, else at ``separator`` if it holds one, else at ';'."""
     value = cell.value
     if _is_empty(value):
         return []
@@ -599,25 +225,49 @@ def _list(cell: _Cell, separator: str, what: str) -> list[str] | dict[str, str]:
                           f"{error.colno})", f"a JSON list of {what} or {what} joined by "
                           f"'{separator}'")
         else:
+            if facts:
+                separator = ("\n" if "\n" in stripped else separator if separator in stripped
+                             else ";")
             return [piece.strip() for piece in stripped.split(separator) if piece.strip()]
     if isinstance(value, dict):
         return {str(k).strip(): _list_entry(cell, v, what) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_list_entry(cell, v, what) for v in value]
-    cell.fail(f"is {_kind(value)}", f"a list of {what}, a JSON-list string or {what} joined "
+    cell.fail(f"is {value_kind(value)}", f"a list of {what}, a JSON-list string or {what} joined "
               f"by '{separator}'")
 
 
 def _list_entry(cell: _Cell, value, what: str) -> str:
     entry = _scalar_text(value)
     if entry is None or isinstance(value, bool):
-        cell.fail(f"holds {_kind(value)}", f"a list of {what} (text or numbers)")
+        cell.fail(f"holds {value_kind(value)}", f"a list of {what} (text or numbers)")
     if not entry:
         cell.fail("holds an empty entry", f"a list of non-empty {what}")
     return cell.checked(entry)
 
 
-def _resolve_columns(table: _Table, spec: dict, family: str, key: str) -> dict[str, str]:
+def _default_column(table: Table, field: str, key: str) -> str | None:
+    """The column an unmapped field is read from: the one named like the field, case aside.
+    Two such columns, or a split column by another name, are errors."""
+    same = [c for c in table.columns if c.strip().casefold() == field]
+    if len(same) > 1:
+        raise DataError(
+            f"{table.source}, {table.header}, field '{field}': {table.noun}s "
+            f"{', '.join(repr(c) for c in same)} both name it; expected one, or "
+            f"{key}.columns.{field} naming the one to use", source=table.source, field=field)
+    if same:
+        return same[0]
+    near = [c for c in table.columns if field == "split" and "split" in c.casefold()]
+    if near:
+        raise DataError(
+            f"{table.source}, {table.header}, field 'split': no {table.noun} 'split', but "
+            f"{table.noun} {near[0]!r} looks like one; expected {key}.columns.split: "
+            f"{near[0]} to use its splits, or {key}.columns.split: null to split the items "
+            f"here", source=table.source, field="split")
+    return None
+
+
+def _resolve_columns(table: Table, spec: dict, family: str, key: str) -> dict[str, str]:
     """Item field -> column, for every field this family uses and the data has."""
     mapping = spec["columns"]
     required, optional = FAMILIES[family]
@@ -637,8 +287,8 @@ def _resolve_columns(table: _Table, spec: dict, family: str, key: str) -> dict[s
                     f"name; the data has {table.noun}s: {have}",
                     source=table.source, field=field)
             resolved[field] = column
-        elif field in table.columns:
-            resolved[field] = field
+        elif (column := _default_column(table, field, key)) is not None:
+            resolved[field] = column
         elif field in required:
             raise DataError(
                 f"{table.source}, {table.header}, field '{field}': no {table.noun} '{field}' and "
@@ -657,17 +307,19 @@ def _resolve_columns(table: _Table, spec: dict, family: str, key: str) -> dict[s
     return resolved
 
 
-def _normalise(table: _Table, spec: dict, family: str, key: str) -> UserData:
-    columns = _resolve_columns(table, spec, family, key)
+def _normalise(table: Table, spec: dict, family: str, key: str) -> UserData:
     if not table.rows:
-        raise DataError(f"{table.source}: no data rows; expected at least one row",
-                        source=table.source)
+        raise DataError(f"{table.source}: is empty ({table.empty}); expected at least one "
+                        f"data row", source=table.source)
+    columns = _resolve_columns(table, spec, family, key)
     declared = spec["labels"]
     separator = spec["list_separator"]
     items: list[dict] = []
-    first_row_of: dict[str, _Row] = {}
+    label_cells: list[_Cell] = []
+    rejected_cells: list[_Cell | None] = []   # per item: where its rejected answer is
+    first_row_of: dict[str, Row] = {}
     for row in table.rows:
-        def cell(field: str, row: _Row = row) -> _Cell:
+        def cell(field: str, row: Row = row) -> _Cell:
             return _Cell(table, row, field, columns.get(field))
 
         item: dict = {}
@@ -675,7 +327,7 @@ def _normalise(table: _Table, spec: dict, family: str, key: str) -> UserData:
             ident_cell = cell("id")
             ident = _identifier(ident_cell)
             if ident in first_row_of:
-                ident_cell.fail(f"duplicate id {_short(ident)}", "each id once",
+                ident_cell.fail(f"duplicate id {short(ident)}", "each id once",
                                 where=f"{first_row_of[ident].where} and {row.where}")
             first_row_of[ident] = row
         else:
@@ -685,23 +337,20 @@ def _normalise(table: _Table, spec: dict, family: str, key: str) -> UserData:
         if family == "summarization":
             item["reference"] = _text(cell("reference"), "reference text")
             facts_cell = cell("key_facts")
-            facts = _list(facts_cell, separator, "key facts")
+            facts = _list(facts_cell, separator, "key facts", facts=True)
             if isinstance(facts, dict):
                 facts = list(facts.values())
             if not facts:
-                facts_cell.fail("no key facts", f"at least one key fact (a JSON list, or facts "
-                                f"joined by '{separator}'); the rubric grader needs them")
+                facts_cell.fail("no key facts", f"at least one key fact (a JSON list, one fact "
+                                f"per line, or facts joined by '{separator}' or ';'); the "
+                                f"rubric grader needs them")
             item["key_facts"] = facts
         else:
             label_cell = cell("label")
             label = _label(label_cell)
             if family == "clinical_reasoning":
                 label = _options(cell("options"), label_cell, label, separator, item)
-            elif declared is not None and label not in declared:
-                near = [d for d in declared if d.lower() == label.lower()]
-                hint = f" (did you mean '{near[0]}'?)" if near else ""
-                label_cell.fail(f"label {_short(label)} is not declared{hint}",
-                                f"one of: {', '.join(declared)} ({key}.labels)")
+            label_cells.append(label_cell)
             item["label"] = label
         if "split" in columns:
             item["split"] = _split(cell("split"))
@@ -724,19 +373,79 @@ def _normalise(table: _Table, spec: dict, family: str, key: str) -> UserData:
                 if item["chosen"] == item["rejected"]:
                     rejected_cell.fail("the same text as chosen",
                                        "a rejected answer that differs from the chosen one")
+        rejected_cells.append(cell("rejected") if "rejected" in item else None)
         item["source_row"] = row.number
         items.append(item)
 
-    labels = None
+    labels, merged = None, {}
     if family in LABEL_FAMILIES:
-        labels = declared or tuple(sorted({item["label"] for item in items}))
+        labels, merged = _label_set(items, label_cells, rejected_cells, declared,
+                                    f"{key}.labels")
         if len(labels) < 2:
             column = columns["label"]
             raise DataError(
                 f"{table.source}, all rows, field 'label' ({table.noun} '{column}'): every row "
                 f"has the label '{labels[0]}'; expected at least 2 classes",
                 source=table.source, field="label")
-    return UserData(items=items, labels=labels, source=table.source, n_rows=len(table.rows))
+    return UserData(items=items, labels=labels, source=table.source, n_rows=len(table.rows),
+                    merged=merged)
+
+
+def _label_set(items: list[dict], cells: list[_Cell], rejected_cells: list[_Cell | None],
+               declared: tuple[str, ...] | None,
+               key: str) -> tuple[tuple[str, ...], dict[str, list[str]]]:
+    """Each item's label as the label it stands for (rules 4-6 of :mod:`sftdpo.labels`), the
+    same for a chosen or rejected answer that is a label; returns the label set (the declared
+    one, else the labels found, sorted) and the spellings merged into each label."""
+    if declared is not None:
+        strict = case_matters(declared)
+        spelling = {fold(label, strict): label for label in declared}
+    else:
+        strict = False
+        spelling = {fold(s, strict): label for s, label in
+                    kept_spellings([item["label"] for item in items]).items()}
+    merged: dict[str, set[str]] = {}
+    for item, cell, rejected_cell in zip(items, cells, rejected_cells, strict=True):
+        label = spelling.get(fold(item["label"], strict))
+        if label is None:
+            near = difflib.get_close_matches(item["label"], declared, n=1, cutoff=0.6)
+            hint = f" (did you mean '{near[0]}'?)" if near else ""
+            cell.fail(f"label {short(item['label'])} is not declared{hint}",
+                      f"one of: {', '.join(declared)} ({key})")
+        item["label"] = label
+        raw = cell.value.strip() if isinstance(cell.value, str) else str(cell.value)
+        if raw != label:
+            merged.setdefault(label, set()).add(raw)
+        for answer in ("chosen", "rejected"):
+            if answer in item:
+                try:
+                    text = canonical(item[answer])
+                except Missing:
+                    continue
+                item[answer] = spelling.get(fold(text, strict), item[answer])
+        if rejected_cell is not None and item["chosen"] == item["rejected"]:
+            rejected_cell.fail(f"the same label as chosen ('{item['chosen']}') by the label "
+                               f"rule", "a rejected answer that is another label")
+    merged_sorted = {label: sorted(merged[label]) for label in sorted(merged)}
+    if declared is not None:
+        return declared, merged_sorted
+    labels = tuple(sorted(set(spelling.values())))
+    for group in look_alikes(labels):
+        rows = {label: [c.row.where for i, c in zip(items, cells, strict=True)
+                        if i["label"] == label] for label in group}
+        listed = "; ".join(f"'{label}' ({_first_rows(where)})" for label, where in rows.items())
+        first = cells[0]
+        raise DataError(
+            f"{first.table.source}, all rows, field 'label' ({first.origin}): labels that "
+            f"differ only by spacing or punctuation: {listed}; expected one spelling per "
+            f"label: correct the data, or declare the label set ({key}: [...]) to keep "
+            f"them apart", source=first.table.source, field="label")
+    return labels, merged_sorted
+
+
+def _first_rows(where: list[str], shown: int = 3) -> str:
+    more = f" and {len(where) - shown} more" if len(where) > shown else ""
+    return ", ".join(where[:shown]) + more
 
 
 def _options(cell: _Cell, label_cell: _Cell, label: str, separator: str, item: dict) -> str:
@@ -749,18 +458,21 @@ def _options(cell: _Cell, label_cell: _Cell, label: str, separator: str, item: d
     if not options:
         return label
     if len(options) < 2:
-        cell.fail(f"{len(options)} option ({_short(options[0])})",
+        cell.fail(f"{len(options)} option ({short(options[0])})",
                   f"at least 2 options (a JSON list, or options joined by '{separator}'), or "
                   f"none for a free-response question")
     for option in options:
         if options.count(option) > 1:
-            cell.fail(f"option {_short(option)} appears twice", "each option once")
+            cell.fail(f"option {short(option)} appears twice", "each option once")
     if label not in options and label in by_key:
         label = by_key[label]
+    same = [o for o in options if nfc(o).casefold() == label.casefold()]
+    if label not in options and len(same) == 1:
+        label = same[0]
     if label not in options:
-        near = [o for o in options if o.lower() == label.lower()]
-        hint = f" (did you mean {_short(near[0])}?)" if near else ""
-        shown = ", ".join(_short(o) for o in options)
-        label_cell.fail(f"{_short(label)} is not among the row's options ({cell.origin}){hint}",
+        near = difflib.get_close_matches(label, options, n=1, cutoff=0.6)
+        hint = f" (did you mean {short(near[0])}?)" if near else ""
+        shown = ", ".join(short(o) for o in options)
+        label_cell.fail(f"{short(label)} is not among the row's options ({cell.origin}){hint}",
                         f"one of the options: {shown}")
     return label

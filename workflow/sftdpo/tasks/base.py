@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import ClassVar
 
+from ..labels import case_matters, fold, nfc
+
 # Every task's per-item record (the results contract's predictions) holds at least these.
 RECORD_FIELDS = ("id", "prediction", "parsed", "reference", "score")
 
@@ -83,7 +85,9 @@ class LabelTask(Task):
     """Classification: the answer is one label out of a fixed set.
 
     ``aliases`` maps a label to other spellings a model may use for it ("not urgent" for
-    "non-urgent"); the parser accepts the label itself and its aliases, case-insensitively.
+    "non-urgent"); the parser accepts the label itself and its aliases, in Unicode NFC and
+    case-insensitively unless two labels differ only by case (the rule of
+    :mod:`sftdpo.labels`).
     ``build_items(n_items, seed, **generator_settings)`` makes the built-in data (None for a
     task over a user's data).
     """
@@ -118,7 +122,7 @@ class LabelTask(Task):
 
     def parse(self, completion: str, item: dict | None = None) -> str | None:
         """The label named first in ``completion``, or None when it names none."""
-        match = self._pattern.search(completion.lower())
+        match = self._pattern.search(fold(nfc(completion), self._case_matters))
         if match is None:
             return None
         return self._label_of[match.group(0)]
@@ -130,10 +134,17 @@ class LabelTask(Task):
         return list(self.labels)
 
     @cached_property
+    def _case_matters(self) -> bool:
+        return case_matters(self.labels)
+
+    @cached_property
     def _label_of(self) -> dict[str, str]:
-        spellings = {label.lower(): label for label in self.labels}
+        def key(spelling: str) -> str:
+            return fold(nfc(spelling), self._case_matters)
+
+        spellings = {key(label): label for label in self.labels}
         for label, alternatives in self.aliases.items():
-            spellings.update({alt.lower(): label for alt in alternatives})
+            spellings.update({key(alt): label for alt in alternatives})
         return spellings
 
     @cached_property
