@@ -58,6 +58,25 @@ STAGE_ORDER = ("sft", "pairs", "dpo", "generate", "judge", "dpo_over_sft")
 TRAINING_RECORD = "train_summary.json"
 
 
+def block_parameters(model) -> int:
+    """Parameters of the decoder blocks: the per-token matmul weights, without the embedding
+    and the LM head (which TRL's trainers run on labelled positions only)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    blocks = base.model.layers
+    return sum(p.numel() for name, p in blocks.named_parameters() if "lora_" not in name)
+
+
+def training_flops_per_token(block_params: int, adapted_share: float, adapter_params: int
+                             ) -> float:
+    """Matmul FLOPs per token of one LoRA training step: the forward pass, 2 x the block
+    parameters; the backward pass, 2 x the parameters of the blocks gradients flow through
+    (from the top down to the lowest adapted block, ``adapted_share`` of them; frozen weights
+    get no weight gradient); and the adapters' own forward and backward, 6 x theirs.
+    Attention scores (under 3% at these lengths) and the labelled positions' LM head are left
+    out. A reference forward (DPO) adds ``2 * block_params`` per token."""
+    return 2.0 * block_params * (1.0 + adapted_share) + 6.0 * adapter_params
+
+
 class ComputeRecordError(ValueError):
     """A compute record lacks a field or holds a value of the wrong kind."""
 

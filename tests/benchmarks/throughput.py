@@ -1,0 +1,350 @@
+"""Training and evaluation throughput of the workflow's model jobs, with before/after figures.
+
+    python tests/benchmarks/throughput.py [--model-dir DIR] [--threads N] [--steps N]
+
+Prints, in one run, on the embedded model as the workflow materialises it
+(resources/models/smollm2-135m; run `snakemake --cores 2 resources/models/smollm2-135m` first):
+
+1. the machine's bf16 matmul peak (a 2048^3 product at the benchmark's thread count);
+2. SFT and DPO training tokens/s and their share of that peak, for plain TRL defaults, the
+   workflow's settings before this benchmark existed (``BEFORE``) and its settings now
+   (``NOW``), all on the same provider-triage items with the same LoRA adapter; FLOPs per
+   token by :func:`sftdpo.compute.training_flops_per_token`, DPO counting the reference
+   forward as well;
+3. DPO seconds per epoch over SFT seconds per epoch on the same items (DPO's reference pass
+   included, whether it runs at every step or once before training);
+4. model-job start-up: seconds from the interpreter's start to the first training step and
+   to the first answer (generated, and by likelihood), in a fresh process as a job runs;
+5. evaluation items/s and parse failures by evaluation mode (generate, likelihood);
+6. one SFT job with 2 threads against two 1-thread SFT jobs side by side (tokens/s in all).
+
+A benchmark, not a test: it asserts nothing and takes about ten minutes on a 2-core CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import torch
+from transformers import TrainerCallback
+
+LORA = {"r": 16, "alpha": 32, "dropout": 0.0, "top_layers": 8,
+        "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
+                           "down_proj"]}
+STAGE = {"epochs": 1, "batch_size": 8, "gradient_accumulation_steps": 1, "max_length": 640,
+         "lr_scheduler": "constant", "warmup_steps": 2, "gradient_checkpointing": False,
+         "mixed_precision": "bf16", "group_by_length": True}
+DPO = {"beta": 0.1, "loss_type": ["sigmoid"], "loss_weights": None,
+       "precompute_reference": True, "precompute_batch_size": 32}
+# The workflow's settings now, and as they were before (commit d2113e1: LoRA dropout 0.05,
+# random batches, the reference run at every DPO step).
+NOW = {"lora": LORA, "sft": {**STAGE, "learning_rate": 5e-4},
+       "dpo": {**STAGE, **DPO, "learning_rate": 5e-5}}
+BEFORE = {"lora": {**LORA, "dropout": 0.05},
+          "sft": {**NOW["sft"], "group_by_length": False},
+          "dpo": {**NOW["dpo"], "group_by_length": False, "precompute_reference": False}}
+SPEC = {"dtype": "bfloat16", "quantization": "none"}
+
+
+class LoopTimer(TrainerCallback):
+    """Wall time of the training loop and of its first step (warm-up)."""
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.started = time.perf_counter()
+        self.first_step = None
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.first_step is None:
+            self.first_step = time.perf_counter() - self.started
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self.seconds = time.perf_counter() - self.started
+
+
+def bf16_peak(threads: int) -> float:
+    torch.set_num_threads(threads)
+    a, b = (torch.randn(2048, 2048, dtype=torch.bfloat16) for _ in range(2))
+    for _ in range(3):
+        a @ b
+    started, reps = time.perf_counter(), 10
+    for _ in range(reps):
+        a @ b
+    return 2 * 2048**3 * reps / (time.perf_counter() - started)
+
+
+def flops_per_token(trainer, settings: dict, with_reference: bool) -> float:
+    from sftdpo.compute import block_parameters, training_flops_per_token
+
+    model = trainer.model
+    layers = model.get_base_model().config.num_hidden_layers
+    top = settings["lora"]["top_layers"]
+    adapters = sum(p.numel() for n, p in model.named_parameters() if "lora_" in n
+                   and ".default." in n)
+    blocks = block_parameters(model)
+    per_token = training_flops_per_token(blocks, min(top or layers, layers) / layers, adapters)
+    return per_token + (2.0 * blocks if with_reference else 0.0)
+
+
+def run(trainer) -> tuple[float, int, float]:
+    """(seconds of the whole epoch, tokens the trainer counted, seconds of steps after the
+    first): the epoch includes DPO's precompute pass when it runs, done in the constructor."""
+    timer = LoopTimer()
+    trainer.add_callback(timer)
+    trainer.train()
+    return timer.seconds, trainer.state.num_input_tokens_seen, timer.seconds - timer.first_step
+
+
+def trl_default_sft(model_dir, task, items, out_dir):
+    """SFTTrainer with SFTConfig's defaults (batch size, epochs and CPU set as the workflow's)
+    and the workflow's LoRA adapter."""
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    from sftdpo.modeling import load_base_model, load_tokenizer
+    from sftdpo.training import lora_config, sft_records
+
+    model = load_base_model(model_dir, SPEC, "cpu", for_training=True)
+    args = SFTConfig(output_dir=str(out_dir), per_device_train_batch_size=8, num_train_epochs=1,
+                     use_cpu=True, bf16=True, report_to=[], save_strategy="no",
+                     disable_tqdm=True, include_num_input_tokens_seen="non_padding")
+    return SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(
+        sft_records(task, items)), processing_class=load_tokenizer(model_dir),
+        peft_config=lora_config(LORA, model.config.num_hidden_layers))
+
+
+def trl_default_dpo(model_dir, sft_dir, pairs, out_dir):
+    from datasets import Dataset
+    from trl import DPOConfig, DPOTrainer
+
+    from sftdpo.modeling import load_tokenizer, load_with_adapter
+    from sftdpo.training import dpo_records
+
+    model = load_with_adapter(model_dir, SPEC, sft_dir, "cpu", trainable=True)
+    args = DPOConfig(output_dir=str(out_dir), per_device_train_batch_size=8, num_train_epochs=1,
+                     use_cpu=True, bf16=True, report_to=[], save_strategy="no",
+                     disable_tqdm=True, include_num_input_tokens_seen="non_padding")
+    return DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(dpo_records(pairs)),
+                      processing_class=load_tokenizer(model_dir))
+
+
+def training(model_dir: Path, n_items: int, peak: float) -> None:
+    import trl.trainer.utils as trl_utils
+
+    from sftdpo.tasks import BUILTIN_TASKS
+    from sftdpo.training import build_dpo_trainer, build_sft_trainer, save_adapter
+
+    task = BUILTIN_TASKS["provider_triage"]
+    items = task.build_items(n_items + 8, 0)
+    train, validation = items[:n_items], items[n_items:]
+    pairs = [{"prompt": task.prompt_messages(i), "chosen": task.gold(i),
+              "rejected": next(x for x in task.labels if x != task.gold(i))} for i in train]
+    trl_default_head = trl_utils._use_triton  # the workflow replaces it when it builds a trainer
+    print(f"\n== training: {n_items} provider-triage items, batch 8, 1 epoch, LoRA r16 on the "
+          f"top 8 blocks; tokens = non-padding input tokens")
+    print(f"{'setting':30s} {'epoch s':>8s} {'tokens':>7s} {'tok/s':>7s} {'GFLOP/tok':>9s} "
+          f"{'of peak':>7s}")
+    epochs: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        sft_dir = tmp / "sft"
+        rows = [("SFT  TRL defaults", lambda: trl_default_sft(model_dir, task, train, tmp / "a"),
+                 NOW, False)]
+        for name, settings in (("before", BEFORE), ("now", NOW)):
+            rows.append((f"SFT  workflow {name}", lambda s=settings: build_sft_trainer(
+                model_dir, SPEC, task, train, validation, s, 0, "cpu", sft_dir), settings, False))
+        for label, build, settings, reference in rows:
+            trainer = build()
+            if label.endswith("TRL defaults"):
+                trl_utils._use_triton = trl_default_head
+            seconds, tokens, _ = run(trainer)
+            report(label, seconds, tokens, flops_per_token(trainer, settings, reference), peak)
+            epochs[label] = seconds
+            if label == "SFT  workflow now":
+                save_adapter(trainer, sft_dir, {})
+        dpo_rows = [("DPO  TRL defaults", lambda: trl_default_dpo(model_dir, sft_dir, pairs,
+                                                                   tmp / "b"), NOW)]
+        for name, settings in (("before", BEFORE), ("now", NOW)):
+            dpo_rows.append((f"DPO  workflow {name}", lambda s=settings: build_dpo_trainer(
+                model_dir, SPEC, sft_dir, pairs, s, 0, "cpu", tmp / "dpo"), settings))
+        for label, build, settings in dpo_rows:
+            started = time.perf_counter()
+            trainer = build()
+            if label.endswith("TRL defaults"):
+                trl_utils._use_triton = trl_default_head
+            # The precompute pass runs in the constructor: part of DPO's epoch.
+            precompute = (time.perf_counter() - started) if trainer.precompute_ref_logps else 0.0
+            seconds, tokens, _ = run(trainer)
+            report(label, seconds + precompute, tokens,
+                   flops_per_token(trainer, settings, with_reference=True), peak)
+            epochs[label] = seconds + precompute
+    for name in ("TRL defaults", "workflow before", "workflow now"):
+        print(f"DPO/SFT seconds per epoch, {name}: "
+              f"{epochs['DPO  ' + name] / epochs['SFT  ' + name]:.2f}x")
+
+
+def report(label, seconds, tokens, per_token, peak):
+    rate = tokens / seconds
+    print(f"{label:30s} {seconds:8.1f} {tokens:7d} {rate:7.0f} {per_token / 1e9:9.3f} "
+          f"{rate * per_token / peak:7.1%}", flush=True)
+
+
+# A job's start in a fresh interpreter: what the sft and generate scripts do, timed from the
+# interpreter's start (time.time() at the top of the code, against the parent's clock).
+STARTUP = textwrap.dedent("""
+    import sys, time
+    from types import SimpleNamespace
+    from sftdpo.runtime import skip_bitsandbytes, prepare_torch
+    if {skip}:
+        skip_bitsandbytes()
+    prepare_torch({threads}, 0)
+    from sftdpo.tasks import BUILTIN_TASKS
+    task = BUILTIN_TASKS["provider_triage"]
+    items = task.build_items(16, 0)
+    spec = {{"dtype": "bfloat16", "quantization": "none"}}
+    if "{what}" == "train":
+        from transformers import TrainerCallback
+        from sftdpo.training import build_sft_trainer
+        settings = {settings}
+        class First(TrainerCallback):
+            def on_step_begin(self, *args, **kwargs):
+                print("READY", time.time(), flush=True)
+                sys.exit(0)
+        trainer = build_sft_trainer("{model_dir}", spec, task, items, items[:8], settings, 0,
+                                    "cpu", __import__("pathlib").Path("{out}"))
+        trainer.add_callback(First())
+        trainer.train()
+    else:
+        from sftdpo.modeling import load_tokenizer, load_with_adapter
+        tokenizer = load_tokenizer("{model_dir}")
+        model = load_with_adapter("{model_dir}", spec, None, "cpu")
+        if "{what}" == "generate":
+            from sftdpo.inference import generate_answers
+            generate_answers(model, tokenizer, [task.prompt_messages(items[0])], 8, 1)
+        else:
+            from sftdpo.scoring import candidate_logprobs
+            candidate_logprobs(model, tokenizer, task, items[0])
+        print("READY", time.time(), flush=True)
+""")
+
+
+def startup(model_dir: Path, threads: int) -> None:
+    print("\n== model-job start-up: interpreter start to first step / first answer (s), "
+          "best of 3")
+    for what in ("train", "generate", "likelihood"):
+        for skip in (False, True):
+            best = float("inf")
+            for _ in range(3):
+                with tempfile.TemporaryDirectory() as tmp:
+                    code = STARTUP.format(skip=skip, threads=threads, what=what, settings=NOW,
+                                          model_dir=model_dir, out=Path(tmp) / "sft")
+                    started = time.time()
+                    out = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                                         text=True, check=True).stdout
+                ready = float(next(line for line in out.splitlines()
+                                   if line.startswith("READY")).split()[1])
+                best = min(best, ready - started)
+            name = "without bitsandbytes (now)" if skip else "bitsandbytes imported (before)"
+            print(f"{what:10s} {name:32s} {best:5.1f}", flush=True)
+
+
+def evaluation(model_dir: Path, n_items: int) -> None:
+    from sftdpo.inference import generate_answers
+    from sftdpo.modeling import load_tokenizer, load_with_adapter
+    from sftdpo.scoring import candidate_logprobs
+    from sftdpo.tasks import BUILTIN_TASKS, answer_tokens
+
+    print(f"\n== evaluation: {n_items} items per task, the base model")
+    tokenizer = load_tokenizer(model_dir)
+    model = load_with_adapter(model_dir, SPEC, None, "cpu")
+    for name in ("provider_triage", "clinical_reasoning"):
+        task = BUILTIN_TASKS[name]
+        items = task.build_items(n_items, 1)
+        started = time.perf_counter()
+        answers, _ = generate_answers(model, tokenizer, [task.prompt_messages(i) for i in items],
+                                      answer_tokens(task, {}), 16)
+        generate_seconds = time.perf_counter() - started
+        failures = sum(task.parse(a, i) is None for a, i in zip(answers, items, strict=True))
+        started = time.perf_counter()
+        for item in items:
+            candidate_logprobs(model, tokenizer, task, item)
+        likelihood_seconds = time.perf_counter() - started
+        print(f"{name:20s} generate   {n_items / generate_seconds:6.2f} items/s, "
+              f"{failures}/{n_items} unparseable")
+        print(f"{name:20s} likelihood {n_items / likelihood_seconds:6.2f} items/s, "
+              f"0/{n_items} unparseable ({generate_seconds / likelihood_seconds:.1f}x)",
+              flush=True)
+
+
+SIDE_BY_SIDE = textwrap.dedent("""
+    import json, tempfile, time
+    from pathlib import Path
+    from sftdpo.runtime import skip_bitsandbytes, prepare_torch
+    skip_bitsandbytes()
+    prepare_torch({threads}, 0)
+    from sftdpo.tasks import BUILTIN_TASKS
+    from sftdpo.training import build_sft_trainer
+    task = BUILTIN_TASKS["{task}"]
+    items = task.build_items({n_items} + 8, 0)
+    trainer = build_sft_trainer("{model_dir}", {{"dtype": "bfloat16", "quantization": "none"}},
+                                task, items[8:], items[:8], {settings}, 0, "cpu",
+                                Path(tempfile.mkdtemp()) / "sft")
+    started = time.perf_counter()
+    trainer.train()
+    print("RESULT", json.dumps([trainer.state.num_input_tokens_seen,
+                                time.perf_counter() - started]))
+""")
+
+
+def threads_side_by_side(model_dir: Path, n_items: int) -> None:
+    print(f"\n== threads: SFT on {n_items} items, one 2-thread job vs two 1-thread jobs at once")
+
+    def start(threads, task):
+        code = SIDE_BY_SIDE.format(threads=threads, task=task, n_items=n_items, settings=NOW,
+                                   model_dir=model_dir)
+        return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+
+    def result(process):
+        out, _ = process.communicate()
+        return json.loads(next(line for line in out.splitlines()
+                               if line.startswith("RESULT"))[7:])
+
+    started = time.perf_counter()
+    tokens, _ = result(start(2, "provider_triage"))
+    print(f"one job, 2 threads:   {tokens / (time.perf_counter() - started):6.0f} tok/s")
+    started = time.perf_counter()
+    jobs = [start(1, "provider_triage"), start(1, "urgency_triage")]
+    tokens = sum(result(job)[0] for job in jobs)
+    print(f"two jobs, 1 thread:   {tokens / (time.perf_counter() - started):6.0f} tok/s in all "
+          "(wall time from start to the later job's end, start-up included in both rows)")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model-dir", type=Path, default=Path("resources/models/smollm2-135m"))
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--items", type=int, default=64, help="training items per run")
+    parser.add_argument("--only", nargs="*", default=["training", "startup", "evaluation",
+                                                      "threads"])
+    args = parser.parse_args()
+    model_dir = args.model_dir.resolve()
+    peak = bf16_peak(args.threads)
+    print(f"device cpu, {args.threads} torch threads, bf16 matmul peak {peak / 1e9:.0f} GFLOP/s")
+    if "training" in args.only:
+        training(model_dir, args.items, peak)
+    if "startup" in args.only:
+        startup(model_dir, args.threads)
+    if "evaluation" in args.only:
+        evaluation(model_dir, 32)
+    if "threads" in args.only:
+        threads_side_by_side(model_dir, args.items)
+
+
+if __name__ == "__main__":
+    main()
