@@ -121,3 +121,103 @@ def test_user_pairs_take_the_users_answers_and_need_at_least_one(model_and_token
     ctx.items = items[1:]
     with pytest.raises(DataError, match="none of the 1 training items has both"):
         PAIR_STRATEGIES["user_pairs"](ctx)
+
+
+SHORT_REFERENCES = ("Stable changes of COPD.", "Who manufactures cetirizine?",
+                    "Mild cardiomegaly.", "Clear lungs.", "Healed rib fracture.",
+                    "Small hiatal hernia.", "Degenerative spine changes.", "Tortuous aorta.")
+
+
+def short_summaries(n: int, same_reference: int = 0) -> list[dict]:
+    """Items as a real summary set brings them: one-sentence references, no key facts; the
+    last ``same_reference`` items share one reference."""
+    items = [{"id": f"s{i}", "text": f"Chest film of patient {name}: {reference} Lines and "
+              "tubes unchanged. Bones and soft tissues as before.", "reference": reference}
+             for i, (name, reference) in enumerate(zip("ABCDEFGH", SHORT_REFERENCES,
+                                                       strict=True))][:n]
+    for item in items[n - same_reference:]:
+        item["reference"] = "No acute process."
+    return items
+
+
+def test_every_degradation_is_tried_for_every_item(model_and_tokenizer, monkeypatch):
+    """Each item goes through its whole seeded order: where drop_key_facts and
+    contradict_fact give nothing, every item reaches base_summary, whichever it starts with
+    (it used to be tried only by items whose order started with it)."""
+    tried = []
+
+    def fails(name):
+        def degrade(item, rng):
+            tried.append((item["id"], name))
+            raise ValueError(f"{name} cannot")
+        return degrade
+    monkeypatch.setattr(pairs_module, "drop_key_facts", fails("drop_key_facts"))
+    monkeypatch.setattr(pairs_module, "contradict_fact", fails("contradict_fact"))
+    monkeypatch.setattr(pairs_module, "generate_answers",
+                        lambda model, tok, prompts, *a, **k: (["Pt admitted."] * len(prompts), 0))
+    ctx = context(model_and_tokenizer, "hospital_course_summary", n_items=9,
+                  degradations=("drop_key_facts", "contradict_fact", "base_summary"))
+    pairs = PAIR_STRATEGIES["degraded_summary"](ctx)
+    assert [p["id"] for p in pairs] == [item["id"] for item in ctx.items]
+    assert {p["strategy"] for p in pairs} == {"degraded_summary:base_summary"}
+    orders = pairs_module.degradation_orders(ctx.degradations, 9, ctx.seed)
+    assert {order[0] for order in orders} == {"drop_key_facts", "contradict_fact",
+                                              "base_summary"}
+    for item, order in zip(ctx.items, orders, strict=True):
+        before_base = order[:order.index("base_summary")]
+        assert [name for i, name in tried if i == item["id"]] == before_base
+
+
+def test_short_references_without_key_facts_pair_with_another_items_reference(
+        model_and_tokenizer, monkeypatch):
+    """Nothing to drop or contradict in "Mild cardiomegaly.", and the base model's summary
+    grades as well as the reference (here it is the reference): the item takes another
+    item's reference."""
+    items = short_summaries(8)
+    reference_of = {item["text"]: item["reference"] for item in items}
+    monkeypatch.setattr(pairs_module, "generate_answers", lambda model, tok, prompts, *a, **k: (
+        [reference_of[p[1]["content"].split("\n\n")[0]] for p in prompts], 0))
+    task = BUILTIN_TASKS["hospital_course_summary"]
+    ctx = context(model_and_tokenizer, "hospital_course_summary", items=items)
+    pairs = PAIR_STRATEGIES["degraded_summary"](ctx)
+    assert len(pairs) == 8 and not ctx.dropped
+    assert {p["strategy"] for p in pairs} == {"degraded_summary:other_reference"}
+    references = {item["reference"] for item in items}
+    for pair, item in zip(pairs, items, strict=True):
+        assert pair["rejected"] in references - {item["reference"]}
+        assert task.score(item, item["reference"])["score"] == 5 > pair["rejected_grade"]
+    assert pairs == PAIR_STRATEGIES["degraded_summary"](
+        context(model_and_tokenizer, "hospital_course_summary", items=items))  # seeded
+
+
+def test_an_item_nothing_can_pair_is_dropped_and_counted(model_and_tokenizer):
+    """One-clause references with no number, side or negation cannot be degraded by
+    dropping or contradicting: those items are dropped, named with their rows and why; the
+    job fails only below pairs.min_share. other_reference fails only where every other
+    reference says the same."""
+    items = short_summaries(4)
+    items[0]["reference"] = "Mild cardiomegaly, 3 cm nodule."
+    for row, item in enumerate(items, start=2):
+        item["source_row"] = row
+    ctx = context(model_and_tokenizer, "hospital_course_summary", items=items,
+                  degradations=("drop_key_facts", "contradict_fact"))
+    pairs = PAIR_STRATEGIES["degraded_summary"](ctx)
+    assert [p["id"] for p in pairs] == ["s0"]
+    counts = pairs_module.pair_counts(ctx, pairs, "degraded_summary")
+    assert (counts["training_items"], counts["pairs"], counts["dropped"]) == (4, 1, 3)
+    assert sum(counts["by"].values()) == 1
+    dropped = counts["dropped_items"][0]
+    assert dropped["where"] == "row 3 (id 's1')"
+    assert sorted(r.split(":")[0] for r in dropped["reasons"]) == [
+        "contradict_fact", "drop_key_facts"]
+    pairs_module.check_enough_pairs(counts, 0.25, "notes", "notes.csv")
+    with pytest.raises(DataError, match=r"notes.csv\): 1 of 4 training items .*min_share "
+                       r"\(0.5\).*row 3 \(id 's1'\)"):
+        pairs_module.check_enough_pairs(counts, 0.5, "notes", "notes.csv")
+
+    same = short_summaries(3, same_reference=3)
+    ctx = context(model_and_tokenizer, "hospital_course_summary", items=same,
+                  degradations=("other_reference",))
+    assert PAIR_STRATEGIES["degraded_summary"](ctx) == []
+    assert [d["reasons"] for d in ctx.dropped] == [
+        ["other_reference: no other reference grades below this one"]] * 3

@@ -248,9 +248,26 @@ def test_required_field_without_mapping_or_column(tmp_path):
     write(tmp_path, "n.csv", NOTES_CSV)
     fails(tmp_path, {"path": "n.csv", "columns": {"label": "finding"}}, field="text",
           says=["header (line 1)", "no column 'text'", "note_id, note, finding"])
-    write(tmp_path, "s.jsonl", jsonl([{"text": "a", "reference": "b"}]))
-    fails(tmp_path, {"path": "s.jsonl"}, "summarization", field="key_facts",
-          says=["all lines", "no key 'key_facts'"])
+    write(tmp_path, "s.jsonl", jsonl([{"text": "a", "key_facts": ["b"]}]))
+    fails(tmp_path, {"path": "s.jsonl"}, "summarization", field="reference",
+          says=["all lines", "no key 'reference'"])
+
+
+def test_summaries_without_key_facts_are_graded_against_their_references(tmp_path):
+    """A summary set with no key_facts column loads (the rubric takes the reference's
+    clauses); a key_facts column with an empty cell, or a reference with nothing to grade,
+    is refused with the row named."""
+    write(tmp_path, "s.jsonl", jsonl([{"text": "Long note.", "reference": "Stable COPD."}]))
+    data = load(tmp_path, {"path": "s.jsonl"}, "summarization")
+    assert "key_facts" not in data.items[0]
+    write(tmp_path, "f.jsonl", jsonl([{"text": "a", "reference": "b c", "key_facts": ["b"]},
+                                      {"text": "d", "reference": "e f", "key_facts": ""}]))
+    fails(tmp_path, {"path": "f.jsonl"}, "summarization", row=2, field="key_facts",
+          says=["no key facts", "columns.key_facts: null"])
+    write(tmp_path, "n.jsonl", jsonl([{"text": "a", "reference": "Fine."},
+                                      {"text": "b", "reference": "Normal."}]))
+    fails(tmp_path, {"path": "n.jsonl"}, "summarization", row=2, field="reference",
+          says=["no clause with a content word"])
 
 
 def test_empty_text_label_and_reference(tmp_path):

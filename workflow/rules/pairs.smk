@@ -4,13 +4,15 @@ rule pairs:
         sft=rules.sft.output[0],
         train=rules.data.output.train,
         meta=rules.data.output.meta,
+        context=rules.check_context.output[0],
     output:
         pairs="results/pairs/{model}/{task}/seed{seed}.jsonl",
         compute="results/pairs/{model}/{task}/seed{seed}.compute.json",
+        counts="results/pairs/{model}/{task}/seed{seed}.counts.json",
     params:
         spec=model_spec,
-        task=task_spec,
-        sft_max_length=config["sft"]["max_length"],
+        task=pairs_task_spec,
+        context_length=config["context_length"],
         batch_size=config["generation"]["batch_size"],
         seed=lambda wildcards: int(wildcards.seed),
     threads: 8

@@ -1,14 +1,13 @@
 """Rule pairs: preference pairs on the training split, by the task's pair strategy."""
 
-from collections import Counter
-
 from sftdpo.context import read_fitted
 from sftdpo.inference import TALLY
 from sftdpo.io import write_json, write_jsonl
 from sftdpo.modeling import load_tokenizer, load_with_adapter
-from sftdpo.pairs import PAIR_STRATEGIES, PairContext
+from sftdpo.pairs import PAIR_STRATEGIES, PairContext, check_enough_pairs, pair_counts
 from sftdpo.runtime import start_job
 from sftdpo.tasks import answer_tokens, load_task_with_meta, pair_strategy
+from sftdpo.userspec import source_name
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 meter = start_job(sm, sm.params.spec)
@@ -21,7 +20,7 @@ context = PairContext(
     tokenizer=tokenizer,
     task=task,
     items=read_fitted(task, sm.params.task, sm.input.train, sm.input.model, tokenizer,
-                      sm.params.sft_max_length),
+                      sm.params.context_length),
     seed=sm.params.seed,
     max_new_tokens=answer_tokens(task, sm.params.task),
     batch_size=sm.params.batch_size,
@@ -31,11 +30,18 @@ context = PairContext(
 # Measured: the strategy's scoring and generation (base_summary loads the base model in it).
 with meter.measure():
     pairs = PAIR_STRATEGIES[strategy](context)
+source = source_name(sm.params.task["data"]) if "data" in sm.params.task else "built-in data"
+counts = pair_counts(context, pairs, strategy)
+print(f"{counts['pairs']} of {counts['training_items']} training items paired by {strategy}:",
+      counts["by"])
+for dropped in counts["dropped_items"]:
+    print(f"not paired: {source}, {dropped['where']}: {' / '.join(dropped['reasons'])}")
+check_enough_pairs(counts, sm.params.task["pairs"]["min_share"], sm.wildcards.task, source)
 write_jsonl(sm.output.pairs, pairs)
+write_json(sm.output.counts, counts)
 write_json(sm.output.compute, meter.record(tokens=TALLY.processed, prompt_tokens=TALLY.prompt,
                                            generated_tokens=TALLY.generated,
                                            scored_tokens=TALLY.scored))
-print(len(pairs), "pairs by", strategy, "->", dict(Counter(p["strategy"] for p in pairs)))
-if "sft_prefers_rejected" in pairs[0]:
+if pairs and "sft_prefers_rejected" in pairs[0]:
     print(sum(p.get("sft_prefers_rejected", False) for p in pairs),
           "hardest-wrong pairs where the SFT model prefers the wrong answer")

@@ -3,6 +3,7 @@ recommendation per task and model."""
 
 import pandas as pd
 
+from sftdpo.data import grading_note
 from sftdpo.io import atomic_path, read_json, write_text
 from sftdpo.recommend import recommendations_markdown
 from sftdpo.runtime import redirect_output
@@ -15,8 +16,10 @@ metrics = {key: read_json(path) for key, path in zip(sm.params.metric_keys, sm.i
                                                      strict=True)}
 stats = {key: pd.read_csv(path) for key, path in zip(sm.params.stats_keys, sm.input.stats,
                                                      strict=True)}
-tasks = {}
+tasks, gradings = {}, {}
 for name, meta in zip(sm.params.tasks, sm.input.meta, strict=True):
+    if "grading" in (recorded := read_json(meta)):
+        gradings[name] = recorded["grading"]
     task = load_task_with_meta(name, sm.params.task_specs[name], meta)
     # The judge's grade joins the table where a judge graded the task.
     judged = any("judge_likert" in m for (_, t, _, _), m in metrics.items() if t == name)
@@ -27,7 +30,9 @@ with atomic_path(sm.output.csv) as tmp:
     table.to_csv(tmp, index=False)
 with atomic_path(sm.output.by_seed) as tmp:
     per_seed_table(metrics, tasks).to_csv(tmp, index=False)
-note = evaluation_note(sm.params.evaluation["mode"], sm.params.evaluation["split"])
+note = " ".join(filter(None, [
+    evaluation_note(sm.params.evaluation["mode"], sm.params.evaluation["split"]),
+    grading_note(gradings)]))
 write_text(sm.output.markdown, to_markdown(table, note))
 print(to_markdown(table, note))
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from .labels import nfc
 from .tasks import builtin_name, load_task
 from .tasks.base import LabelTask, Task
-from .userdata import DataError, load_user_items
+from .userdata import DataError, item_where, load_user_items
 from .userfiles import EXTENSIONS, existing_path
 
 SPLITS = ("train", "validation", "test")
@@ -34,13 +34,6 @@ def normalised(text: str) -> str:
     """The form two texts are compared in: Unicode NFC, and case, spacing and punctuation do
     not count."""
     return re.sub(r"\W+", " ", nfc(text).casefold()).strip()
-
-
-def _row(item: dict) -> str:
-    if "source_row" not in item:
-        return f"item {item['id']!r}"
-    row = item["source_row"]
-    return f"row {row}" + ("" if item["id"] == f"row-{row}" else f" (id {item['id']!r})")
 
 
 def drop_duplicate_texts(items: list[dict], seen: dict[str, dict] | None = None,
@@ -58,8 +51,8 @@ def drop_duplicate_texts(items: list[dict], seen: dict[str, dict] | None = None,
             kept.append(item)
         elif task is not None and task.kind != "summary" and task.gold(first) != task.gold(item):
             raise DataError(
-                f"{source}, {_row(first)} and {_row(item)}, field 'label': the same text "
-                f"(compared without case, spacing or punctuation) has the answers "
+                f"{source}, {item_where(first)} and {item_where(item)}, field 'label': the "
+                f"same text (compared without case, spacing or punctuation) has the answers "
                 f"{task.gold(first)!r} and {task.gold(item)!r}; expected one answer per text: "
                 f"correct or remove one of the rows", source=source,
                 row=item.get("source_row"), field="label")
@@ -242,4 +235,23 @@ def build_splits(name: str, spec: dict, split: dict, seed: int,
         "duplicates_dropped": dropped,
         "counts": {part: len(part_items) for part, part_items in splits.items()},
     }
+    if task.kind == "summary":
+        meta["grading"] = summary_grading([item for part in splits.values() for item in part])
     return splits, meta
+
+
+def summary_grading(items: list[dict]) -> str:
+    """What the rubric grades a summary task's items against (meta.json ``grading``):
+    ``key_facts`` from the data, or ``reference_clauses`` where the data has none."""
+    return "key_facts" if all(item.get("key_facts") is not None for item in items) else (
+        "reference_clauses")
+
+
+def grading_note(gradings: dict[str, str]) -> str:
+    """The sentence under the table that says what each summary task's Likert grade was
+    graded against (``gradings``: task -> meta.json ``grading``); "" without summary tasks."""
+    said = {"key_facts": "the key facts of its data",
+            "reference_clauses": "its reference's clauses (the data has no key facts: grade 5 "
+                                 "restates every clause of the reference)"}
+    parts = [f"{task}, against {said[grading]}" for task, grading in gradings.items()]
+    return f"Rubric grades (likert): {'; '.join(parts)}." if parts else ""

@@ -143,7 +143,11 @@ def has_summary(summary: str | None) -> bool:
 
 
 def _key_facts(item: dict) -> list[str] | None:
-    """The item's key facts (:func:`key_facts_of`), or None when it has none."""
+    """The key facts the item's data gives (:func:`key_facts_of`), or None when it gives none:
+    the judge then grades from the note alone (the rubric's facts from the reference's
+    clauses are not shown to it)."""
+    if item.get("key_facts") is None:
+        return None
     try:
         return key_facts_of(item)
     except ValueError:

@@ -9,25 +9,33 @@ they reject. Every pair records the strategy that made it, so a fallback is visi
   wrong (on-policy rejected). Where it is right, the pair falls back to the hardest wrong
   label (label and choice tasks) or to a degraded summary (summaries).
 * ``degraded_summary``: the reference summary with key facts dropped, with a fact
-  contradicted, or the base model's own summary (the ``degradations`` list, cycled in a seeded
-  order per item); a degradation that does not grade below the reference gives way to the next.
+  contradicted, the base model's own summary, or another training item's reference (the
+  ``degradations`` list, rotated to a seeded start per item, ``other_reference`` always last);
+  each is tried in turn until one grades below the reference.
 * ``user_pairs``: the chosen and rejected answers the user's data brings in its columns
   (training rows without them make no pair).
+
+An item no strategy can pair is dropped, not fatal: ``PairContext.dropped`` lists it with
+where it came from and why, :func:`pair_counts` makes the pairs job's ``counts.json``, and
+:func:`check_enough_pairs` fails the job only when fewer than ``pairs.min_share`` of the
+training items were paired.
 """
 
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from .data import normalised
 from .inference import generate_answers
 from .scoring import candidate_logprobs, most_likely
 from .tasks.base import Task
 from .tasks.summary import contradict_fact, drop_key_facts
-from .userdata import DataError
+from .userdata import DataError, item_where
 
-DEGRADATIONS = ("drop_key_facts", "contradict_fact", "base_summary")
+DEGRADATIONS = ("drop_key_facts", "contradict_fact", "base_summary", "other_reference")
 
 
 @dataclass
@@ -44,6 +52,8 @@ class PairContext:
     degradations: tuple[str, ...] = DEGRADATIONS
     # Loads the base model without the adapter, for base_summary; only called when needed.
     load_base_model: Callable[[], object] | None = None
+    # Items no strategy could pair: id, where (file and row) and why, one entry each.
+    dropped: list[dict] = field(default_factory=list)
 
 
 def _pair(ctx: PairContext, item: dict, strategy: str, rejected: str, **extra) -> dict:
@@ -76,27 +86,116 @@ def hardest_wrong_label_pairs(ctx: PairContext) -> list[dict]:
     return [_hardest_wrong(ctx, item) for item in ctx.items]
 
 
-def _degraded(ctx: PairContext, item: dict, order: list[str], base_summaries: dict) -> dict:
-    task = ctx.task
-    reference_grade = task.score(item, task.completion(item))["score"]
-    rng = random.Random(f"{ctx.seed}:degrade:{item['id']}")
-    for name in order:
+def _grade(task: Task, item: dict, summary: str) -> int:
+    return task.score(item, task.parse(summary, item))["score"]
+
+
+def _other_reference(ctx: PairContext, item: dict, rng: random.Random, reference_grade: int):
+    """Another training item's reference (a summary of the wrong note) that grades below this
+    item's reference; None when every other reference says the same or grades as well."""
+    own = normalised(ctx.task.completion(item))
+    others = [other for other in ctx.items if other["id"] != item["id"]
+              and normalised(ctx.task.completion(other)) != own]
+    rng.shuffle(others)
+    for other in others:
+        rejected = ctx.task.completion(other)
+        if _grade(ctx.task, item, rejected) < reference_grade:
+            return rejected
+    return None
+
+
+def _try(ctx: PairContext, item: dict, name: str, rng: random.Random, base_summaries: dict,
+         reference_grade: int) -> tuple[str | None, str]:
+    """(rejected, "") from degradation ``name``, or (None, why it gave nothing)."""
+    if name == "base_summary":
+        rejected = base_summaries[item["id"]]
+    elif name == "other_reference":
+        rejected = _other_reference(ctx, item, rng, reference_grade)
+        if rejected is None:
+            return None, "other_reference: no other reference grades below this one"
+    else:
         try:
-            if name == "base_summary":
-                rejected = base_summaries.get(item["id"], "")
-            elif name == "drop_key_facts":
-                rejected = drop_key_facts(item, rng)
-            else:
-                rejected = contradict_fact(item, rng)
-        except ValueError:
-            continue
-        grade = task.score(item, task.parse(rejected, item))["score"]
-        if rejected.strip() and grade < reference_grade:
-            return _pair(ctx, item, f"degraded_summary:{name}", rejected, rejected_grade=grade,
-                         chosen_grade=reference_grade)
-    raise DataError(f"task {task.name!r}, item {item['id']!r}: none of the degradations "
-                    f"{order} gives a summary that grades below the reference; check its "
-                    "key_facts against its reference")
+            rejected = (drop_key_facts if name == "drop_key_facts" else contradict_fact)(item, rng)
+        except ValueError as error:
+            return None, f"{name}: {error}"
+    if not rejected.strip():
+        return None, f"{name}: empty"
+    grade = _grade(ctx.task, item, rejected)
+    if grade >= reference_grade:
+        return None, f"{name}: grades {grade}, not below the reference's {reference_grade}"
+    return rejected, ""
+
+
+def degradation_orders(degradations: tuple[str, ...], n_items: int,
+                       seed: int) -> list[list[str]]:
+    """Per item, the order it tries the degradations in: the list rotated to a seeded
+    starting point (so the kinds mix), with ``other_reference`` always last, as the one that
+    exists for every dataset (the last resort, not a kind to mix in)."""
+    rng = random.Random(seed)
+    rotating = [name for name in degradations if name != "other_reference"]
+    last = ["other_reference"] if "other_reference" in degradations else []
+    orders = []
+    for _ in range(n_items):
+        start = rng.randrange(len(rotating)) if rotating else 0
+        orders.append(rotating[start:] + rotating[:start] + last)
+    return orders
+
+
+@dataclass
+class _Attempt:
+    """One item's way through its degradations."""
+
+    item: dict
+    order: list[str]
+    rng: random.Random
+    reference_grade: int
+    tried: int = 0
+    reasons: list[str] = field(default_factory=list)
+
+
+def _advance(ctx: PairContext, attempt: _Attempt, base_summaries: dict) -> dict | None:
+    """Try the attempt's remaining degradations in turn: the pair of the first that grades
+    below the reference; None when all are tried, or when the next needs a base summary that
+    has not been generated yet."""
+    item = attempt.item
+    while attempt.tried < len(attempt.order):
+        name = attempt.order[attempt.tried]
+        if name == "base_summary" and item["id"] not in base_summaries:
+            return None
+        attempt.tried += 1
+        rejected, problem = _try(ctx, item, name, attempt.rng, base_summaries,
+                                 attempt.reference_grade)
+        if rejected is not None:
+            return _pair(ctx, item, f"degraded_summary:{name}", rejected,
+                         rejected_grade=_grade(ctx.task, item, rejected),
+                         chosen_grade=attempt.reference_grade)
+        attempt.reasons.append(problem)
+    return None
+
+
+def degraded_summary_pairs(ctx: PairContext, items: list[dict] | None = None) -> list[dict]:
+    """Every item tries every degradation of its order in turn and takes the first that grades
+    below its reference; an item none can degrade goes to ``ctx.dropped``. The base model's
+    summaries are generated, in one batch, for just the items that get as far as
+    ``base_summary``."""
+    items = ctx.items if items is None else items
+    task = ctx.task
+    attempts = [_Attempt(item, order, random.Random(f"{ctx.seed}:degrade:{item['id']}"),
+                         task.score(item, task.completion(item))["score"])
+                for item, order in zip(items, degradation_orders(ctx.degradations, len(items),
+                                                                 ctx.seed), strict=True)]
+    pairs = {}
+    for attempt in attempts:
+        if (pair := _advance(ctx, attempt, {})) is not None:
+            pairs[attempt.item["id"]] = pair
+    waiting = [a for a in attempts if a.item["id"] not in pairs and a.tried < len(a.order)]
+    base_summaries = _base_summaries(ctx, [a.item for a in waiting])
+    for attempt in waiting:
+        if (pair := _advance(ctx, attempt, base_summaries)) is not None:
+            pairs[attempt.item["id"]] = pair
+    ctx.dropped += [{"id": a.item["id"], "where": item_where(a.item), "reasons": a.reasons}
+                    for a in attempts if a.item["id"] not in pairs]
+    return [pairs[item["id"]] for item in items if item["id"] in pairs]
 
 
 def _base_summaries(ctx: PairContext, items: list[dict]) -> dict[str, str]:
@@ -107,20 +206,6 @@ def _base_summaries(ctx: PairContext, items: list[dict]) -> dict[str, str]:
                                   [ctx.task.prompt_messages(item) for item in items],
                                   ctx.max_new_tokens, ctx.batch_size)
     return {item["id"]: answer for item, answer in zip(items, answers, strict=True)}
-
-
-def degraded_summary_pairs(ctx: PairContext, items: list[dict] | None = None) -> list[dict]:
-    items = ctx.items if items is None else items
-    rng = random.Random(ctx.seed)
-    orders = []
-    for _ in items:  # each item tries the degradations from a seeded starting point
-        start = rng.randrange(len(ctx.degradations))
-        orders.append(list(ctx.degradations[start:] + ctx.degradations[:start]))
-    needs_base = [item for item, order in zip(items, orders, strict=True)
-                  if order[0] == "base_summary"]
-    base_summaries = _base_summaries(ctx, needs_base)
-    return [_degraded(ctx, item, order, base_summaries)
-            for item, order in zip(items, orders, strict=True)]
 
 
 def sft_wrong_answer_pairs(ctx: PairContext) -> list[dict]:
@@ -152,6 +237,28 @@ def user_pairs(ctx: PairContext) -> list[dict]:
             f"answers in the data (tasks.{ctx.task.name}.data.columns.chosen / .rejected), "
             f"and none of the {len(ctx.items)} training items has both")
     return pairs
+
+
+def pair_counts(ctx: PairContext, pairs: list[dict], strategy: str) -> dict:
+    """The pairs summary: how many training items were paired, by what, and which were not."""
+    return {"strategy": strategy, "training_items": len(ctx.items), "pairs": len(pairs),
+            "by": dict(sorted(Counter(pair["strategy"] for pair in pairs).items())),
+            "dropped": len(ctx.dropped), "dropped_items": ctx.dropped}
+
+
+def check_enough_pairs(counts: dict, min_share: float, task: str, source: str) -> None:
+    """DataError when fewer than ``min_share`` of the training items made a pair: too few for
+    DPO to mean what the config says."""
+    if counts["pairs"] >= min_share * counts["training_items"] and counts["pairs"] > 0:
+        return
+    shown = "; ".join(f"{d['where']}: {' / '.join(d['reasons'])}"
+                      for d in counts["dropped_items"][:5])
+    raise DataError(
+        f"task {task!r} ({source}): {counts['pairs']} of {counts['training_items']} training "
+        f"items made a preference pair, fewer than tasks.{task}.pairs.min_share "
+        f"({min_share}) of them; {counts['dropped']} could not be paired, e.g. {shown}. "
+        "Add degradations (other_reference exists for every dataset), bring pairs in the "
+        "data's chosen/rejected columns, or lower min_share")
 
 
 # A task's pairs.strategy names one of these.

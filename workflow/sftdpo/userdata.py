@@ -14,7 +14,9 @@ item field::
 Item fields by family: ``text_classification``, ``numeric_classification`` and ``triage``
 need ``text`` and ``label``; ``clinical_reasoning`` needs ``text`` and ``label`` (the answer)
 and takes ``options`` (multiple choice when a row has options, free response when it has
-none); ``summarization`` needs ``text``, ``reference`` and ``key_facts``. Every family takes
+none); ``summarization`` needs ``text`` and ``reference`` and takes ``key_facts`` (without a
+key_facts column every item is graded against its reference's clauses:
+:func:`sftdpo.tasks.summary.reference_facts`; with one, every row needs facts). Every family takes
 ``id``, ``split`` (train / validation / test, common spellings accepted) and a preference pair
 ``chosen`` + ``rejected``. A field with no mapping is read from the column of its own name
 (case aside) when the file has one; mapping a field to null ignores that column.
@@ -35,7 +37,8 @@ that gives the line and byte offset; columns the task does not use are not check
 kept).
 
 An item holds ``id`` (the id column as text, else ``row-<n>``), ``text``, the family's fields
-(``label``; ``label`` and ``options``, [] for free response; ``reference`` and ``key_facts``),
+(``label``; ``label`` and ``options``, [] for free response; ``reference`` and, where the data
+has them, ``key_facts``),
 ``split`` when the data has splits, ``chosen`` and ``rejected`` on rows that give a pair
 (a row may give neither), and ``source_row``.
 
@@ -55,6 +58,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .labels import Missing, canonical, case_matters, fold, kept_spellings, look_alikes, nfc
+from .tasks.summary import reference_facts
 from .userfiles import BAD_BYTE, DataError, Row, Table, read_table, short, value_kind
 from .userspec import COMMON_OPTIONAL, FAMILIES, LABEL_FAMILIES, checked_spec, source_name
 
@@ -197,6 +201,15 @@ def _identifier(cell: _Cell) -> str:
     return cell.checked(ident)
 
 
+def item_where(item: dict) -> str:
+    """Where an item came from, as the user can find it: "row 17 (id 'a7')" for a user's
+    file (its ``source_row``), "item 'a7'" for built-in data."""
+    if "source_row" not in item:
+        return f"item {item['id']!r}"
+    row = item["source_row"]
+    return f"row {row}" + ("" if item["id"] == f"row-{row}" else f" (id {item['id']!r})")
+
+
 def _split(cell: _Cell) -> str:
     value = cell.value
     if isinstance(value, str) and value.strip().casefold() in SPLIT_SPELLINGS:
@@ -336,15 +349,23 @@ def _normalise(table: Table, spec: dict, family: str, key: str) -> UserData:
         item["text"] = _text(cell("text"))
         if family == "summarization":
             item["reference"] = _text(cell("reference"), "reference text")
-            facts_cell = cell("key_facts")
-            facts = _list(facts_cell, separator, "key facts", facts=True)
-            if isinstance(facts, dict):
-                facts = list(facts.values())
-            if not facts:
-                facts_cell.fail("no key facts", f"at least one key fact (a JSON list, one fact "
-                                f"per line, or facts joined by '{separator}' or ';'); the "
-                                f"rubric grader needs them")
-            item["key_facts"] = facts
+            if "key_facts" in columns:
+                facts_cell = cell("key_facts")
+                facts = _list(facts_cell, separator, "key facts", facts=True)
+                if isinstance(facts, dict):
+                    facts = list(facts.values())
+                if not facts:
+                    facts_cell.fail("no key facts", f"at least one key fact (a JSON list, one "
+                                    f"fact per line, or facts joined by '{separator}' or ';') "
+                                    f"in every row, as the data has a key_facts column; or "
+                                    f"columns.key_facts: null to grade every row against its "
+                                    f"reference's clauses")
+                item["key_facts"] = facts
+            elif not reference_facts(item["reference"]):
+                cell("reference").fail(
+                    f"no clause with a content word ({short(item['reference'])})",
+                    "a reference the rubric can grade against, as the data has no key_facts "
+                    "column (its clauses are the facts); or a key_facts column")
         else:
             label_cell = cell("label")
             label = _label(label_cell)

@@ -16,7 +16,8 @@ FIELDS = ("id", "text", "label", "options", "reference", "key_facts", "split", "
 KIND_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "label": (("text", "label"), ()),
     "choice": (("text", "label"), ("options",)),
-    "summary": (("text", "reference", "key_facts"), ()),
+    # Without key facts the rubric grades against the reference's clauses.
+    "summary": (("text", "reference"), ("key_facts",)),
 }
 FAMILIES = {family: KIND_FIELDS[kind.kind] for family, (kind, _) in TASK_FAMILIES.items()}
 LABEL_FAMILIES = frozenset(f for f, (kind, _) in TASK_FAMILIES.items() if kind.kind == "label")

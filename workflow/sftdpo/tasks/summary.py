@@ -57,7 +57,14 @@ f >= 0.25 -> 2, else 1. Each contradicted fact costs one grade; an over-long sum
 never goes below 1. No summary (None, empty, no letters) is grade 1 with nothing covered.
 
 ``SummaryTask.score`` uses ``max_words`` = the larger of ``SummaryTask.max_words`` (80) and 1.5
-times the reference's words, and the note as the source.
+times the reference's words, capped at the note's words (or the reference's, where the
+reference is the longer: :meth:`SummaryTask.word_limit`).
+
+*Without key facts.* A dataset that has no key facts (no ``key_facts`` column) is graded
+against its references' clauses (:func:`reference_facts`): every clause of the reference is a
+fact, so grade 5 means the summary restates every clause of the reference, and a one-clause
+reference ("Stable changes of COPD.") grades all or nothing. The table says which grading a
+task used.
 
 Parsing: the completion, stripped, without a leading "Summary:" label, whitespace collapsed. A
 trailing fragment without end punctuation that reads as cut mid-sentence by ``max_new_tokens``
@@ -620,10 +627,16 @@ def _cut_off(fragment: str) -> bool:
 
 def key_facts_of(item: dict) -> list[str]:
     """An item's key facts: a list of strings, or one string with one fact per line (else
-    separated by " | " or ";"), as a user's CSV/JSONL may hold them."""
+    separated by " | " or ";"), as a user's CSV/JSONL may hold them. An item without any
+    (``key_facts`` absent or None: a dataset that has none) has its reference's clauses
+    (:func:`reference_facts`)."""
     facts = item.get("key_facts")
     if facts is None:
-        raise ValueError(f"item {item.get('id')!r} has no key_facts")
+        facts = reference_facts(item["reference"])
+        if not facts:
+            raise ValueError(f"item {item.get('id')!r} has no key_facts, and its reference "
+                             f"{item['reference']!r} has no clause with a content word")
+        return facts
     if isinstance(facts, str):
         text = facts.strip()
         sep = "\n" if "\n" in text else "|" if "|" in text else ";"
@@ -632,6 +645,28 @@ def key_facts_of(item: dict) -> list[str]:
     if not facts:
         raise ValueError(f"item {item.get('id')!r} has no key facts")
     return facts
+
+
+@lru_cache(maxsize=20_000)
+def _reference_facts(reference: str) -> tuple[str, ...]:
+    clauses = [clause.strip(" .!?") for sentence in _split_sentences(reference)
+               for clause in re.split(r"[;:]\s+|,\s+", sentence)]
+    facts: list[str] = []
+    for clause in clauses:
+        words = [word for word in _fact(clause).content if word[0].isalpha()]
+        if words and clause not in facts and (
+                fact_status(reference, clause) == "covered"):
+            facts.append(clause)
+    return tuple(facts)
+
+
+def reference_facts(reference: str) -> list[str]:
+    """Key facts for a summary item whose data has none: the reference's clauses (its
+    sentences cut at ``; : ,``), each kept when it has a content word with a letter (not a list
+    number such as "1.") and the rubric finds it
+    covered in the reference itself, so the reference grades 5. A one-clause reference gives
+    one fact: its grade is then all or nothing (5, or 1 when the clause is missing)."""
+    return list(_reference_facts(reference))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -890,11 +925,18 @@ class SummaryTask(Task):
         return parse_summary(completion)
 
     def word_limit(self, item: dict) -> int:
-        """Words above which a summary of ``item`` is over-long."""
-        return max(self.max_words, math.ceil(1.5 * word_count(item["reference"])))
+        """Words above which a summary of ``item`` is over-long: the larger of ``max_words``
+        and 1.5 times the reference's words, but no more than the note's words, unless the
+        reference is longer than its note (a real dataset's may be): then the reference's,
+        so that the reference itself is never over-long."""
+        reference = word_count(item["reference"])
+        limit = max(self.max_words, math.ceil(1.5 * reference))
+        if item.get("text"):
+            limit = min(limit, max(word_count(item["text"]), reference))
+        return limit
 
     def score(self, item: dict, parsed: str | None) -> dict:
-        result = self.grader(parsed, key_facts_of(item), source=item.get("text"),
+        result = self.grader(parsed, key_facts_of(item), source=None,
                              max_words=self.word_limit(item))
         return {"score": int(result["grade"]),
                 "rouge_l": rouge_l(parsed, item["reference"]) if parsed else 0.0,
