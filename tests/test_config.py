@@ -154,3 +154,21 @@ def test_snakemake_refuses_duplicate_keys_and_bad_data_before_any_job(tmp_path):
     assert result.returncode != 0
     assert "models.m.path: weights holds no config.json" in result.stdout + result.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_a_judge_of_its_own_is_materialised_and_asked_never_tuned(tmp_path, tiny_model_dir):
+    """judge.model given as a model (a larger one, here the tiny model's folder) is planned
+    as the model 'judge': materialised and asked for every summary, with no SFT or DPO."""
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump({
+        "models": {"m": {"source": "embedded"}},
+        "tasks": {"hospital_course_summary": {"n_items": 40}},
+        "judge": {"model": {"source": "local", "path": str(tiny_model_dir)}}}))
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+         "--directory", str(tmp_path), "--configfile", str(tmp_path / "c.yaml"), "-n",
+         "--", "all"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    plan = result.stdout
+    assert "output: resources/models/judge" in plan
+    assert "results/judge/m/hospital_course_summary/seed0/dpo.jsonl" in plan
+    assert "results/adapters/judge" not in plan

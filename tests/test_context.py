@@ -36,6 +36,10 @@ def test_fail_names_the_file_row_field_and_the_fix(tokenizer):
     message = str(raised.value)
     assert "results/data/t/train.jsonl row 2 (id 'long', row 7 of the user's file)" in message
     assert "field text" in message and "too_long: truncate" in message
+    with pytest.raises(DataError, match=r"^notes.csv, row 7 \(id 'long'\) \(results/data/t/"
+                       r"train.jsonl row 2\), field text"):
+        fit_to_context(TASK, ITEMS, tokenizer, 256, 8, "fail", "results/data/t/train.jsonl",
+                       "notes.csv")
 
 
 def test_truncate_cuts_to_fit_and_counts(tokenizer, capsys):
@@ -47,6 +51,6 @@ def test_truncate_cuts_to_fit_and_counts(tokenizer, capsys):
     assert "1 of 2 items were longer than the context" in capsys.readouterr().out
 
 
-def test_limit_is_the_smaller_of_max_length_and_the_model(tiny_model_dir):
+def test_limit_is_the_smaller_of_context_length_and_the_model(tiny_model_dir):
     assert context_limit(tiny_model_dir, 512) == 512
     assert context_limit(tiny_model_dir, 4096) == 1024  # the tiny model's positions

@@ -13,13 +13,15 @@ import pandas as pd
 import pytest
 import yaml
 
-from sftdpo.tasks import BUILTIN_TASKS
+from sftdpo.tasks import BUILTIN_TASKS, load_task_with_meta
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
 # One task of each kind: a built-in choice task and two over user files, a CSV of portal
-# messages (label) with its own column names and a JSONL of notes (summary) with summaries and
-# key facts. Built-in label tasks run in the seeds test below and in tests/test_slurm.py.
+# messages (label) with its own column names and a JSONL of notes (summary) as real summary
+# sets come: one-sentence references and no key facts (graded against the references'
+# clauses; key facts: tests/test_task_summary.py). Built-in label tasks run in the seeds test
+# below and in tests/test_slurm.py.
 TASKS = ("clinical_reasoning", "my_messages", "my_summaries")
 METHODS = ("base", "sft", "dpo")
 
@@ -34,22 +36,22 @@ def write_user_files(workdir: Path) -> dict:
     notes = BUILTIN_TASKS["hospital_course_summary"].build_items(30, 11)
     with (workdir / "notes.jsonl").open("w") as handle:
         for item in notes:
-            handle.write(json.dumps({"note": item["text"], "summary": item["reference"],
-                                     "facts": item["key_facts"]}) + "\n")
+            first_sentence = item["reference"].split(". ")[0].rstrip(".") + "."
+            handle.write(json.dumps({"note": item["text"], "summary": first_sentence}) + "\n")
     return {
         "my_messages": {"family": "triage", "data": {
             "path": "messages.csv", "columns": {"id": "msg_id", "text": "message",
                                                 "label": "role"}}},
         "my_summaries": {"family": "summarization", "max_new_tokens": 24, "data": {
-            "path": "notes.jsonl", "columns": {"text": "note", "reference": "summary",
-                                               "key_facts": "facts"}}},
+            "path": "notes.jsonl", "columns": {"text": "note", "reference": "summary"}}},
     }
 
 
 def tiny_config(model_dir, tasks: dict) -> dict:
-    stage = {"epochs": 1, "batch_size": 8, "max_length": 1024, "mixed_precision": "none"}
+    stage = {"epochs": 1, "batch_size": 8, "mixed_precision": "none"}
     return {
         "seed": 3,
+        "context_length": 1024,
         "models": {"tiny": {"source": "local", "path": str(model_dir), "dtype": "float32"}},
         "tasks": tasks,
         "split": {"validation": 0.1, "test": 0.4},
@@ -201,6 +203,25 @@ def test_training_stages_leave_adapters_and_logs(finished_run):
         assert pairs and all(p["chosen"] != p["rejected"] for p in pairs)
         expected = "degraded_summary:" if task == "my_summaries" else "hardest_wrong_label"
         assert all(p["strategy"].startswith(expected) for p in pairs)
+        counts = json.loads(
+            (finished_run / f"results/pairs/tiny/{task}/seed3.counts.json").read_text())
+        assert counts["pairs"] == len(pairs) == sum(counts["by"].values())
+        assert counts["pairs"] + counts["dropped"] == counts["training_items"]
+    log = (finished_run / "logs/pairs/tiny/my_summaries/seed3.log").read_text()
+    assert f"{len(pairs)} of {counts['training_items']} training items paired by " in log
+
+
+def test_summaries_without_key_facts_grade_the_reference_5(finished_run):
+    meta = json.loads((finished_run / "results/data/my_summaries/meta.json").read_text())
+    assert meta["grading"] == "reference_clauses"
+    task = load_task_with_meta("my_summaries", {"family": "summarization", "data": {}},
+                               finished_run / "results/data/my_summaries/meta.json")
+    for split in ("train", "test"):
+        for line in (finished_run / f"results/data/my_summaries/{split}.jsonl").open():
+            item = json.loads(line)
+            assert "key_facts" not in item and task.score(item, item["reference"])["score"] == 5
+    table = (finished_run / "results/summary/table.md").read_text()
+    assert "my_summaries, against its reference's clauses" in table
     assert (finished_run / "logs/sft/tiny/my_messages/seed3.log").stat().st_size > 0
 
 
@@ -307,23 +328,26 @@ def test_bad_user_data_fails_its_job_naming_the_row_and_leaves_nothing(tiny_mode
     assert not (tmp_path / "results/data/bad/meta.json").exists()
 
 
-def test_an_item_too_long_for_the_context_fails_sft_unless_truncation_is_asked(tiny_model_dir,
-                                                                             tmp_path):
+def test_an_item_too_long_for_the_context_fails_before_any_model_job_unless_truncated(
+        tiny_model_dir, tmp_path):
     # Row 4 (a training row) is far longer than the 128-token context below.
     splits = ["train"] * 18 + ["validation"] * 4 + ["test"] * 8
     rows = [f"Report {i}: {'no acute finding ' * (150 if i == 3 else 1)}.,"
             f"{'yes' if i % 2 else 'no'},{split}" for i, split in enumerate(splits)]
     (tmp_path / "notes.csv").write_text("text,label,split\n" + "\n".join(rows) + "\n")
     task = {"family": "text_classification", "data": {"path": "notes.csv"}}
-    sft = {"epochs": 1, "batch_size": 8, "max_length": 128, "mixed_precision": "none",
-           "learning_rate": 1e-3}
     target = "results/adapters/tiny/long/seed3/sft"
-    result = run_with_tasks(tmp_path, tiny_model_dir, {"long": task}, target, sft=sft)
+    result = run_with_tasks(tmp_path, tiny_model_dir, {"long": task}, target,
+                            context_length=128)
     assert result.returncode != 0
-    log = (tmp_path / "logs/sft/tiny/long/seed3.log").read_text()
+    log = (tmp_path / "logs/context/tiny/long.log").read_text()
+    assert "notes.csv, row 4 (results/data/long/train.jsonl row" in log
     assert "field text: the prompt takes" in log and "too_long: truncate" in log
-    assert not (tmp_path / target).exists()
+    assert "Traceback" not in log
+    assert not (tmp_path / "logs/sft").exists() and not (tmp_path / target).exists()
     result = run_with_tasks(tmp_path, tiny_model_dir, {"long": task | {"too_long": "truncate"}},
-                            target, sft=sft)
+                            target, context_length=128)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "were longer than the context" in (tmp_path / "logs/sft/tiny/long/seed3.log").read_text()
+    assert json.loads((tmp_path / "results/data/long/context_tiny.json").read_text())[
+        "truncated"] == {"train": 1, "validation": 0, "test": 0}

@@ -13,7 +13,7 @@ PACKAGE_ROOT = os.path.join(workflow.basedir, "workflow")
 sys.path.insert(0, PACKAGE_ROOT)
 
 from sftdpo import METHODS  # noqa: E402
-from sftdpo.config import ConfigError, check_config, check_yaml_keys  # noqa: E402
+from sftdpo.config import JUDGE_MODEL_NAME, ConfigError, check_config, check_yaml_keys  # noqa: E402
 from sftdpo.data import check_user_data  # noqa: E402
 from sftdpo.metrics import ALL_METRICS, evaluated  # noqa: E402
 from sftdpo.tasks import task_class  # noqa: E402
@@ -27,12 +27,21 @@ for config_path in workflow.configfiles:
 check_config(config, os.path.join(PACKAGE_ROOT, "schemas", "config.schema.yaml"),
              source=" + ".join(map(str, workflow.configfiles)) or "config")
 validate(config, "../schemas/config.schema.yaml")
+# The optional LLM judge of summaries, and the name of its model: one under models:, or its
+# own model (judge.model: {source: ...}), materialised beside them and never tuned.
+JUDGE = config.get("judge")
+JUDGE_MODEL = None
+if JUDGE is not None:
+    JUDGE_MODEL = JUDGE["model"] if isinstance(JUDGE["model"], str) else JUDGE_MODEL_NAME
+# Every model to materialise: the tuned ones and a judge of its own.
+MODEL_SPECS = config["models"] | (
+    {JUDGE_MODEL_NAME: JUDGE["model"]} if JUDGE and isinstance(JUDGE["model"], dict) else {})
 # A user's data file is read and checked now when that is quick (sftdpo.data.check_user_data),
 # so bad data stops the run before any job; the data job checks every file again. A local
 # model's folder must hold a Hugging Face config.
 for user_task, user_spec in config["tasks"].items():
     check_user_data(user_task, user_spec, config["split"], config["seed"])
-for local_name, local_spec in config["models"].items():
+for local_name, local_spec in MODEL_SPECS.items():
     local_folder = Path(local_spec.get("path", "")).expanduser()
     if local_spec["source"] == "local" and not (local_folder / "config.json").is_file():
         raise ConfigError(
@@ -65,7 +74,7 @@ TASK_METRICS = {name: evaluated(task_class(name, spec).metrics, TASK_KIND[name],
 
 
 wildcard_constraints:
-    model="|".join(map(re.escape, MODELS)),
+    model="|".join(map(re.escape, MODEL_SPECS)),
     task="|".join(map(re.escape, TASKS)),
     method="|".join(METHODS),
     seed="|".join(map(str, SEEDS)),
@@ -80,11 +89,26 @@ def outputs_of(rule_output, keys):
 
 
 def model_spec(wildcards):
-    return config["models"][wildcards.model]
+    return MODEL_SPECS[wildcards.model]
 
 
 def task_spec(wildcards):
+    """A task's config entry without its pairs section: what every rule but pairs reads, so
+    a pair setting reruns pairs and what follows it (DPO), not SFT or base and SFT answers."""
+    return {key: value for key, value in pairs_task_spec(wildcards).items() if key != "pairs"}
+
+
+def pairs_task_spec(wildcards):
     return config["tasks"][wildcards.task]
+
+
+# The keys of a task entry the data job reads (where its items come from, not how they are
+# prompted).
+DATA_KEYS = ("builtin", "n_items", "generator", "data", "family")
+
+
+def data_task_spec(wildcards):
+    return {key: value for key, value in pairs_task_spec(wildcards).items() if key in DATA_KEYS}
 
 
 def data_inputs(wildcards):
@@ -109,4 +133,6 @@ def model_inputs(wildcards):
 def training_settings(stage):
     """The config sections a training stage reads; as params, editing them reruns that stage
     (and what depends on it) only: a DPO setting does not retrain SFT."""
-    return {"lora": config["lora"], stage: config[stage]}
+    # The trainers truncate at the one context length every stage uses.
+    return {"lora": config["lora"],
+            stage: config[stage] | {"max_length": config["context_length"]}}

@@ -7,7 +7,7 @@ rule data:
         test="results/data/{task}/test.jsonl",
         meta="results/data/{task}/meta.json",
     params:
-        task=task_spec,
+        task=data_task_spec,
         split=config["split"],
         seed=config["seed"],
         # A user's data path is relative to where snakemake runs (the working directory).
@@ -18,3 +18,25 @@ rule data:
         "../../envs/sftdpo.yaml"
     script:
         "../scripts/build_data.py"
+
+
+# Every item against each model's context as soon as the data exists: too_long: fail stops
+# here, naming the file and row, before any model job; the model jobs wait for it.
+rule check_context:
+    input:
+        model=rules.model.output[0],
+        train=rules.data.output.train,
+        validation=rules.data.output.validation,
+        test=rules.data.output.test,
+        meta=rules.data.output.meta,
+    output:
+        "results/data/{task}/context_{model}.json",
+    params:
+        task=task_spec,
+        context_length=config["context_length"],
+    log:
+        "logs/context/{model}/{task}.log",
+    conda:
+        "../../envs/sftdpo.yaml"
+    script:
+        "../scripts/check_context.py"

@@ -4,6 +4,7 @@ rule generate:
         # The test split, or the validation split where a run tunes (evaluation.split).
         evaluated=getattr(rules.data.output, EVALUATED_SPLIT),
         meta=rules.data.output.meta,
+        context=rules.check_context.output[0],
         # base runs the model as it is; sft and dpo add their trained adapter.
         adapter=branch(
             lambda wildcards: wildcards.method != "base",
@@ -15,7 +16,7 @@ rule generate:
     params:
         spec=model_spec,
         task=task_spec,
-        sft_max_length=config["sft"]["max_length"],
+        context_length=config["context_length"],
         batch_size=config["generation"]["batch_size"],
         evaluation=config["evaluation"]["mode"],
         seed=lambda wildcards: int(wildcards.seed),

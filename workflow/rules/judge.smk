@@ -1,21 +1,20 @@
-# The optional LLM judge (config judge:): a model of the config grades every summary 1-5.
-JUDGE = config.get("judge")
-
-
+# The optional LLM judge (config judge:, JUDGE_MODEL in common.smk) grades every summary 1-5.
 rule judge:
     input:
-        judge_model=lambda wildcards: expand(rules.model.output[0], model=JUDGE["model"])[0],
+        judge_model=lambda wildcards: expand(rules.model.output[0], model=JUDGE_MODEL)[0],
         evaluated=getattr(rules.data.output, EVALUATED_SPLIT),
         generations=rules.generate.output.generations,
         meta=rules.data.output.meta,
+        context=lambda wildcards: expand(rules.check_context.output[0], model=JUDGE_MODEL,
+                                         task=wildcards.task),
     output:
         grades="results/judge/{model}/{task}/seed{seed}/{method}.jsonl",
         compute="results/judge/{model}/{task}/seed{seed}/{method}.compute.json",
     params:
         task=task_spec,
         judge=JUDGE,
-        judge_spec=lambda wildcards: config["models"][JUDGE["model"]],
-        sft_max_length=config["sft"]["max_length"],
+        judge_spec=MODEL_SPECS.get(JUDGE_MODEL),
+        context_length=config["context_length"],
         seed=lambda wildcards: int(wildcards.seed),
     threads: 8
     resources:

@@ -4,12 +4,14 @@ rule sft:
         train=rules.data.output.train,
         validation=rules.data.output.validation,
         meta=rules.data.output.meta,
+        context=rules.check_context.output[0],
     output:
         directory("results/adapters/{model}/{task}/seed{seed}/sft"),
     params:
         spec=model_spec,
         task=task_spec,
         settings=training_settings("sft"),
+        context_length=config["context_length"],
         seed=lambda wildcards: int(wildcards.seed),
     threads: 8
     resources:

@@ -15,7 +15,7 @@ meter = start_job(sm, sm.params.spec)
 task = load_task_with_meta(sm.wildcards.task, sm.params.task, sm.input.meta)
 tokenizer = load_tokenizer(sm.input.model)
 items = read_fitted(task, sm.params.task, sm.input.evaluated, sm.input.model, tokenizer,
-                    sm.params.sft_max_length)
+                    sm.params.context_length)
 # The base method has no adapter: its input is an empty list.
 adapter = sm.input.get("adapter") or None
 model = load_with_adapter(sm.input.model, sm.params.spec, adapter, meter.device)

@@ -13,7 +13,7 @@ meter = start_job(sm, sm.params.judge_spec)
 task = load_task_with_meta(sm.wildcards.task, sm.params.task, sm.input.meta)
 tokenizer = load_tokenizer(sm.input.judge_model)
 items = read_fitted(task, sm.params.task, sm.input.evaluated, sm.input.judge_model, tokenizer,
-                    sm.params.sft_max_length)
+                    sm.params.context_length)
 by_id = {g["id"]: g["prediction"] for g in read_jsonl(sm.input.generations)}
 summaries = [task.parse(by_id[item["id"]], item) for item in items]
 model = load_base_model(sm.input.judge_model, sm.params.judge_spec, meter.device)

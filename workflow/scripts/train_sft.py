@@ -10,15 +10,14 @@ sm = snakemake  # noqa: F821 - injected by Snakemake
 meter = start_job(sm, sm.params.spec)
 task = load_task_with_meta(sm.wildcards.task, sm.params.task, sm.input.meta)
 tokenizer = load_tokenizer(sm.input.model)
-max_length = sm.params.settings["sft"]["max_length"]
 trainer = build_sft_trainer(
     model_dir=sm.input.model,
     spec=sm.params.spec,
     task=task,
     train_items=read_fitted(task, sm.params.task, sm.input.train, sm.input.model, tokenizer,
-                            max_length),
+                            sm.params.context_length),
     validation_items=read_fitted(task, sm.params.task, sm.input.validation, sm.input.model,
-                                 tokenizer, max_length),
+                                 tokenizer, sm.params.context_length),
     settings=sm.params.settings,
     seed=sm.params.seed,
     device=meter.device,

@@ -171,9 +171,18 @@ def dpo_problems(config: dict) -> list[str]:
     return []
 
 
+# The name a judge given as a model of its own (judge.model: {source: ...}) is materialised
+# under (resources/models/judge).
+JUDGE_MODEL_NAME = "judge"
+
+
 def judge_problems(config: dict) -> list[str]:
     judge = config.get("judge") or {}
-    if judge and judge["model"] not in config["models"]:
+    if judge and isinstance(judge["model"], dict) and JUDGE_MODEL_NAME in config["models"]:
+        return [f"judge.model: a model of its own is materialised as {JUDGE_MODEL_NAME!r}, "
+                f"which is also a name under models:; allowed: rename that model, or give "
+                f"judge.model: {JUDGE_MODEL_NAME}"]
+    if judge and isinstance(judge["model"], str) and judge["model"] not in config["models"]:
         return [f"judge.model: {judge['model']!r} is not a model of this config; allowed: "
                 + ", ".join(config["models"])]
     return []
