@@ -175,3 +175,48 @@ def test_user_data_is_checked_before_any_job_when_small(tmp_path):
     with pytest.raises(DataError, match="not found"):
         check_user_data("mine", missing, SPLIT_SETTINGS, 0)
     check_user_data("provider_triage", {"n_items": 50}, SPLIT_SETTINGS, 0)  # built-in: nothing
+
+
+def test_a_patient_column_splits_by_patient(tmp_path):
+    """columns: {group: patient_id} with split.by: group: every note of a patient lands in
+    one split, the labels stay balanced as well as the patients allow, and meta.json counts
+    the patients per split."""
+    rows = [f"Note {k} of patient {p}: {'new' if (p + k) % 2 else 'old'} finding.,"
+            f"{'acute' if (p + k) % 2 else 'no acute'},P{p:03d}"
+            for p in range(40) for k in range(3)]
+    spec = user_csv(tmp_path, rows, "text,label,patient_id")
+    spec["data"]["columns"] = {"group": "patient_id"}
+    splits, meta = build_splits("mine", spec, SPLIT_SETTINGS | {"by": "group"}, seed=0)
+    patients = {name: {item["group"] for item in items} for name, items in splits.items()}
+    assert not (patients["train"] & patients["validation"] or patients["train"] & patients["test"]
+                or patients["validation"] & patients["test"])
+    assert sum(len(p) for p in patients.values()) == 40
+    assert meta["groups"] == {name: len(p) for name, p in patients.items()}
+    assert meta["groups"]["test"] == 16 and meta["groups"]["validation"] == 8
+    assert meta["split_from"] == "seeded stratified split by group (seed 0)"
+    for items in splits.values():
+        assert {item["label"] for item in items} == {"acute", "no acute"}
+    by_item, _ = build_splits("mine", spec, SPLIT_SETTINGS, seed=0)
+    crossing = {item["group"] for item in by_item["test"]} & {
+        item["group"] for item in by_item["train"]}
+    assert crossing  # splitting by item puts a patient's notes in train and test
+
+
+def test_a_patient_in_two_of_the_datas_own_splits_is_refused(tmp_path):
+    rows = ["Old finding.,no acute,train,P1", "New finding.,acute,train,P2",
+            "Other finding.,acute,validation,P3", "Clear.,no acute,validation,P4",
+            "Stable.,no acute,test,P1", "Worse.,acute,test,P5"]
+    spec = user_csv(tmp_path, rows, "text,label,split,patient_id")
+    spec["data"]["columns"] = {"group": "patient_id"}
+    with pytest.raises(DataError, match=r"notes.csv, row 1 \(train\) and row 5 \(test\), "
+                                        r"field 'group': group 'P1' is in two splits"):
+        build_splits("mine", spec, SPLIT_SETTINGS, seed=0)
+
+
+def test_too_few_groups_for_the_shares_are_refused(tmp_path):
+    rows = [f"Note {k} of {p}.,{'acute' if k % 2 else 'no acute'},P{p}"
+            for p in range(2) for k in range(10)]
+    spec = user_csv(tmp_path, rows, "text,label,patient_id")
+    spec["data"]["columns"] = {"group": "patient_id"}
+    with pytest.raises(DataError, match="2 groups are too few for split.by: group"):
+        build_splits("mine", spec, SPLIT_SETTINGS | {"by": "group"}, seed=0)

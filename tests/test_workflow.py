@@ -290,9 +290,10 @@ def test_several_seeds_repeat_training_and_report_mean_sd_and_each_seed(tiny_mod
     assert (tmp_path / "results/figures/provider_triage/tiny_seed6_training.png").is_file()
 
 
-def test_a_dpo_setting_reruns_dpo_and_what_follows_not_sft(finished_run, tmp_path):
+def planned_after(finished_run, tmp_path, change) -> set[str]:
+    """The rules a dry run plans after ``change`` edits the finished run's config."""
     config = yaml.safe_load((finished_run / "config.yaml").read_text())
-    config["dpo"]["beta"] = 0.5
+    change(config)
     changed = tmp_path / "changed.yaml"
     changed.write_text(yaml.safe_dump(config))
     result = subprocess.run(
@@ -301,9 +302,21 @@ def test_a_dpo_setting_reruns_dpo_and_what_follows_not_sft(finished_run, tmp_pat
         capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    planned = {line.split()[0] for line in result.stdout.splitlines() if line.strip()}
+    return {line.split()[0] for line in result.stdout.splitlines() if line.strip()}
+
+
+def test_a_dpo_setting_reruns_dpo_and_what_follows_not_sft(finished_run, tmp_path):
+    planned = planned_after(finished_run, tmp_path,
+                            lambda config: config["dpo"].update(beta=0.5))
     assert {"dpo", "generate", "score", "stats", "summary"} <= planned
     assert not planned & {"model", "data", "sft", "pairs"}
+
+
+def test_a_pair_setting_reruns_pairs_and_dpo_not_sft(finished_run, tmp_path):
+    planned = planned_after(finished_run, tmp_path, lambda config: config["tasks"][
+        "my_summaries"].update(pairs={"min_share": 0.4}))
+    assert {"pairs", "dpo", "generate"} <= planned
+    assert not planned & {"model", "data", "check_context", "sft"}
 
 
 def run_with_tasks(tmp_path, model_dir, tasks: dict, *targets: str, **config_changes):

@@ -101,6 +101,16 @@ def _feasible(strata: list[str], n_smallest_split: int) -> bool:
     return min(counts.values()) >= 3 and len(counts) <= n_smallest_split
 
 
+def _strata(task: Task, items: list[dict], n_smallest_split: int) -> list[str] | None:
+    """What the split keeps balanced: the task's strata, else the gold answer where the
+    strata are too small to reach every split, else nothing (free text)."""
+    for key in (task.stratum, task.gold):
+        candidate = [str(key(item)) for item in items]
+        if _feasible(candidate, n_smallest_split):
+            return candidate
+    return None
+
+
 def stratified_split(
     task: Task, items: list[dict], validation: float, test: float, seed: int
 ) -> dict[str, list[dict]]:
@@ -114,12 +124,7 @@ def stratified_split(
 
     items, _ = drop_duplicate_texts(items)
     n_test, n_validation = round(test * len(items)), round(validation * len(items))
-    strata: list[str] | None = None
-    for key in (task.stratum, task.gold):
-        candidate = [str(key(item)) for item in items]
-        if _feasible(candidate, min(n_test, n_validation)):
-            strata = candidate
-            break
+    strata = _strata(task, items, min(n_test, n_validation))
     indices = list(range(len(items)))
     # Counts, not fractions, so the shares do not drift by rounding twice.
     rest, test_idx = train_test_split(indices, test_size=n_test, random_state=seed,
@@ -128,10 +133,63 @@ def stratified_split(
         rest, test_size=n_validation, random_state=seed,
         stratify=None if strata is None else [strata[i] for i in rest],
     )
-    return {
-        name: [items[i] for i in sorted(chosen)]
-        for name, chosen in zip(SPLITS, (train_idx, validation_idx, test_idx), strict=True)
-    }
+    return _by_split(items, (train_idx, validation_idx, test_idx))
+
+
+def _by_split(items: list[dict], indices) -> dict[str, list[dict]]:
+    return {name: [items[i] for i in sorted(chosen)]
+            for name, chosen in zip(SPLITS, indices, strict=True)}
+
+
+# Group splits cut the groups into this many folds (fewer with fewer groups), so the shares
+# are met to 1/20 of the groups at best.
+GROUP_FOLDS = 20
+
+
+def grouped_split(task: Task, items: list[dict], validation: float, test: float,
+                  seed: int, source: str = "data") -> dict[str, list[dict]]:
+    """Split whole groups (:meth:`Task.group`: a patient, a source, a template family), so no
+    group is in two splits: scikit-learn's StratifiedGroupKFold cuts the groups into
+    ``GROUP_FOLDS`` folds keeping the strata's shares as well as the groups allow; the first
+    ``round(test * folds)`` folds are the test split, the next ``round(validation * folds)``
+    (at least one each) validation, the rest train. The shares hold by groups, so by items
+    only roughly: meta.json counts both."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    items, _ = drop_duplicate_texts(items)
+    groups = [task.group(item) for item in items]
+    n_folds = min(GROUP_FOLDS, len(set(groups)))
+    n_test, n_validation = max(1, round(test * n_folds)), max(1, round(validation * n_folds))
+    if n_test + n_validation >= n_folds:
+        raise DataError(
+            f"{source}: {len(set(groups))} groups are too few for split.by: group with "
+            f"validation {validation} and test {test} (each split needs whole groups); "
+            f"expected more groups, or split.by: item", source=source)
+    strata = _strata(task, items, n_test) or ["all"] * len(items)
+    folds = [held for _, held in StratifiedGroupKFold(n_folds, shuffle=True, random_state=seed)
+             .split(items, strata, groups)]
+    test_idx = [i for fold in folds[:n_test] for i in fold]
+    validation_idx = [i for fold in folds[n_test:n_test + n_validation] for i in fold]
+    train_idx = [i for fold in folds[n_test + n_validation:] for i in fold]
+    return _by_split(items, (train_idx, validation_idx, test_idx))
+
+
+def check_groups_apart(splits: dict[str, list[dict]], task: Task, source: str) -> None:
+    """DataError when one group (a user's group column) has items in two of the data's own
+    splits, naming the group and a row of each."""
+    first: dict[str, tuple[str, dict]] = {}
+    for name in SPLITS:
+        for item in splits[name]:
+            if "group" not in item:
+                continue
+            seen = first.setdefault(item["group"], (name, item))
+            if seen[0] != name:
+                raise DataError(
+                    f"{source}, {item_where(seen[1])} ({seen[0]}) and {item_where(item)} "
+                    f"({name}), field 'group': group {item['group']!r} is in two splits; "
+                    f"expected every group in one split (its items would be trained on and "
+                    f"tested on): correct the split column, or drop it to split by group",
+                    source=source, row=item.get("source_row"), field="group")
 
 
 def given_splits(items: list[dict], task: Task | None = None,
@@ -179,6 +237,7 @@ def prepare_items(name: str, spec: dict, split: dict, seed: int,
     source = meta["source"] if "data" in spec else f"task {name!r}"
     if items and all("split" in item for item in items):
         given, dropped = given_splits(items, task, source)
+        check_groups_apart(given, task, source)
         meta["split_from"] = "the data's split column"
         prepared = Prepared(task, meta, dropped, given=given)
     else:
@@ -189,7 +248,6 @@ def prepare_items(name: str, spec: dict, split: dict, seed: int,
             repeats = f" (after dropping {n_repeats} repeated texts)" if n_repeats else ""
             raise DataError(f"{source}: {problem}{repeats}, or a split column",
                             source=source)
-        meta["split_from"] = f"seeded stratified split (seed {seed})"
         prepared = Prepared(task, meta, {"before splitting": n_repeats}, unique=unique)
     return prepared
 
@@ -217,8 +275,21 @@ def build_splits(name: str, spec: dict, split: dict, seed: int,
     """The three splits of the task ``tasks.<name>`` of the config, and its ``meta.json``."""
     prepared = prepare_items(name, spec, split, seed, base_dir)
     task, meta, dropped = prepared.task, prepared.meta, prepared.dropped
-    splits = prepared.given or stratified_split(task, prepared.unique, split["validation"],
-                                                split["test"], seed)
+    # A task whose items have no group (no group column, a generator without template
+    # families) is split by item whatever split.by says, as each item is its own group.
+    by = split.get("by", "item")
+    if by == "group" and not any(task.group_field in item for item in prepared.unique or []):
+        by = "item"
+    if not prepared.given:
+        meta["split_from"] = f"seeded stratified split by {by} (seed {seed})"
+    if prepared.given:
+        splits = prepared.given
+    elif by == "group":
+        splits = grouped_split(task, prepared.unique, split["validation"], split["test"], seed,
+                               meta.get("source", f"task {name!r}"))
+    else:
+        splits = stratified_split(task, prepared.unique, split["validation"], split["test"],
+                                  seed)
     for part, part_items in splits.items():
         if not part_items:
             raise DataError(f"task {name!r}: the {part} split is empty after dropping repeated "
@@ -234,6 +305,8 @@ def build_splits(name: str, spec: dict, split: dict, seed: int,
         "kind": task.kind,
         "duplicates_dropped": dropped,
         "counts": {part: len(part_items) for part, part_items in splits.items()},
+        "groups": {part: len({task.group(item) for item in part_items})
+                   for part, part_items in splits.items()},
     }
     if task.kind == "summary":
         meta["grading"] = summary_grading([item for part in splits.values() for item in part])

@@ -210,6 +210,15 @@ def item_where(item: dict) -> str:
     return f"row {row}" + ("" if item["id"] == f"row-{row}" else f" (id {item['id']!r})")
 
 
+def _group(cell: _Cell) -> str:
+    """A group name (a patient id, a source): a number is kept as its text ("17", not
+    "17.0"), as ids are."""
+    if _is_empty(cell.value):
+        cell.fail(cell.empty(), "a group in every row, as the data has a group column (every "
+                  "item of a patient or source in one split)")
+    return _identifier(cell)
+
+
 def _split(cell: _Cell) -> str:
     value = cell.value
     if isinstance(value, str) and value.strip().casefold() in SPLIT_SPELLINGS:
@@ -373,6 +382,8 @@ def _normalise(table: Table, spec: dict, family: str, key: str) -> UserData:
                 label = _options(cell("options"), label_cell, label, separator, item)
             label_cells.append(label_cell)
             item["label"] = label
+        if "group" in columns:
+            item["group"] = _group(cell("group"))
         if "split" in columns:
             item["split"] = _split(cell("split"))
         elif row.split is not None:

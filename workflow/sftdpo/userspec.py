@@ -10,8 +10,8 @@ from .labels import Missing, canonical
 from .tasks import FAMILIES as TASK_FAMILIES
 from .userfiles import FORMATS, DataError, value_kind
 
-FIELDS = ("id", "text", "label", "options", "reference", "key_facts", "split", "chosen",
-          "rejected")
+FIELDS = ("id", "text", "label", "options", "reference", "key_facts", "split", "group",
+          "chosen", "rejected")
 # task kind -> (required fields, optional fields besides the common ones)
 KIND_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "label": (("text", "label"), ()),
@@ -21,7 +21,7 @@ KIND_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 FAMILIES = {family: KIND_FIELDS[kind.kind] for family, (kind, _) in TASK_FAMILIES.items()}
 LABEL_FAMILIES = frozenset(f for f, (kind, _) in TASK_FAMILIES.items() if kind.kind == "label")
-COMMON_OPTIONAL = ("id", "split", "chosen", "rejected")
+COMMON_OPTIONAL = ("id", "split", "group", "chosen", "rejected")
 SPEC_KEYS = ("path", "hub_id", "config", "revision", "format", "columns", "labels",
              "list_separator")
 

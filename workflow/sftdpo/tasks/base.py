@@ -35,8 +35,8 @@ RECORD_FIELDS = ("id", "prediction", "parsed", "reference", "score")
 class Task:
     """The interface every task kind implements (see the module docstring).
 
-    Subclasses are frozen dataclasses with at least ``name``, ``family``, ``description`` and
-    ``instruction`` fields, and class attributes ``kind``, ``metrics``,
+    Subclasses are frozen dataclasses with at least ``name``, ``family``, ``description``,
+    ``instruction`` and ``group_field`` fields, and class attributes ``kind``, ``metrics``,
     ``default_pair_strategy`` and ``default_max_new_tokens``.
     """
 
@@ -79,6 +79,12 @@ class Task:
         """The key that stratified splits keep balanced."""
         return self.gold(item)
 
+    def group(self, item: dict) -> str:
+        """The item's group (``group_field``: a patient, a source, a template family), which
+        ``split.by: group`` keeps in one split; an item without one is a group of its own."""
+        value = item.get(self.group_field)
+        return f"item {item['id']}" if value is None else str(value)
+
 
 @dataclass(frozen=True)
 class LabelTask(Task):
@@ -105,6 +111,7 @@ class LabelTask(Task):
     build_items: Callable[..., list[dict]] | None = None
     aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)
     stratify_fields: tuple[str, ...] = ()
+    group_field: str = "group"
     metrics: tuple[str, ...] = ("macro_f1", "accuracy")
 
     def gold(self, item: dict) -> str:

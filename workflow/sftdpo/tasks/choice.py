@@ -116,6 +116,7 @@ class ChoiceTask(Task):
     description: str
     instruction: str
     build_items: Callable[..., list[dict]] | None = None
+    group_field: str = "group"
     metrics: tuple[str, ...] = ("accuracy",)
 
     def gold(self, item: dict) -> str:

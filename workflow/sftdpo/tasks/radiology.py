@@ -630,6 +630,8 @@ def generate_reports(n_items: int, seed: int, hard_share: float = 0.4,
 
 RADIOLOGY_FINDING = LabelTask(
     name="radiology_finding",
+    # No group: findings are the label's cause and very unequal in size ("none" is a third of
+    # the items), so a split by finding would test unseen findings on a skewed share.
     family="text_classification",
     description="Label a chest radiograph or CT chest report snippet acute or non-acute.",
     labels=LABELS,

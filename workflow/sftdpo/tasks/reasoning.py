@@ -2345,6 +2345,8 @@ def generate_vignettes(n_items: int, seed: int, hard_share: float = 0.3,
 
 CLINICAL_REASONING = ChoiceTask(
     name="clinical_reasoning",
+    # Template family: split.by: group keeps each in one split (test = unseen families).
+    group_field="condition",
     family="clinical_reasoning",
     description="Answer a clinical case vignette: the most likely diagnosis or the best next "
                 "step, as multiple choice or free response.",

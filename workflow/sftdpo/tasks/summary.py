@@ -906,6 +906,7 @@ class SummaryTask(Task):
     max_words: int = MAX_WORDS
     grader: Callable[..., dict] = rubric_grade
     stratify_fields: tuple[str, ...] = ("scenario",)
+    group_field: str = "group"
     metrics: tuple[str, ...] = ("likert", "rouge_l")
 
     def gold(self, item: dict) -> str:
@@ -2057,6 +2058,8 @@ def _item(r: random.Random, scenario: str, variant: str, noise: float) -> dict:
 
 HOSPITAL_COURSE = SummaryTask(
     name="hospital_course_summary",
+    # Template family: split.by: group keeps each in one split (test = unseen families).
+    group_field="scenario",
     family="summarization",
     description="Summarize a brief hospital course or a patient message in 2-4 sentences; "
                 "graded 1-5 on key facts kept and contradicted, plus ROUGE-L.",

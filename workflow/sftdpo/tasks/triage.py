@@ -559,6 +559,8 @@ def generate_messages(n_items: int, seed: int, hard_share: float = 0.3,
 
 PROVIDER_TRIAGE = LabelTask(
     name="provider_triage",
+    # Template family: split.by: group keeps each in one split (test = unseen families).
+    group_field="archetype",
     family="triage",
     description="Route a patient-portal message to physician, nurse, pharmacist or scheduling.",
     labels=PROVIDERS,
@@ -585,6 +587,8 @@ PROVIDER_TRIAGE = LabelTask(
 
 URGENCY_TRIAGE = LabelTask(
     name="urgency_triage",
+    # Template family: split.by: group keeps each in one split (test = unseen families).
+    group_field="archetype",
     family="triage",
     description="Decide whether a patient-portal message needs action today (urgent) or not.",
     labels=URGENCIES,
