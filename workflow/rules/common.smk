@@ -49,6 +49,10 @@ for local_name, local_spec in MODEL_SPECS.items():
             f"{local_folder.absolute()}); allowed: a folder with a Hugging Face model "
             f"(config.json, weights, tokenizer)")
 
+# Where this run writes: results/, logs/ and benchmarks/ at the top by default; under
+# experiments/<name>/ with experiment: <name>, so experiments run one after another each keep
+# their own tables. Models (resources/models/) are shared.
+OUT = f"experiments/{config['experiment']}/" if config.get("experiment") else ""
 MODELS = list(config["models"])
 TASKS = list(config["tasks"])
 # Rules that run a model declare `resources: gpu=1`: with --resources gpu=K, K of them run at

@@ -2,10 +2,10 @@ rule data:
     input:
         data_inputs,
     output:
-        train="results/data/{task}/train.jsonl",
-        validation="results/data/{task}/validation.jsonl",
-        test="results/data/{task}/test.jsonl",
-        meta="results/data/{task}/meta.json",
+        train=OUT + "results/data/{task}/train.jsonl",
+        validation=OUT + "results/data/{task}/validation.jsonl",
+        test=OUT + "results/data/{task}/test.jsonl",
+        meta=OUT + "results/data/{task}/meta.json",
     params:
         task=data_task_spec,
         split=config["split"],
@@ -13,7 +13,7 @@ rule data:
         # A user's data path is relative to where snakemake runs (the working directory).
         base_dir=".",
     log:
-        "logs/data/{task}.log",
+        OUT + "logs/data/{task}.log",
     conda:
         "../../envs/sftdpo.yaml"
     script:
@@ -30,12 +30,12 @@ rule check_context:
         test=rules.data.output.test,
         meta=rules.data.output.meta,
     output:
-        "results/data/{task}/context_{model}.json",
+        OUT + "results/data/{task}/context_{model}.json",
     params:
         task=task_spec,
         context_length=config["context_length"],
     log:
-        "logs/context/{model}/{task}.log",
+        OUT + "logs/context/{model}/{task}.log",
     conda:
         "../../envs/sftdpo.yaml"
     script:

@@ -16,17 +16,17 @@ rule figure_metric:
         ],
     output:
         png=report(
-            "results/figures/{task}/{metric}.png",
+            OUT + "results/figures/{task}/{metric}.png",
             caption="../report/figure_metric.rst",
             category="Figures",
             subcategory="{task}",
         ),
-        svg="results/figures/{task}/{metric}.svg",
+        svg=OUT + "results/figures/{task}/{metric}.svg",
     params:
         model_methods=[(m, x) for m in MODELS for _, x in RUNS],
         stats_models=[m for m in MODELS for _ in SEEDS],
     log:
-        "logs/figures/{task}/{metric}.log",
+        OUT + "logs/figures/{task}/{metric}.log",
     conda:
         "../../envs/sftdpo.yaml"
     script:
@@ -39,14 +39,14 @@ rule figure_training:
         dpo=rules.dpo.output[0],
     output:
         png=report(
-            "results/figures/{task}/{model}_seed{seed}_training.png",
+            OUT + "results/figures/{task}/{model}_seed{seed}_training.png",
             caption="../report/figure_training.rst",
             category="Figures",
             subcategory="{task}",
         ),
-        svg="results/figures/{task}/{model}_seed{seed}_training.svg",
+        svg=OUT + "results/figures/{task}/{model}_seed{seed}_training.svg",
     log:
-        "logs/figures/{task}/{model}_seed{seed}_training.log",
+        OUT + "logs/figures/{task}/{model}_seed{seed}_training.log",
     conda:
         "../../envs/sftdpo.yaml"
     script:
@@ -59,17 +59,17 @@ rule figure_confusion:
         meta=rules.data.output.meta,
     output:
         png=report(
-            "results/figures/{task}/{model}_seed{seed}_confusion.png",
+            OUT + "results/figures/{task}/{model}_seed{seed}_confusion.png",
             caption="../report/figure_confusion.rst",
             category="Figures",
             subcategory="{task}",
         ),
-        svg="results/figures/{task}/{model}_seed{seed}_confusion.svg",
+        svg=OUT + "results/figures/{task}/{model}_seed{seed}_confusion.svg",
     params:
         task=task_spec,
         methods=METHODS,
     log:
-        "logs/figures/{task}/{model}_seed{seed}_confusion.log",
+        OUT + "logs/figures/{task}/{model}_seed{seed}_confusion.log",
     conda:
         "../../envs/sftdpo.yaml"
     script:

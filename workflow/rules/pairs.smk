@@ -6,9 +6,9 @@ rule pairs:
         meta=rules.data.output.meta,
         context=rules.check_context.output[0],
     output:
-        pairs="results/pairs/{model}/{task}/seed{seed}.jsonl",
-        compute="results/pairs/{model}/{task}/seed{seed}.compute.json",
-        counts="results/pairs/{model}/{task}/seed{seed}.counts.json",
+        pairs=OUT + "results/pairs/{model}/{task}/seed{seed}.jsonl",
+        compute=OUT + "results/pairs/{model}/{task}/seed{seed}.compute.json",
+        counts=OUT + "results/pairs/{model}/{task}/seed{seed}.counts.json",
     params:
         spec=model_spec,
         task=pairs_task_spec,
@@ -19,10 +19,10 @@ rule pairs:
     resources:
         gpu=1,
     log:
-        "logs/pairs/{model}/{task}/seed{seed}.log",
+        OUT + "logs/pairs/{model}/{task}/seed{seed}.log",
     conda:
         "../../envs/sftdpo.yaml"
     benchmark:
-        "benchmarks/pairs/{model}/{task}/seed{seed}.tsv"
+        OUT + "benchmarks/pairs/{model}/{task}/seed{seed}.tsv"
     script:
         "../scripts/build_pairs.py"

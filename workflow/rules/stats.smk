@@ -15,7 +15,7 @@ rule stats:
         **SEED_PREDICTIONS,
         meta=rules.data.output.meta,
     output:
-        "results/stats/{model}/{task}/seed{seed}.csv",
+        OUT + "results/stats/{model}/{task}/seed{seed}.csv",
     params:
         task=task_spec,
         methods=METHODS,
@@ -23,7 +23,7 @@ rule stats:
         n_resamples=config["statistics"]["n_resamples"],
         seed=config["seed"],
     log:
-        "logs/stats/{model}/{task}/seed{seed}.log",
+        OUT + "logs/stats/{model}/{task}/seed{seed}.log",
     conda:
         "../../envs/sftdpo.yaml"
     script:

@@ -6,18 +6,18 @@ rule summary:
         # DPO's cost over SFT's, for the recommendations.
         compute=rules.compute.output[0],
     output:
-        markdown="results/summary/table.md",
+        markdown=OUT + "results/summary/table.md",
         csv=report(
-            "results/summary/table.csv",
+            OUT + "results/summary/table.csv",
             caption="../report/table.rst",
             category="Summary",
         ),
-        by_seed="results/summary/metrics_by_seed.csv",
-        recommendations="results/summary/recommendations.md",
+        by_seed=OUT + "results/summary/metrics_by_seed.csv",
+        recommendations=OUT + "results/summary/recommendations.md",
         # The report shows HTML (the others it offers for download): the table and the
         # recommendations on one page.
         html=report(
-            "results/summary/summary.html",
+            OUT + "results/summary/summary.html",
             caption="../report/summary.rst",
             category="Summary",
         ),
@@ -29,7 +29,7 @@ rule summary:
         task_metrics=TASK_METRICS,
         evaluation=config["evaluation"],
     log:
-        "logs/summary/summary.log",
+        OUT + "logs/summary/summary.log",
     conda:
         "../../envs/sftdpo.yaml"
     script:

@@ -26,7 +26,7 @@ for target_task in TASKS:
             f"task_{target_task}"
         input:
             outputs_of(rules.stats.output[0], [k for k in TRAINING_KEYS if k[1] == target_task]),
-            [f for f in FIGURES if f.startswith(f"results/figures/{target_task}/")],
+            [f for f in FIGURES if f.startswith(OUT + f"results/figures/{target_task}/")],
 
 
 for target_model in MODELS:
