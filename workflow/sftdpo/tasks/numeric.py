@@ -33,7 +33,13 @@ from functools import cache
 from operator import itemgetter
 
 from sftdpo.tasks.base import LabelTask
-from sftdpo.tasks.generation import DistinctTexts, balanced_hard_plan, check_settings
+from sftdpo.tasks.toolkit import (
+    DistinctTexts,
+    balanced_hard_plan,
+    cap,
+    check_choice,
+    check_settings,
+)
 
 # --- breast cancer -----------------------------------------------------------------------------
 
@@ -74,8 +80,7 @@ def generate_breast_cancer(n_items: int, seed: int, features: str = "mean",
     Stratified by diagnosis: the share of malignant rows is the data's (212/569) up to
     rounding, or one half when ``balanced`` (at most 424 rows then).
     """
-    if features not in FEATURE_SETS:
-        raise ValueError(f"features must be one of {FEATURE_SETS}, got {features!r}")
+    check_choice("features", features, FEATURE_SETS)
     if not isinstance(balanced, bool):
         raise ValueError(f"balanced must be true or false, got {balanced!r}")
     X, y = _breast_cancer()
@@ -280,7 +285,7 @@ def _note(rng: random.Random, v: dict) -> str:
         t=t, hr=v["hr"], sbp=v["sbp"], dbp=v["dbp"], rr=v["rr"], spo2=v["spo2"], o2=v["o2"],
         map=round((v["sbp"] + 2 * v["dbp"]) / 3), fever=fever_word)
     ms = _mental_status(v["gcs"], v["gcs_numeric"], rng)
-    mental = rng.choice(MS_FORMS).format(ms=ms, Ms=ms[0].upper() + ms[1:])
+    mental = rng.choice(MS_FORMS).format(ms=ms, Ms=cap(ms))
     parts = [context, vitals, mental]
     if v["lactate"] is not None:
         template = rng.choice(LABS)
@@ -309,7 +314,7 @@ def generate_vitals(n_items: int, seed: int, hard_share: float = 0.4,
     digit and come from a separate per-item generator, so labels and values do not depend on
     ``typo_rate``.
     """
-    check_settings(n_items, hard_share, typo_rate)
+    check_settings(n_items, hard_share=hard_share, typo_rate=typo_rate)
     rng = random.Random(seed)
     plan = balanced_hard_plan(rng, n_items, QSOFA_LABELS, hard_share)
 

@@ -44,7 +44,7 @@ import random
 import re
 
 from sftdpo.tasks.base import LabelTask
-from sftdpo.tasks.generation import DistinctTexts, balanced_hard_plan, check_settings
+from sftdpo.tasks.toolkit import DistinctTexts, balanced_hard_plan, cap, check_settings, decap, fill
 
 LABELS = ("acute", "non-acute")
 ACUTE_FINDINGS = ("pneumothorax", "pneumonia", "effusion", "edema", "fracture", "free_air",
@@ -387,7 +387,7 @@ def _slots(rng: random.Random) -> dict[str, str]:
     device = rng.choice(DEVICES)
     return {
         "side": side, "Side": side.capitalize(), "contra": "left" if side == "right" else "right",
-        "size": size, "Size": size.capitalize(), "lobe": lobe, "Lobe": lobe[0].upper() + lobe[1:],
+        "size": size, "Size": size.capitalize(), "lobe": lobe, "Lobe": cap(lobe),
         "cm": f"{rng.choice((0.5, 1, 1.5, 2, 2.5, 3, 4)):g}", "cm2": str(rng.randint(1, 3)),
         "cm3": str(rng.randint(3, 5)), "rib": ORDINALS[rib], "rib2": ORDINALS[rib + 1],
         "vert": str(rng.randint(6, 12)), "prior": rng.choice(PRIORS).format(date=date),
@@ -399,17 +399,10 @@ def _slots(rng: random.Random) -> dict[str, str]:
 
 
 def _fill(template: str, rng: random.Random, fixed: dict[str, str]) -> str:
-    text = template.format(**(_slots(rng) | fixed))
+    text = fill(template, rng, _slots(rng) | fixed)
     if "effusion" in text:  # effusions are "trace", not "tiny"
         text = re.sub(r"\b([Tt])iny\b", lambda m: "Trace" if m.group(1) == "T" else "trace",
                       text)
-    return text
-
-
-def _decap(text: str) -> str:
-    """Lower-case the first letter unless it starts an acronym (PTX, ETT, RLL)."""
-    if len(text) > 1 and text[0].isupper() and text[1].islower():
-        return text[0].lower() + text[1:]
     return text
 
 
@@ -533,7 +526,7 @@ def _acute_item(rng: random.Random, variant: str) -> tuple[_Report, str, str]:
         rep.used.discard(finding)
         present = rep.phrase(finding, "present")
         joiner = rng.choice(SCOPE_JOINERS)
-        sentence = neg[:-1] + joiner + (present if joiner == ". " else _decap(present))
+        sentence = neg[:-1] + joiner + (present if joiner == ". " else decap(present))
         rep.sentences.append(sentence)
         rep.add_fillers(rng.choice((0, 0, 1)), global_ok=False)
     elif variant == "buried":
@@ -577,7 +570,7 @@ def _non_acute_item(rng: random.Random, variant: str) -> tuple[_Report, str, str
             mimic = rng.choice(list(MIMICS))
             text = rep.phrase(mimic, "present")
             joiner = rng.choice(SCOPE_JOINERS)
-            rep.sentences.append(neg[:-1] + joiner + (text if joiner == ". " else _decap(text)))
+            rep.sentences.append(neg[:-1] + joiner + (text if joiner == ". " else decap(text)))
         else:
             rep.add_mimics(rng.choice((1, 2)))
             mimic = rep.mentions[0].split(":")[0]
@@ -608,7 +601,7 @@ def generate_reports(n_items: int, seed: int, hard_share: float = 0.4,
     written in capitals are left alone) come from a separate per-item generator, so the same
     seed gives the same reports and labels at every ``typo_rate``.
     """
-    check_settings(n_items, hard_share, typo_rate)
+    check_settings(n_items, hard_share=hard_share, typo_rate=typo_rate)
     rng = random.Random(seed)
     plan = balanced_hard_plan(rng, n_items, LABELS, hard_share)
 

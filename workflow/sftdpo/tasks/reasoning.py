@@ -34,8 +34,18 @@ import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from sftdpo.tasks.choice import FREE_RESPONSE, MULTIPLE_CHOICE, ChoiceTask
+from sftdpo.tasks.toolkit import (
+    DistinctTexts,
+    cap,
+    check_choice,
+    check_settings,
+    cycled,
+    exact_share,
+    fill,
+)
 
 QUESTIONS = ("diagnosis", "next_step")
 HARD_KINDS = ("atypical", "distractor", "lookalike")
@@ -297,9 +307,9 @@ STEPS: dict[str, tuple[str, ...]] = {
 
 @dataclass
 class Condition:
-    """One condition of the table. Texts are templates (see ``_fill``); a leading tag keeps an
-    entry for some patients only (see ``_for_patient``); a sign's leading ``is:`` makes it part
-    of "<He> is ..." (appearance); a mimic's leading ``exam:`` or ``test:`` puts it with the
+    """One condition of the table. Texts are templates (``toolkit.fill``); a leading tag keeps
+    an entry for some patients only (see ``_for_patient``); a sign's leading ``is:`` makes it
+    part of "<He> is ..." (appearance); a mimic's leading ``exam:`` or ``test:`` puts it with the
     examination or the results instead of the history."""
 
     key: str
@@ -1922,40 +1932,9 @@ SYSTEMS = tuple(dict.fromkeys(c.system for c in CONDITIONS))
 
 # --- rendering -----------------------------------------------------------------------------
 
-_SLOT = re.compile(r"\{([^{}]*)\}")
 _SINGULAR = re.compile(r"\b1 (minute|hour|day|week|month|year|episode|time)s\b")
-_RANGE = re.compile(r"(\d[\d,]*(?:\.\d+)?)-(\d[\d,]*(?:\.\d+)?)")
 PRONOUNS = {"M": {"he": "he", "He": "He", "his": "his", "His": "His", "him": "him"},
             "F": {"he": "she", "He": "She", "his": "her", "His": "Her", "him": "her"}}
-
-
-def _number(low: str, high: str, rng: random.Random) -> str:
-    decimals = len(low.split(".")[1]) if "." in low else 0
-    lo, hi = float(low.replace(",", "")), float(high.replace(",", ""))
-    if decimals:
-        scale = 10 ** decimals
-        return f"{rng.randint(round(lo * scale), round(hi * scale)) / scale:.{decimals}f}"
-    zeros = min(len(s) - len(s.rstrip("0")) for s in (low.replace(",", ""),
-                                                     high.replace(",", "")))
-    step = 10 ** (zeros - 1) if zeros >= 2 else 1
-    value = rng.randint(int(lo) // step, int(hi) // step) * step
-    return f"{value:,}" if "," in low + high else str(value)
-
-
-def _fill(template: str, rng: random.Random, slots: dict[str, str]) -> str:
-    """Fill ``{slot}`` (a pronoun or a per-vignette value), ``{a-b}`` (a number in range,
-    decimals as written, thousands separators when written) and ``{x|y}`` (a choice)."""
-    def sub(match: re.Match) -> str:
-        key = match.group(1)
-        if key in slots:
-            return _fill(slots[key], rng, slots)
-        number = _RANGE.fullmatch(key)
-        if number:
-            return _number(number.group(1), number.group(2), rng)
-        if "|" in key:
-            return _fill(rng.choice(key.split("|")), rng, slots)
-        raise KeyError(f"unknown slot {{{key}}} in {template!r}")
-    return _SLOT.sub(sub, template)
 
 
 def _for_patient(entries, sex: str, age: float) -> list[str]:
@@ -2054,10 +2033,6 @@ def _join(phrases: list[str]) -> str:
     return ", ".join(phrases[:-1]) + " and " + phrases[-1]
 
 
-def _cap(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
 def _opener(rng: random.Random, cond: Condition, age: float, age_text: str, sex: str,
             presentation: str, history: str | None, slots: dict) -> list[str]:
     """The opening sentence(s): who the patient is and why they came."""
@@ -2094,7 +2069,7 @@ def _opener(rng: random.Random, cond: Condition, age: float, age_text: str, sex:
         ))
     sentences = [first]
     if history and not with_hx:
-        sentences.append(f"{_cap(slots['he'])} has {history}.")
+        sentences.append(f"{cap(slots['he'])} has {history}.")
     return sentences
 
 
@@ -2148,34 +2123,34 @@ def _vignette(rng: random.Random, cond: Condition, question: str, hard_kind: str
     if cond.compute is not None:
         slots.update(cond.compute(rng))
 
-    def fill(template: str) -> str:
-        return _fill(template, rng, slots)
+    def fill_in(template: str) -> str:
+        return fill(template, rng, slots)
 
     presentation = rng.choice(cond.presentations)
     if hard_kind == "atypical":
         presentation = rng.choice(cond.atypical)
     histories = _for_patient(cond.history, sex, age)
-    history = fill(rng.choice(histories)) if histories and (
+    history = fill_in(rng.choice(histories)) if histories and (
         cond.mode == "ob" or rng.random() < 0.8) else None
     contexts = _for_patient(cond.context, sex, age)
-    context = [fill(rng.choice(contexts))] if contexts and (
+    context = [fill_in(rng.choice(contexts))] if contexts and (
         history is None or rng.random() < 0.5) else []
     extra_hx, extra_signs, extra_tests = [], [], []
     if hard_kind == "distractor":
-        extra_hx.append(fill(rng.choice(cond.distractors)))
+        extra_hx.append(fill_in(rng.choice(cond.distractors)))
     elif hard_kind == "lookalike":
         mimic = rng.choice(cond.mimics)
         if mimic.startswith("exam:"):
-            extra_signs.append(fill(mimic[5:]))
+            extra_signs.append(fill_in(mimic[5:]))
         elif mimic.startswith("test:"):
-            extra_tests.append(fill(mimic[5:]))
+            extra_tests.append(fill_in(mimic[5:]))
         else:
-            extra_hx.append(fill(mimic))
+            extra_hx.append(fill_in(mimic))
 
-    key_signs = [fill(rng.choice(group)) for group in cond.key_signs]
-    key_tests = [fill(rng.choice(group)) for group in cond.key_tests]
+    key_signs = [fill_in(rng.choice(group)) for group in cond.key_signs]
+    key_tests = [fill_in(rng.choice(group)) for group in cond.key_tests]
     signs = _for_patient(cond.signs, sex, age)
-    optional_signs = [fill(s) for s in rng.sample(signs, len(signs))]
+    optional_signs = [fill_in(s) for s in rng.sample(signs, len(signs))]
     tests = _for_patient(cond.tests, sex, age) + (
         list(cond.dx_tests) if question == "diagnosis" else [])
     optional_tests = []
@@ -2183,7 +2158,7 @@ def _vignette(rng: random.Random, cond: Condition, question: str, hard_kind: str
     for test in rng.sample(tests, len(tests)):
         if _test_kind(test) not in kinds:
             kinds.add(_test_kind(test))
-            optional_tests.append(fill(test))
+            optional_tests.append(fill_in(test))
     # A look-alike finding replaces optional findings on the same topic (no "Lipase 51" next to
     # "Lipase 88", no "no leg edema" next to "mild ankle edema").
     for mimic in extra_signs + extra_tests:
@@ -2191,7 +2166,7 @@ def _vignette(rng: random.Random, cond: Condition, question: str, hard_kind: str
         optional_tests = [f for f in optional_tests if not _topics(f) & _topics(mimic)]
     n_signs, n_tests = rng.randint(0, 2), rng.randint(0, 2)
     vitals = _vitals(rng, cond, age)
-    opener = _opener(rng, cond, age, age_text, sex, fill(presentation), history, slots)
+    opener = _opener(rng, cond, age, age_text, sex, fill_in(presentation), history, slots)
     if question == "diagnosis":
         ask = rng.choice(("Which of the following is the most likely diagnosis?",
                           "What is the most likely diagnosis?")
@@ -2201,13 +2176,13 @@ def _vignette(rng: random.Random, cond: Condition, question: str, hard_kind: str
                           "What is the most likely diagnosis?"))
         step_context = ""
     else:
-        ask = fill(cond.step_question or rng.choice((
+        ask = fill_in(cond.step_question or rng.choice((
             "What is the most appropriate next step in management?",
             "What is the best next step?", "What is the most appropriate next step?")))
         if form == MULTIPLE_CHOICE:
             ask = re.sub(r"^What is", "Which of the following is", ask)
             ask = re.sub(r"^Which drug", "Which of the following drugs", ask)
-        step_context = fill(cond.step_context)
+        step_context = fill_in(cond.step_context)
 
     def text(n_signs: int, n_tests: int) -> str:
         signs = rng.sample(key_signs + extra_signs + optional_signs[:n_signs],
@@ -2226,7 +2201,7 @@ def _vignette(rng: random.Random, cond: Condition, question: str, hard_kind: str
         if step_context:
             parts.append(step_context)
         parts.append(ask)
-        return _SINGULAR.sub(r"1 \1", " ".join(_cap(p) for p in parts))
+        return _SINGULAR.sub(r"1 \1", " ".join(cap(p) for p in parts))
 
     body = text(n_signs, n_tests)
     # Fit the length: drop optional findings while too long, add them while too short.
@@ -2253,13 +2228,6 @@ def _answers(names: list[str], table: dict[str, tuple[str, ...]]) -> dict[str, l
 DIAGNOSES: dict[str, tuple[str, ...]] = {c.name: c.synonyms for c in CONDITIONS}
 
 
-def _exact_shares(n: int, share: float, rng: random.Random) -> list[bool]:
-    k = round(n * share)
-    flags = [True] * k + [False] * (n - k)
-    rng.shuffle(flags)
-    return flags
-
-
 def generate_vignettes(n_items: int, seed: int, hard_share: float = 0.3,
                        free_response_share: float = 0.5, question: str = "mixed",
                        min_options: int = 4, max_options: int = 5) -> list[dict]:
@@ -2271,42 +2239,33 @@ def generate_vignettes(n_items: int, seed: int, hard_share: float = 0.3,
     ``question="mixed"`` half the items ask the diagnosis and half the next step (else all ask
     ``question``). All shares are exact up to rounding.
     """
-    if n_items < 0:
-        raise ValueError(f"n_items must be >= 0, got {n_items}")
-    if not 0.0 <= hard_share <= 1.0 or not 0.0 <= free_response_share <= 1.0:
-        raise ValueError("hard_share and free_response_share must lie in [0, 1]: "
-                         f"{hard_share}, {free_response_share}")
-    if question not in ("mixed", *QUESTIONS):
-        raise ValueError(f"question must be 'mixed', 'diagnosis' or 'next_step', got "
-                         f"{question!r}")
+    check_settings(n_items, hard_share=hard_share, free_response_share=free_response_share)
+    check_choice("question", question, ("mixed", *QUESTIONS))
     if not 2 <= min_options <= max_options <= 5:
         raise ValueError(f"need 2 <= min_options <= max_options <= 5, got {min_options}, "
                          f"{max_options}")
     rng = random.Random(seed)
-    conditions = [CONDITIONS[i % len(CONDITIONS)] for i in range(n_items)]
+    conditions = cycled(CONDITIONS, n_items)
     rng.shuffle(conditions)
-    free = _exact_shares(n_items, free_response_share, rng)
-    hard = _exact_shares(n_items, hard_share, rng)
+    free = exact_share(n_items, free_response_share, rng)
+    hard = exact_share(n_items, hard_share, rng)
     if question == "mixed":
         questions = ["next_step" if f else "diagnosis"
-                     for f in _exact_shares(n_items, 0.5, rng)]
+                     for f in exact_share(n_items, 0.5, rng)]
     else:
         questions = [question] * n_items
 
-    items, seen = [], set()
+    items, texts = [], DistinctTexts(seed, 0.0, "vignette")
     for i in range(n_items):
         cond, q = conditions[i], questions[i]
         form = FREE_RESPONSE if free[i] else MULTIPLE_CHOICE
         kinds = [k for k, material in zip(HARD_KINDS, (cond.atypical, cond.distractors,
                                                        cond.mimics), strict=True) if material]
         hard_kind = rng.choice(kinds) if hard[i] else None
-        for _ in range(1000):  # regenerate on a repeated text or one out of length
-            text, age, sex = _vignette(rng, cond, q, hard_kind, form)
-            if text not in seen and MIN_WORDS <= len(text.split()) <= MAX_WORDS:
-                break
-        else:
-            raise RuntimeError(f"could not write {n_items} distinct vignettes")
-        seen.add(text)
+        # regenerate on a repeated text or one out of length
+        (text, age, sex), _ = texts.write(
+            i, _vignette, rng, cond, q, hard_kind, form, text_of=itemgetter(0),
+            fits=lambda text: MIN_WORDS <= len(text.split()) <= MAX_WORDS)
         n_options = rng.randint(min_options, max_options)
         if q == "diagnosis":
             label = cond.name

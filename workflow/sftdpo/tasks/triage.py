@@ -30,11 +30,18 @@ from __future__ import annotations
 
 import random
 import re
-import string
 from dataclasses import dataclass
 
 from sftdpo.tasks.base import LabelTask
-from sftdpo.tasks.generation import DistinctTexts, check_settings
+from sftdpo.tasks.toolkit import (
+    DistinctTexts,
+    abbreviate,
+    check_settings,
+    cycled,
+    decap,
+    exact_share,
+    fill,
+)
 
 PROVIDERS = ("physician", "nurse", "pharmacist", "scheduling")
 URGENCIES = ("urgent", "non-urgent")
@@ -407,42 +414,23 @@ def _of(provider: str | None = None, urgency: str | None = None, below: str | No
 
 
 def _render(template: str, rng: random.Random, voice: dict, case: dict) -> str:
-    values: dict[str, str] = dict(voice)
-    for _, field, _, _ in string.Formatter().parse(template):
-        if field is None or field in values:
-            continue
+    def value(field: str):
+        if field in voice:
+            return voice[field]
         if field in case:
-            values[field] = _render(case[field], rng, voice, case)
-        elif field in SLOTS:
-            values[field] = _render(rng.choice(SLOTS[field]), rng, voice, case)
-        else:
-            values[field] = GENERATED[field](rng)
-    return template.format(**values)
+            return case[field]
+        if field in SLOTS:
+            return rng.choice(SLOTS[field])
+        return GENERATED[field](rng) if field in GENERATED else None
+    return fill(template, rng, value, once=True)
 
 
 def _body(arch: Archetype, rng: random.Random, voice: dict) -> str:
     return _render(rng.choice(arch.templates), rng, voice, rng.choice(arch.cases))
 
 
-def _decap(text: str) -> str:
-    """Lower-case the first letter unless it starts an acronym or 'I'."""
-    if len(text) > 1 and text[0].isupper() and text[1].islower() and text[:3] != "Dr.":
-        return text[0].lower() + text[1:]
-    return text
-
-
 def _capitalise(text: str) -> str:
     return re.sub(r"(^|[.!?]\s+|\n)([a-z])", lambda m: m.group(1) + m.group(2).upper(), text)
-
-
-def _abbreviate(text: str, rng: random.Random) -> str:
-    for pattern, short in ABBREVIATIONS:
-        def swap(m: re.Match, short: str = short) -> str:
-            if rng.random() >= 0.7:
-                return m.group(0)
-            return short[0].upper() + short[1:] if m.group(0)[0].isupper() else short
-        text = re.sub(pattern, swap, text, flags=re.IGNORECASE)
-    return text
 
 
 def _plan(arch_rng: random.Random, provider: str, urgency: str, hard: bool):
@@ -497,7 +485,7 @@ def _message(rng: random.Random, variant, primary: Archetype, secondary) -> str:
     if secondary is not None:
         bodies.append(_body(secondary, rng, voice))
         rng.shuffle(bodies)
-        bodies[1] = rng.choice(CONNECTORS) + _decap(bodies[1])
+        bodies[1] = rng.choice(CONNECTORS) + decap(bodies[1])
     sentences.extend(bodies)
     if extra and extra not in sentences:
         sentences.append(extra)
@@ -508,11 +496,11 @@ def _message(rng: random.Random, variant, primary: Archetype, secondary) -> str:
     sep = " " if register == "terse" or rng.random() < 0.4 else "\n"
     middle = " ".join(sentences)
     if sep == " " and opener.endswith(","):  # "Hi, need a refill", not "Hi, Need a refill"
-        middle = _decap(middle)
+        middle = decap(middle)
     text = sep.join(p for p in (opener, middle, closer, sign) if p)
     text = _capitalise(text)
     if rng.random() < (0.8 if register == "terse" else 0.25):
-        text = _abbreviate(text, rng)
+        text = abbreviate(text, rng, ABBREVIATIONS, 0.7, re.IGNORECASE)
     if register == "terse" and rng.random() < 0.3:
         text = text.lower()
     return text
@@ -527,9 +515,9 @@ def generate_messages(n_items: int, seed: int, hard_share: float = 0.3,
     variants (both exact up to rounding). Typos come from a separate per-item generator, so
     the same seed gives the same messages and labels at every ``typo_rate``.
     """
-    check_settings(n_items, hard_share, typo_rate)
+    check_settings(n_items, hard_share=hard_share, typo_rate=typo_rate)
     rng = random.Random(seed)
-    providers = [PROVIDERS[i % len(PROVIDERS)] for i in range(n_items)]
+    providers = cycled(PROVIDERS, n_items)
     rng.shuffle(providers)
     urgencies = [""] * n_items
     for provider in PROVIDERS:
@@ -539,9 +527,7 @@ def generate_messages(n_items: int, seed: int, hard_share: float = 0.3,
         rng.shuffle(flags)
         for i, flag in zip(idx, flags, strict=True):
             urgencies[i] = flag
-    n_hard = round(n_items * hard_share)
-    hard = [True] * n_hard + [False] * (n_items - n_hard)
-    rng.shuffle(hard)
+    hard = exact_share(n_items, hard_share, rng)
 
     items, texts = [], DistinctTexts(seed, typo_rate, "message")
     for i in range(n_items):
