@@ -15,8 +15,18 @@ import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import itemgetter
 
 from sftdpo.tasks.summary import DRUGS, HARD_VARIANTS
+from sftdpo.tasks.toolkit import (
+    DistinctTexts,
+    abbreviate,
+    add_typos,
+    cap,
+    check_settings,
+    cycled,
+    fill,
+)
 
 
 @dataclass
@@ -171,7 +181,7 @@ def _chf(r: random.Random, p: _Patient, variant: str) -> _Case:
         ref3 += f"; {pending} pending"
         facts.append(f"{pending} pending")
     ref = [ref1, f"Discharged on furosemide {new}; {ref_new}.",
-           ref3[0].upper() + ref3[1:] + "."]
+           cap(ref3) + "."]
     return _Case(parts, ref, facts, avoid=("potassium",))
 
 
@@ -986,9 +996,10 @@ _NOTE_ABBREVIATIONS = ((r"\bdischarge\b", "d/c"), (r"\bwith\b", "w/"), (r"\bweek
 
 
 def _fill(template: str, r: random.Random) -> str:
-    return template.format(hgb=r.randint(98, 114) / 10, mm=r.randint(3, 6),
-                           year=r.randint(1995, 2021), k=r.randint(1, 4), lt=r.choice((50, 75, 88)),
-                           b12=r.randint(320, 780), day=r.randint(11, 28))
+    return fill(template, r, {
+        "hgb": r.randint(98, 114) / 10, "mm": r.randint(3, 6), "year": r.randint(1995, 2021),
+        "k": r.randint(1, 4), "lt": r.choice((50, 75, 88)), "b12": r.randint(320, 780),
+        "day": r.randint(11, 28)})
 
 
 def _with_distractors(case: _Case, r: random.Random, n: int) -> list[tuple[str, str]]:
@@ -1007,7 +1018,7 @@ def _with_distractors(case: _Case, r: random.Random, n: int) -> list[tuple[str, 
     return parts
 
 
-def _render(parts: list[tuple[str, str]], r: random.Random, message: bool) -> str:
+def _layout(parts: list[tuple[str, str]], r: random.Random, message: bool) -> str:
     if message:
         sep = r.choice((" ", " ", "\n"))
         body = " ".join(t for s, t in parts if s == "body")
@@ -1025,23 +1036,14 @@ def _render(parts: list[tuple[str, str]], r: random.Random, message: bool) -> st
             if sentences:
                 lines.append(f"{r.choice(_SECTION_LABELS[section])} {' '.join(sentences)}")
         text = "\n".join(lines)
-    for pattern, short in _NOTE_ABBREVIATIONS:
-        text = re.sub(pattern, lambda m, s=short: s if r.random() < 0.5 else m.group(0), text)
-    return text
+    return abbreviate(text, r, _NOTE_ABBREVIATIONS, 0.5)
 
 
 def _typos(text: str, rate: float, r: random.Random) -> str:
     """Swap or drop a letter in a share ``rate`` of lower-case words of 5+ letters (not drug
     names): clinicians misspell words, rarely the drug or a number."""
-    def typo(m: re.Match) -> str:
-        word = m.group(0)
-        if word in DRUGS or r.random() >= rate:
-            return word
-        i = r.randrange(1, len(word) - 2)
-        if r.random() < 0.5:
-            return word[:i] + word[i + 1] + word[i] + word[i + 2:]
-        return word[:i] + word[i + 1:]
-    return re.sub(r"(?<![\w/-])[a-z]{5,}(?![\w/-])", typo, text)
+    return add_typos(text, rate, r, words=r"(?<![\w/-])[a-z]{5,}(?![\w/-])",
+                     keep=DRUGS.__contains__, runs=None, spare=2)
 
 
 def _casual(text: str, r: random.Random) -> str:
@@ -1069,32 +1071,20 @@ def generate_notes(n_items: int, seed: int, hard_share: float = 0.3, noise: floa
     number). Shares are exact up to rounding. Items: ``id``, ``text``, ``reference``,
     ``key_facts`` (4-6), ``scenario``, ``hard`` (bool), ``variant`` ("" when not hard).
     """
-    if n_items < 0:
-        raise ValueError(f"n_items must be >= 0, got {n_items}")
-    for key, value in (("hard_share", hard_share), ("noise", noise),
-                       ("message_share", message_share)):
-        if not 0.0 <= value <= 1.0:
-            raise ValueError(f"{key} must lie in [0, 1], got {value}")
+    check_settings(n_items, hard_share=hard_share, noise=noise, message_share=message_share)
     rng = random.Random(seed)
     n_messages = round(n_items * message_share)
-    scenarios = ([MESSAGE_SCENARIOS[i % len(MESSAGE_SCENARIOS)] for i in range(n_messages)]
-                 + [NOTE_SCENARIOS[i % len(NOTE_SCENARIOS)] for i in range(n_items - n_messages)])
+    scenarios = (cycled(MESSAGE_SCENARIOS, n_messages)
+                 + cycled(NOTE_SCENARIOS, n_items - n_messages))
     rng.shuffle(scenarios)
     n_hard = round(n_items * hard_share)
-    variants = ([HARD_VARIANTS[i % len(HARD_VARIANTS)] for i in range(n_hard)]
-                + [""] * (n_items - n_hard))
+    variants = cycled(HARD_VARIANTS, n_hard) + [""] * (n_items - n_hard)
     rng.shuffle(variants)
 
-    items, seen = [], set()
+    items, texts = [], DistinctTexts(seed, 0.0, "note")  # _item writes the typos
     for i in range(n_items):
-        for attempt in range(1000):  # regenerate on a repeated text
-            r = random.Random(f"{seed}:{i}:{attempt}")
-            item = _item(r, scenarios[i], variants[i], noise)
-            if item["text"] not in seen:
-                break
-        else:
-            raise RuntimeError(f"could not write {n_items} distinct notes")
-        seen.add(item["text"])
+        item, _ = texts.write(i, _item, scenarios[i], variants[i], noise,
+                              text_of=itemgetter("text"), own_rng=True)
         items.append({"id": f"note-{i:05d}", **item})
     return items
 
@@ -1105,7 +1095,7 @@ def _item(r: random.Random, scenario: str, variant: str, noise: float) -> dict:
     n_distractors = (r.randint(2, 3) if variant == "distractor"
                      else int(r.random() < 0.3))
     parts = _with_distractors(case, r, n_distractors)
-    text = _render(parts, r, case.message)
+    text = _layout(parts, r, case.message)
     if case.message:
         text = _casual(text, r)
     # typos from their own generator: the same seed gives the same notes at every noise level
