@@ -15,10 +15,11 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from operator import itemgetter
 
 from sftdpo.tasks.summary import DRUGS, HARD_VARIANTS
-from sftdpo.tasks.summary_scenarios.case import _Case, _course_end, _Patient
+from sftdpo.tasks.summary_scenarios.case import NOTES_TABLE, _Case, _course_end, _Patient
 from sftdpo.tasks.summary_scenarios.heart_lung import _afib, _chf, _copd, _pneumonia, _tia
 from sftdpo.tasks.summary_scenarios.medicine import (
     _aki,
@@ -49,41 +50,27 @@ SCENARIOS: dict[str, Callable[[random.Random, _Patient, str], _Case]] = {
 NOTE_SCENARIOS = tuple(s for s in SCENARIOS if not s.startswith("msg_"))
 MESSAGE_SCENARIOS = tuple(s for s in SCENARIOS if s.startswith("msg_"))
 
+
+
+@dataclass(frozen=True)
+class _Distractor:
+    text: str
+    clashes_with: str = ""  # a case whose ``avoid`` holds this tag gets no such detail
+
+
 # Irrelevant details (tag, text): never part of a reference.
-NOTE_DISTRACTORS = (
-    ("anemia", "Chronic normocytic anemia, Hgb {hgb} (at baseline)."),
-    ("", "Incidental {mm} mm RUL nodule on prior CT ({year}), stable, no further f/u needed."),
-    ("potassium", "Mild hypokalemia (K 3.{k}) repleted."),
-    ("atorvastatin", "Home atorvastatin 40 mg and levothyroxine {lt} mcg continued unchanged."),
-    ("", "Seen by nutrition; tolerating regular diet."),
-    ("", "Remote h/o appendectomy ({year})."),
-    ("", "Flu vaccine given prior to discharge."),
-    ("", "Slept poorly night 1 d/t roommate; melatonin 3 mg PRN."),
-    ("", "Son at bedside, updated on plan."),
-    ("", "Code status: full code, confirmed w/ pt."),
-    ("", "Chronic low back pain, stable on home regimen."),
-    ("", "Vit B12 {b12}, nl."),
-    ("", "SW arranged transportation home."),
-)
-MESSAGE_DISTRACTORS = (
-    "My grandson is staying with us this week.",
-    "The weather has been awful so I haven't been walking.",
-    "My neighbor had something similar and ended up in the ER, but he's 90.",
-    "I also have my eye appointment on the {day}th, not sure if that matters.",
-    "Sorry, my daughter usually writes these for me.",
-    "My sister had her knee replaced last month and is doing great.",
-)
-_SECTION_LABELS = {
-    "course": ("Hospital course:", "HOSPITAL COURSE:", "Brief hospital course:", "Course:"),
-    "meds": ("Med changes:", "Discharge med changes:", "Meds:", "Medications:"),
-    "dispo": ("Dispo:", "Disposition:"),
-    "fu": ("F/u:", "Follow-up:", "FOLLOW UP:"),
-    "pending": ("Pending:", "Pending at d/c:", "Outstanding results:"),
-}
-_NOTE_ABBREVIATIONS = ((r"\bdischarge\b", "d/c"), (r"\bwith\b", "w/"), (r"\bweeks\b", "wks"),
-                       (r"\bhours\b", "hrs"), (r"\bfollow-up\b", "f/u"),
-                       (r"\bpatient\b", "pt"), (r"\bbilateral\b", "bilat"),
-                       (r"\bwithout\b", "w/o"))
+NOTE_DISTRACTORS: tuple[tuple[str, str], ...] = tuple(
+    (d.clashes_with, d.text)
+    for d in NOTES_TABLE.get("note_distractors", tuple[_Distractor, ...]))
+MESSAGE_DISTRACTORS: tuple[str, ...] = NOTES_TABLE.get("message_distractors", tuple[str, ...])
+_SECTION_LABELS: dict[str, tuple[str, ...]] = NOTES_TABLE.get("section_labels",
+                                                              dict[str, tuple[str, ...]])
+_NOTE_ABBREVIATIONS: tuple[tuple[str, str], ...] = NOTES_TABLE.get("abbreviations",
+                                                                   tuple[tuple[str, str], ...])
+NOTES_TABLE.done()
+if set(_SECTION_LABELS) != {"course", "meds", "dispo", "fu", "pending"}:
+    NOTES_TABLE.fail("section_labels", f"sections {', '.join(_SECTION_LABELS)}; expected "
+                     "course, meds, dispo, fu and pending")
 
 
 def _fill(template: str, r: random.Random) -> str:

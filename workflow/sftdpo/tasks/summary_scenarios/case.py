@@ -6,6 +6,12 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from sftdpo.tasks.tables import Table
+
+# The generator's data file: messages.py and summary_notes.py take their sections from it;
+# summary_notes.py, imported last, checks that every section was read.
+NOTES_TABLE = Table("summary_notes")
+
 
 @dataclass
 class _Case:

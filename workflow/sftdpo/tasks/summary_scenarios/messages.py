@@ -5,15 +5,11 @@ from __future__ import annotations
 
 import random
 
-from sftdpo.tasks.summary_scenarios.case import _c, _Case, _details, _Patient
+from sftdpo.tasks.summary_scenarios.case import NOTES_TABLE, _c, _Case, _details, _Patient
 
-_PHARMACIES = ("the CVS on Main St", "Walgreens on 5th", "the Costco pharmacy",
-               "the Walmart on Route 9", "Rite Aid")
-_OPEN = ("Hi Dr. {doc},", "Hello,", "Hi,", "Good morning,", "Dear Dr. {doc},", "")
-_CLOSE = ("Thank you!", "Thanks so much.", "Thanks, {name}", "- {name}", "Appreciate it.",
-          "Please let me know.")
-_DOCS = ("Patel", "Nguyen", "Okafor", "Schmidt", "Rivera", "Kim")
-_NAMES = ("Maria", "Linda", "James", "Robert", "Keisha", "Tom", "Priya", "Greg", "Dolores", "Raj")
+_PHARMACIES, _OPEN, _CLOSE, _DOCS, _NAMES = (
+    NOTES_TABLE.get(name, tuple[str, ...])
+    for name in ("pharmacies", "message_openers", "message_closers", "doctors", "names"))
 
 
 def _frame(r: random.Random, body: list[str]) -> list[tuple[str, str]]:
