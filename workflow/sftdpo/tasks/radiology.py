@@ -54,8 +54,6 @@ LABELS = ("acute", "non-acute")
 ACUTE_FINDINGS = ("pneumothorax", "pneumonia", "effusion", "edema", "fracture", "free_air",
                   "tube_malposition", "pe")
 POSITIVE_ASSERTIONS = ("present", "worse", "hedged")
-ASSERTIONS = ("present", "worse", "hedged", "negated", "stable", "resolved", "chronic",
-              "historical")
 ACUTE_VARIANTS = ("hedged", "negation_scope", "buried", "worse", "history_present")
 NON_ACUTE_VARIANTS = ("negation_scope", "no_definite", "historical", "stable", "resolved",
                       "chronic", "mimic")
@@ -65,7 +63,6 @@ FINDING_WEIGHT = {"pneumothorax": 3, "pneumonia": 4, "effusion": 3, "edema": 3, 
 MODALITY = {"free_air": "cxr", "tube_malposition": "cxr", "pe": "ct"}  # others: both
 
 INDICATION_SHARE = 0.35
-EFFUSION_SIZES = ("trace", "small", "small", "moderate", "large")
 
 
 @dataclass(frozen=True)

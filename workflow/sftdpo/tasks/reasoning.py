@@ -180,7 +180,6 @@ CONDITIONS: tuple[Condition, ...] = _checked(
 _TABLE.done()
 
 CONDITION_BY_KEY: dict[str, Condition] = {c.key: c for c in CONDITIONS}
-SYSTEMS = tuple(dict.fromkeys(c.system for c in CONDITIONS))
 
 # --- rendering -----------------------------------------------------------------------------
 

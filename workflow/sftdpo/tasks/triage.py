@@ -134,13 +134,7 @@ ABBREVIATIONS: tuple[tuple[str, str], ...] = _TABLE.get("abbreviations",
                                                         tuple[tuple[str, str], ...])
 _TABLE.done()
 _check_frame()
-ARCHETYPE_BY_NAME = {a.name: a for a in ARCHETYPES}
 RANK = {p: i for i, p in enumerate(PROVIDERS)}  # lower = more clinically demanding
-
-
-def is_hard(archetype: str) -> bool:
-    """Whether an ``archetype`` value names a hard variant."""
-    return ":" in archetype
 
 
 def _pick(rng: random.Random, archetypes) -> Archetype:
