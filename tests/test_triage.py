@@ -8,7 +8,6 @@ from collections import Counter
 import pytest
 
 from sftdpo.tasks.triage import (
-    ARCHETYPE_BY_NAME,
     ARCHETYPES,
     PROVIDER_TRIAGE,
     PROVIDERS,
@@ -16,8 +15,9 @@ from sftdpo.tasks.triage import (
     URGENCIES,
     URGENCY_TRIAGE,
     generate_messages,
-    is_hard,
 )
+
+ARCHETYPE_BY_NAME = {a.name: a for a in ARCHETYPES}
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +27,10 @@ def items() -> list[dict]:
 
 def base(archetype: str) -> str:
     return archetype.split(":")[0]
+
+
+def is_hard(archetype: str) -> bool:
+    return ":" in archetype  # a hard variant's suffix, "refill_request:mixed"
 
 
 def test_exact_count_unique_ids_and_texts(items):

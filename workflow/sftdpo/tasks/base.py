@@ -28,9 +28,6 @@ from typing import ClassVar
 
 from ..labels import case_matters, fold, nfc
 
-# Every task's per-item record (the results contract's predictions) holds at least these.
-RECORD_FIELDS = ("id", "prediction", "parsed", "reference", "score")
-
 
 class Task:
     """The interface every task kind implements (see the module docstring).

@@ -29,11 +29,19 @@ high lactate or WBC) and ``bland`` (positive with otherwise unremarkable values)
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from functools import cache
 from operator import itemgetter
 
 from sftdpo.tasks.base import LabelTask
-from sftdpo.tasks.generation import DistinctTexts, balanced_hard_plan, check_settings
+from sftdpo.tasks.tables import Table
+from sftdpo.tasks.toolkit import (
+    DistinctTexts,
+    balanced_hard_plan,
+    cap,
+    check_choice,
+    check_settings,
+)
 
 # --- breast cancer -----------------------------------------------------------------------------
 
@@ -74,8 +82,7 @@ def generate_breast_cancer(n_items: int, seed: int, features: str = "mean",
     Stratified by diagnosis: the share of malignant rows is the data's (212/569) up to
     rounding, or one half when ``balanced`` (at most 424 rows then).
     """
-    if features not in FEATURE_SETS:
-        raise ValueError(f"features must be one of {FEATURE_SETS}, got {features!r}")
+    check_choice("features", features, FEATURE_SETS)
     if not isinstance(balanced, bool):
         raise ValueError(f"balanced must be true or false, got {balanced!r}")
     X, y = _breast_cancer()
@@ -127,28 +134,44 @@ def qsofa(rr: int, sbp: int, gcs: int) -> int:
     return int(rr >= RR_CUTOFF) + int(sbp <= SBP_CUTOFF) + int(gcs < 15)
 
 
+
+
+@dataclass(frozen=True)
+class _Context:
+    text: str
+    ages: tuple[int, int]  # the ages the context fits
+
+
+@dataclass(frozen=True)
+class _LowWords:  # words for a GCS of 12-13 and of 9-11
+    gcs_12_13: tuple[str, ...]
+    gcs_9_11: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Oxygen:
+    room_air: tuple[str, ...]
+    supplemental: tuple[str, ...]
+
+
+_TABLE = Table("numeric")
 # Context lines with the ages they fit; {reason} is picked to agree with the values.
-CONTEXTS = (
-    ("{age}{sex} from SNF, cough and fever x2d.", 66, 97),
-    ("{age}{sex} from NH with poor PO intake.", 70, 98),
-    ("{age}{sex} POD{pod} s/p {surgery}, RN called for {reason}.", 24, 88),
-    ("ED triage, {age}{sex}: dysuria, flank pain, chills.", 19, 90),
-    ("Rapid response, {age}{sex} on {ward}: {reason}.", 30, 95),
-    ("{age}{sex} w/ DM, R foot wound, feeling unwell x3d.", 38, 90),
-    ("{age}{sex} on chemo, day {day} after C{cycle}, fevers at home.", 24, 82),
-    ("{age}{sex} w/ COPD, increased SOB and sputum.", 48, 92),
-    ("{age}{sex} with RLQ pain and vomiting.", 19, 70),
-    ("{age}{sex} w/ ESRD on HD, missed session, SOB.", 35, 88),
-    ("{age}{sex} s/p fall at home.", 60, 97),
-    ("Overnight call, {age}{sex} on {ward} (admitted for {admit}), {reason}.", 30, 95),
-    ("{age}{sex} with cellulitis L leg, spreading redness.", 25, 90),
-    ("{age}{sex} w/ indwelling Foley, cloudy urine, rigors.", 55, 97),
-)
-SURGERIES = ("lap chole", "sigmoid colectomy", "R TKA", "Whipple", "open AAA repair",
-             "lap appy", "CABG", "L hip ORIF")
-REASONS = ("worsening pain", "low UOP", "rigors", "abd pain", "nausea", "feeling unwell")
-WARDS = ("4W", "5 East", "tele", "step-down", "oncology", "ortho floor", "MICU overflow")
-ADMITS = ("CHF", "COPD flare", "pyelo", "GI bleed", "CAP", "cellulitis", "AKI")
+CONTEXTS: tuple[tuple[str, int, int], ...] = tuple(
+    (c.text, *c.ages) for c in _TABLE.get("contexts", tuple[_Context, ...]))
+SURGERIES, REASONS, WARDS, ADMITS = (_TABLE.get(name, tuple[str, ...])
+                                     for name in ("surgeries", "reasons", "wards", "admits"))
+# Mental status: text for GCS 15, for "GCS 14" said in words, and for 9-13 (with the number).
+MS_NORMAL, MS_CONFUSED, MS_LOW, MS_FORMS = (
+    _TABLE.get(name, tuple[str, ...])
+    for name in ("ms_normal", "ms_confused", "ms_low", "ms_forms"))
+_LOW_WORDS = _TABLE.get("ms_low_words", _LowWords)
+MS_LOW_WORDS = {True: _LOW_WORDS.gcs_12_13, False: _LOW_WORDS.gcs_9_11}
+_OXYGEN = _TABLE.get("oxygen", _Oxygen)
+ROOM_AIR, SUPPLEMENTAL = _OXYGEN.room_air, _OXYGEN.supplemental
+OXYGEN = ROOM_AIR + SUPPLEMENTAL
+VITALS, LABS, TRAILERS = (_TABLE.get(name, tuple[str, ...])
+                          for name in ("vitals", "labs", "trailers"))
+_TABLE.done()
 
 
 def _reason(rng: random.Random, v: dict) -> str:
@@ -160,36 +183,11 @@ def _reason(rng: random.Random, v: dict) -> str:
         reasons += ["hypotension", "low BP"]
     if v["temp_c"] >= 38:
         reasons += ["fever", "new fever"]
-    if v["o2"] not in ("RA", "on RA"):
+    if v["o2"] not in ROOM_AIR:
         reasons.append("new O2 requirement")
     if v["gcs"] < 15:
         reasons.append("change in mental status")
     return rng.choice(reasons)
-
-
-# Mental status: text for GCS 15, for "GCS 14" said in words, and for 9-13 (with the number).
-MS_NORMAL = ("A&Ox3", "alert and oriented x3", "AAOx4", "alert, answering appropriately",
-             "alert, oriented, at baseline", "mentating normally")
-MS_CONFUSED = ("confused", "new confusion per RN", "A&Ox2", "disoriented to time and place",
-               "oriented to self only", "confused, not at baseline per daughter")
-MS_LOW = ("GCS {gcs}", "GCS {gcs} (E{e}V{v}M{m})")
-MS_LOW_WORDS = {True: ("lethargic", "somnolent but rousable", "drowsy"),  # GCS 12-13
-                False: ("obtunded", "responds to pain only")}  # GCS 9-11
-MS_FORMS = ("Neuro: {ms}.", "Mental status: {ms}.", "{Ms}.", "MS: {ms}.")
-OXYGEN = ("RA", "RA", "on RA", "2L NC", "on 2L", "4L NC", "on 3L NC")
-VITALS = (
-    "T {t} HR {hr} BP {sbp}/{dbp} RR {rr} SpO2 {spo2}% {o2}.",
-    "Vitals: temp {t}, pulse {hr}, BP {sbp}/{dbp}, resp rate {rr}, O2 sat {spo2}% {o2}.",
-    "VS: BP {sbp}/{dbp}, HR {hr}, RR {rr}, T {t}, SpO2 {spo2}% {o2}.",
-    "SBP {sbp}, HR {hr}, RR {rr}/min, Tmax {t}, sat {spo2}% {o2}.",
-    "HR {hr} | BP {sbp}/{dbp} (MAP {map}) | RR {rr} | T {t} | SpO2 {spo2}% {o2}.",
-    "{fever} {t}, HR {hr}, BP {sbp}/{dbp}, resp rate {rr}, sats {spo2}% {o2}.",
-    "BP {sbp}/{dbp}, HR {hr}, RR {rr}, temp {t}, SpO2 {spo2}% {o2}.",
-)
-LABS = ("Lactate {lac}, WBC {wbc}.", "Labs: WBC {wbc}, lactate {lac}.", "WBC {wbc}.",
-        "Lactate {lac}.", "Lactic acid {lac}.")
-TRAILERS = ("", "", "", "Blood cx x2 sent.", "UA pending.", "CXR ordered.", "Pt asking for water.",
-            "Family at bedside.")
 
 
 def _gcs_parts(gcs: int, rng: random.Random) -> tuple[int, int, int]:
@@ -248,9 +246,9 @@ def _values(rng: random.Random, met: set[str], variant: str) -> dict:
     hr = rng.randint(104, 142) if rng.random() < sick else rng.randint(64, 98)
     spo2 = rng.randint(88, 94) if rng.random() < sick else rng.randint(95, 100)
     if spo2 < 92 and rng.random() < 0.6:
-        o2 = rng.choice(OXYGEN[3:])  # on supplemental oxygen
+        o2 = rng.choice(SUPPLEMENTAL)
     else:
-        o2 = rng.choice(OXYGEN[:3] if spo2 >= 97 and rng.random() < 0.7 else OXYGEN)
+        o2 = rng.choice(ROOM_AIR if spo2 >= 97 and rng.random() < 0.7 else OXYGEN)
     show_labs = variant == "sirs_mimic" or rng.random() < 0.5
     lactate = wbc = None
     if show_labs:
@@ -280,7 +278,7 @@ def _note(rng: random.Random, v: dict) -> str:
         t=t, hr=v["hr"], sbp=v["sbp"], dbp=v["dbp"], rr=v["rr"], spo2=v["spo2"], o2=v["o2"],
         map=round((v["sbp"] + 2 * v["dbp"]) / 3), fever=fever_word)
     ms = _mental_status(v["gcs"], v["gcs_numeric"], rng)
-    mental = rng.choice(MS_FORMS).format(ms=ms, Ms=ms[0].upper() + ms[1:])
+    mental = rng.choice(MS_FORMS).format(ms=ms, Ms=cap(ms))
     parts = [context, vitals, mental]
     if v["lactate"] is not None:
         template = rng.choice(LABS)
@@ -309,7 +307,7 @@ def generate_vitals(n_items: int, seed: int, hard_share: float = 0.4,
     digit and come from a separate per-item generator, so labels and values do not depend on
     ``typo_rate``.
     """
-    check_settings(n_items, hard_share, typo_rate)
+    check_settings(n_items, hard_share=hard_share, typo_rate=typo_rate)
     rng = random.Random(seed)
     plan = balanced_hard_plan(rng, n_items, QSOFA_LABELS, hard_share)
 

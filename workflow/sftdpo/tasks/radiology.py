@@ -2,7 +2,9 @@
 
 Each item is a short impression/findings snippet (1-4 sentences, optionally headed by an
 indication or history line), written from a list of *mentions*: a finding type and how the
-report asserts it. The mentions alone fix the label; the wording never does.
+report asserts it. The mentions alone fix the label; the wording never does. The rule is
+written here; the wording (templates per finding and assertion, mimics, normal statements,
+indications, slot values) is in ``data/radiology.yaml``.
 
 The rule. An item is ``acute`` when at least one **acute finding** is asserted as **present
 now** or **hedged**; otherwise it is ``non-acute``.
@@ -42,16 +44,16 @@ from __future__ import annotations
 
 import random
 import re
+from dataclasses import dataclass
 
 from sftdpo.tasks.base import LabelTask
-from sftdpo.tasks.generation import DistinctTexts, balanced_hard_plan, check_settings
+from sftdpo.tasks.tables import Table
+from sftdpo.tasks.toolkit import DistinctTexts, balanced_hard_plan, cap, check_settings, decap, fill
 
 LABELS = ("acute", "non-acute")
 ACUTE_FINDINGS = ("pneumothorax", "pneumonia", "effusion", "edema", "fracture", "free_air",
                   "tube_malposition", "pe")
 POSITIVE_ASSERTIONS = ("present", "worse", "hedged")
-ASSERTIONS = ("present", "worse", "hedged", "negated", "stable", "resolved", "chronic",
-              "historical")
 ACUTE_VARIANTS = ("hedged", "negation_scope", "buried", "worse", "history_present")
 NON_ACUTE_VARIANTS = ("negation_scope", "no_definite", "historical", "stable", "resolved",
                       "chronic", "mimic")
@@ -60,309 +62,35 @@ FINDING_WEIGHT = {"pneumothorax": 3, "pneumonia": 4, "effusion": 3, "edema": 3, 
                   "free_air": 1, "tube_malposition": 1.5, "pe": 1.5}
 MODALITY = {"free_air": "cxr", "tube_malposition": "cxr", "pe": "ct"}  # others: both
 
-# Templates per acute finding and assertion. Historical lines open the item (indication).
-TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
-    "pneumothorax": {
-        "present": (
-            "{Size} {side} apical pneumothorax.", "New {size} {side} pneumothorax.",
-            "{Size} {side} PTX, new since {prior}.",
-            "{Side} apical pneumothorax measuring {cm} cm.",
-            "Large {side} pneumothorax with {contra}ward mediastinal shift, concerning for "
-            "tension.",
-            "{Size} {side} pneumothorax after {procedure}.",
-        ),
-        "worse": (
-            "Interval increase in {size} {side} apical PTX.",
-            "Enlarging {side} pneumothorax, now {cm} cm at the apex.",
-            "{Side} pneumothorax has increased in size since {prior}.",
-        ),
-        "hedged": (
-            "Possible tiny {side} apical pneumothorax.",
-            "Subtle lucency at the {side} apex may represent a small pneumothorax.",
-            "Cannot exclude a small {side} apical pneumothorax; consider expiratory view.",
-            "Questionable thin {side} apical pleural line, possibly a tiny PTX.",
-        ),
-        "negated": (
-            "No pneumothorax.", "No PTX.", "No pneumothorax following {procedure}.",
-            "No evidence of pneumothorax.", "{Device} in place without pneumothorax.",
-        ),
-        "no_definite": ("No definite pneumothorax.", "No convincing pneumothorax."),
-        "stable": (
-            "Unchanged small {side} apical pneumothorax with {side} chest tube in place.",
-            "Stable trace {side} apical PTX compared with {prior}.",
-            "Decreasing {side} pneumothorax, now tiny.",
-        ),
-        "resolved": (
-            "Interval resolution of the {side} pneumothorax.",
-            "Previously seen {side} PTX has resolved.",
-            "{Side} pneumothorax no longer seen after chest tube removal.",
-        ),
-        "historical": (
-            "History: {side} pneumothorax last year.", "Indication: h/o {side} PTX, now CP.",
-            "Hx spontaneous PTX {years} yrs ago.",
-            "Indication: s/p {procedure}, r/o pneumothorax.",
-        ),
-    },
-    "pneumonia": {
-        "present": (
-            "Focal consolidation in the {lobe}, consistent with pneumonia.",
-            "{Lobe} airspace opacity concerning for pneumonia.",
-            "Dense {lobe} consolidation with air bronchograms.",
-            "New patchy {lobe} opacity, compatible with pneumonia in the appropriate clinical "
-            "setting.",
-            "Multifocal airspace opacities, consistent with multifocal pneumonia.",
-            "{Lobe} pneumonia.", "Retrocardiac opacity concerning for pneumonia.",
-        ),
-        "worse": (
-            "Worsening {lobe} consolidation.",
-            "Interval increase in multifocal airspace opacities, concerning for worsening "
-            "pneumonia.",
-            "{Lobe} opacity has progressed since {prior}, now with air bronchograms.",
-        ),
-        "hedged": (
-            "Cannot exclude early {lobe} pneumonia.",
-            "{Lobe} opacity may represent atelectasis or early pneumonia.",
-            "Possible developing infiltrate in the {lobe}.",
-            "Subtle {lobe} opacity, atelectasis vs pneumonia.",
-            "{Side} basilar opacity, atelectasis vs early pneumonia.",
-            "Streaky {lobe} opacity; aspiration not excluded.",
-        ),
-        "negated": (
-            "No focal consolidation.", "No focal airspace consolidation to suggest pneumonia.",
-            "No infiltrate.", "No consolidation.",
-        ),
-        "no_definite": ("No definite focal consolidation.", "No definite pneumonia."),
-        "stable": (
-            "Improving {lobe} consolidation.",
-            "Decreased {lobe} airspace opacity compared with {prior}.",
-            "Unchanged {lobe} opacity compared with {prior}.",
-        ),
-        "resolved": (
-            "Interval resolution of {lobe} consolidation.",
-            "Previously seen {lobe} pneumonia has cleared.",
-        ),
-        "chronic": ("Chronic scarring in the {lobe} at the site of prior pneumonia.",),
-        "historical": (
-            "Indication: cough, r/o PNA.", "Hx: {lobe} pneumonia {months} months ago.",
-            "Clinical history: fever, eval for pneumonia.", "Indication: recent PNA, f/u.",
-        ),
-    },
-    "effusion": {
-        "present": (
-            "New {size} {side} pleural effusion.", "{Size} {side} pleural effusion.",
-            "{Size} bilateral pleural effusions.",
-            "Blunting of the {side} costophrenic angle, compatible with a small effusion.",
-            "{Size} {side} effusion with adjacent compressive atelectasis.",
-        ),
-        "worse": (
-            "Enlarging {side} pleural effusion, now {size}.",
-            "Interval increase in the {side} effusion.",
-            "{Side} effusion has increased since {prior}.",
-        ),
-        "hedged": (
-            "Possible small {side} pleural effusion.",
-            "Blunting of the {side} costophrenic angle may represent a small effusion.",
-            "Small {side} effusion not excluded.",
-        ),
-        "negated": ("No pleural effusion.", "No effusion.", "Costophrenic angles are sharp."),
-        "no_definite": ("No definite pleural effusion.",),
-        "stable": (
-            "Stable small {side} pleural effusion.", "Unchanged {size} {side} effusion.",
-            "Persistent small {side} effusion, similar to {prior}.",
-            "Decreased {side} pleural effusion, now small.",
-        ),
-        "resolved": (
-            "Interval resolution of the {side} effusion.",
-            "{Side} effusion has resolved following thoracentesis.",
-        ),
-        "chronic": (
-            "Chronic loculated {side} pleural effusion with pleural thickening.",
-            "Chronic {side} pleural thickening and blunting.",
-        ),
-        "historical": (
-            "Hx: recurrent {side} effusion s/p thoracentesis.",
-            "Indication: f/u {side} pleural effusion.",
-        ),
-    },
-    "edema": {
-        "present": (
-            "Pulmonary edema.", "Interstitial pulmonary edema.",
-            "Pulmonary vascular congestion with mild interstitial edema.",
-            "Perihilar haziness and Kerley B lines, consistent with interstitial edema.",
-            "Diffuse alveolar edema, likely cardiogenic.",
-        ),
-        "worse": (
-            "Worsening pulmonary edema.", "Increased interstitial opacities, likely worsening "
-            "edema.", "Vascular congestion has increased since {prior}.",
-        ),
-        "hedged": (
-            "Hazy perihilar opacities, possibly mild edema.", "Possible mild interstitial edema.",
-            "Mild interstitial prominence; early edema not excluded.",
-        ),
-        "negated": ("No pulmonary edema.", "No vascular congestion or edema.",
-                    "No evidence of CHF."),
-        "no_definite": ("No definite pulmonary edema.",),
-        "stable": (
-            "Unchanged mild interstitial edema.", "Improving pulmonary edema.",
-            "Decreased vascular congestion compared with {prior}.",
-        ),
-        "resolved": ("Interval resolution of pulmonary edema.",
-                     "Previously seen edema has cleared."),
-        "historical": ("Hx: CHF, EF {ef}%.", "Indication: SOB, h/o CHF."),
-    },
-    "fracture": {
-        "present": (
-            "Acute nondisplaced fracture of the {side} {rib} rib.",
-            "Displaced {side} {rib} and {rib2} rib fractures.", "Acute {side} {rib} rib fx.",
-            "Acute fracture of the {side} clavicle.",
-        ),
-        "worse": ("Increased displacement of the {side} {rib} rib fracture.",),
-        "hedged": (
-            "Possible nondisplaced {side} {rib} rib fracture; correlate with point tenderness.",
-            "Cortical irregularity of the {side} {rib} rib, cannot exclude nondisplaced fx.",
-        ),
-        "negated": ("No acute displaced rib fracture.", "No acute osseous abnormality.",
-                    "No displaced fracture."),
-        "no_definite": ("No definite acute fracture.",),
-        "chronic": (
-            "Healed {side} {rib} rib fx.", "Old healed {side} rib fractures.",
-            "Chronic T{vert} compression deformity, unchanged.",
-            "Remote healed {side} clavicle fracture.",
-        ),
-        "historical": ("Indication: fall, eval for rib fx.", "Indication: MVC, r/o fracture."),
-    },
-    "free_air": {
-        "present": (
-            "Free air under the right hemidiaphragm, consistent with pneumoperitoneum.",
-            "Pneumoperitoneum.", "Large volume free intraperitoneal air.",
-            "Lucency under both hemidiaphragms, compatible with free air.",
-        ),
-        "hedged": (
-            "Possible free air under the right hemidiaphragm; recommend left lateral decubitus "
-            "view.", "Cannot exclude a small amount of free air.",
-        ),
-        "negated": ("No free air under the diaphragm.", "No pneumoperitoneum."),
-        "no_definite": ("No definite free air.",),
-        "historical": ("Indication: abd pain, r/o free air.",),
-    },
-    "tube_malposition": {
-        "present": (
-            "ETT tip in the right mainstem bronchus; recommend retraction by {cm2} cm.",
-            "Enteric tube coiled in the esophagus.",
-            "Feeding tube tip in the {side} lower lobe bronchus; recommend removal.",
-            "ETT tip at the level of the carina; recommend withdrawal by 2 cm.",
-        ),
-        "hedged": ("Enteric tube tip not well seen, possibly in the distal esophagus.",),
-        "negated": (
-            "ETT tip {cm3} cm above the carina.", "ETT in satisfactory position.",
-            "Enteric tube courses below the diaphragm, tip in the stomach.",
-            "Right IJ CVC tip at the cavoatrial junction.",
-        ),
-        "resolved": (
-            "ETT has been retracted, tip now {cm3} cm above the carina.",
-            "Enteric tube repositioned, tip now in the stomach.",
-        ),
-    },
-    "pe": {
-        "present": (
-            "Filling defects in the {side} lower lobe segmental pulmonary arteries, consistent "
-            "with acute PE.",
-            "Acute pulmonary embolism involving the {side} main pulmonary artery.",
-            "Saddle pulmonary embolus with RV/LV ratio > 1.",
-            "Acute {side} lobar and segmental PE.",
-        ),
-        "hedged": (
-            "Possible subsegmental filling defect in the {lobe}, equivocal for small PE; limited "
-            "by motion.",
-            "Questionable filling defect in a {lobe} segmental artery, artifact vs PE.",
-        ),
-        "negated": ("No pulmonary embolism.", "No PE to the segmental level.",
-                    "No central or segmental PE."),
-        "no_definite": ("No definite pulmonary embolism.",),
-        "stable": ("Decreased clot burden in the {side} pulmonary arteries compared with "
-                   "{prior}.",),
-        "chronic": (
-            "Eccentric wall-adherent thrombus in the {side} lower lobe artery, consistent with "
-            "chronic PE.",
-            "Web in the {side} lower lobe pulmonary artery, sequela of prior PE.",
-        ),
-        "historical": ("Hx: PE on apixaban, now SOB.", "Indication: CP, r/o PE."),
-    },
-}
-
-# Findings that are never acute, whatever is said of them (assertion ``present``).
-MIMICS: dict[str, tuple[str, ...]] = {
-    "atelectasis": ("Bibasilar subsegmental atelectasis.", "Mild {side} basilar atelectasis.",
-                    "Linear atelectasis at the {side} base.",
-                    "Low lung volumes with bibasilar atelectasis."),
-    "cardiomegaly": ("Stable mild cardiomegaly.", "Cardiomegaly, unchanged.",
-                     "Enlarged cardiac silhouette, stable."),
-    "scarring": ("Biapical pleural-parenchymal scarring.", "{Lobe} scarring, unchanged."),
-    "granuloma": ("Calcified granuloma in the {lobe}.",
-                  "Calcified granulomas, sequela of prior granulomatous disease."),
-    "emphysema": ("Hyperinflated lungs, consistent with COPD.", "Emphysematous changes.",
-                  "Centrilobular emphysema."),
-    "postsurgical": ("Stable post-surgical changes.", "Median sternotomy wires and CABG clips.",
-                     "Post-surgical changes of {side} upper lobectomy.",
-                     "Sternotomy wires intact."),
-    "device": ("{Device} in expected position.",
-               "Left chest wall pacemaker with leads in the RA and RV.",
-               "Right chest port, catheter tip in the SVC."),
-    "degenerative": ("Degenerative changes of the thoracic spine.",
-                     "Mild degenerative changes of both shoulders."),
-    "nodule": ("Stable {mm} mm {lobe} nodule.", "{mm} mm {lobe} nodule, unchanged since {year}."),
-    "aorta": ("Tortuous, calcified thoracic aorta.", "Aortic atherosclerotic calcification."),
-    "hernia": ("Small hiatal hernia.",),
-}
-# Normal statements and the findings they would contradict.
-NORMALS = (
-    ("Heart size is normal.", {"cardiomegaly"}),
-    ("Cardiomediastinal silhouette is within normal limits.", {"cardiomegaly", "aorta"}),
-    ("Normal heart size.", {"cardiomegaly"}),
-    ("Lungs are clear.",
-     {"pneumonia", "edema", "atelectasis", "scarring", "emphysema", "pneumothorax"}),
-    ("Lungs are well expanded and clear.",
-     {"pneumonia", "edema", "atelectasis", "scarring", "emphysema", "pneumothorax", "effusion"}),
-    ("Mediastinal contours are unremarkable.", {"aorta"}),
-)
-GLOBAL_NEGATIONS = ("No acute cardiopulmonary process.", "No acute cardiopulmonary abnormality.",
-                    "No acute intrathoracic process.", "No acute findings.")
-# One sentence negating several acute findings.
-COMBINED_NEGATIONS = (
-    ("No focal consolidation, pleural effusion, or pneumothorax.",
-     ("pneumonia", "effusion", "pneumothorax")),
-    ("No consolidation, effusion or PTX.", ("pneumonia", "effusion", "pneumothorax")),
-    ("No pneumothorax or effusion.", ("pneumothorax", "effusion")),
-    ("No edema, effusion, or pneumothorax.", ("edema", "effusion", "pneumothorax")),
-    ("No focal airspace disease, effusion, or pneumothorax.",
-     ("pneumonia", "effusion", "pneumothorax")),
-    ("No pneumothorax or focal consolidation.", ("pneumothorax", "pneumonia")),
-)
-# Indications that name no finding (history lines that do are ``historical`` mentions).
-INDICATIONS = {"cxr": ("Indication: SOB.", "Indication: cough and fever x3d.",
-                       "Indication: s/p central line placement.", "Indication: CP.",
-                       "Hx: {age}{sex}, hypoxia.", "Indication: preop.",
-                       "Indication: ETT placement.", "Indication: fall.",
-                       "Indication: tachypnea, desaturation.", "Hx: {age}{sex}, weakness."),
-               "ct": ("Indication: CP, SOB.", "Indication: hypoxia.",
-                      "Hx: {age}{sex}, pleuritic chest pain.", "Indication: hemoptysis.")}
 INDICATION_SHARE = 0.35
-HEADERS = {"cxr": ("IMPRESSION: ", "FINDINGS: ", "CXR: ", "Portable AP chest: ",
-                   "PA and lateral chest: ", "Impression: "),
-           "ct": ("CT chest: ", "CTA chest: ", "IMPRESSION: ", "CT chest impression: ")}
-SCOPE_JOINERS = ("; ", ", but ", ". ", "; however, ")
 
-SIDES = ("right", "left")
-SIZES = ("tiny", "small", "small", "moderate", "large")
-EFFUSION_SIZES = ("trace", "small", "small", "moderate", "large")
-LOBES = ("right upper lobe", "right middle lobe", "right lower lobe", "left upper lobe",
-         "left lower lobe", "lingula", "RUL", "RML", "RLL", "LUL", "LLL")
-PRIORS = ("prior", "the prior study", "yesterday", "{date}", "the {date} exam",
-          "this morning's film")
-PROCEDURES = ("line placement", "right IJ line placement", "thoracentesis",
-              "chest tube removal", "CT-guided lung biopsy", "left subclavian line placement")
-DEVICES = ("Right IJ central line", "Left PICC", "Right chest tube", "Left subclavian CVC",
-           "Dual-lead pacemaker")
+
+@dataclass(frozen=True)
+class _Statement:
+    """A sentence about several findings (a normal statement, a combined negation)."""
+
+    text: str
+    findings: tuple[str, ...]
+
+
+_TABLE = Table("radiology")
+TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = _TABLE.get(
+    "templates", dict[str, dict[str, tuple[str, ...]]])
+MIMICS: dict[str, tuple[str, ...]] = _TABLE.get("mimics", dict[str, tuple[str, ...]])
+# (statement, the findings it contradicts) and (negation, the findings it negates)
+NORMALS: tuple[tuple[str, set[str]], ...] = tuple(
+    (n.text, set(n.findings)) for n in _TABLE.get("normals", tuple[_Statement, ...]))
+GLOBAL_NEGATIONS: tuple[str, ...] = _TABLE.get("global_negations", tuple[str, ...])
+COMBINED_NEGATIONS: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
+    (n.text, n.findings) for n in _TABLE.get("combined_negations", tuple[_Statement, ...]))
+INDICATIONS: dict[str, tuple[str, ...]] = _TABLE.get("indications", dict[str, tuple[str, ...]])
+HEADERS: dict[str, tuple[str, ...]] = _TABLE.get("headers", dict[str, tuple[str, ...]])
+SCOPE_JOINERS: tuple[str, ...] = _TABLE.get("scope_joiners", tuple[str, ...])
+SIDES, SIZES, LOBES, PRIORS, PROCEDURES, DEVICES = (
+    _TABLE.get(name, tuple[str, ...])
+    for name in ("sides", "sizes", "lobes", "priors", "procedures", "devices"))
+_TABLE.done()
+
 ORDINALS = {n: f"{n}{'st' if n == 1 else 'nd' if n == 2 else 'rd' if n == 3 else 'th'}"
             for n in range(1, 13)}
 
@@ -387,7 +115,7 @@ def _slots(rng: random.Random) -> dict[str, str]:
     device = rng.choice(DEVICES)
     return {
         "side": side, "Side": side.capitalize(), "contra": "left" if side == "right" else "right",
-        "size": size, "Size": size.capitalize(), "lobe": lobe, "Lobe": lobe[0].upper() + lobe[1:],
+        "size": size, "Size": size.capitalize(), "lobe": lobe, "Lobe": cap(lobe),
         "cm": f"{rng.choice((0.5, 1, 1.5, 2, 2.5, 3, 4)):g}", "cm2": str(rng.randint(1, 3)),
         "cm3": str(rng.randint(3, 5)), "rib": ORDINALS[rib], "rib2": ORDINALS[rib + 1],
         "vert": str(rng.randint(6, 12)), "prior": rng.choice(PRIORS).format(date=date),
@@ -398,18 +126,47 @@ def _slots(rng: random.Random) -> dict[str, str]:
     }
 
 
+def _check_tables() -> None:
+    """What the types cannot say: templates for exactly the acute findings, under known
+    assertions, over known slots; mimics apart from them; statements about known findings;
+    indications and headers for both modalities."""
+    kinds = (*POSITIVE_ASSERTIONS, "negated", "no_definite", "stable", "resolved", "chronic",
+             "historical")
+    slots = set(_slots(random.Random(0)))
+    if set(TEMPLATES) != set(ACUTE_FINDINGS):
+        _TABLE.fail("templates", f"findings {', '.join(TEMPLATES)}; expected "
+                    f"{', '.join(ACUTE_FINDINGS)}")
+    if set(MIMICS) & set(ACUTE_FINDINGS):
+        _TABLE.fail("mimics", f"acute findings {sorted(set(MIMICS) & set(ACUTE_FINDINGS))}")
+    texts = [(f"mimics.{m}", t) for m, ts in MIMICS.items() for t in ts]
+    for finding, by_kind in TEMPLATES.items():
+        if set(by_kind) - set(kinds):
+            _TABLE.fail(f"templates.{finding}", f"assertions {sorted(set(by_kind) - set(kinds))}"
+                        f"; expected some of {', '.join(kinds)}")
+        texts += [(f"templates.{finding}.{k}", t) for k, ts in by_kind.items() for t in ts]
+    for where, text in texts:
+        unknown = set(re.findall(r"\{([^{}]*)\}", text)) - slots
+        if unknown:
+            _TABLE.fail(where, f"unknown slots {sorted(unknown)} in {text!r}")
+    findings = set(ACUTE_FINDINGS) | set(MIMICS)
+    for section, table in (("normals", NORMALS), ("combined_negations", COMBINED_NEGATIONS)):
+        for text, named in table:
+            if set(named) - findings:
+                _TABLE.fail(section, f"unknown findings {sorted(set(named) - findings)} for "
+                            f"{text!r}")
+    for section, table in (("indications", INDICATIONS), ("headers", HEADERS)):
+        if set(table) != {"cxr", "ct"}:
+            _TABLE.fail(section, f"modalities {', '.join(table)}; expected cxr and ct")
+
+
+_check_tables()
+
+
 def _fill(template: str, rng: random.Random, fixed: dict[str, str]) -> str:
-    text = template.format(**(_slots(rng) | fixed))
+    text = fill(template, rng, _slots(rng) | fixed)
     if "effusion" in text:  # effusions are "trace", not "tiny"
         text = re.sub(r"\b([Tt])iny\b", lambda m: "Trace" if m.group(1) == "T" else "trace",
                       text)
-    return text
-
-
-def _decap(text: str) -> str:
-    """Lower-case the first letter unless it starts an acronym (PTX, ETT, RLL)."""
-    if len(text) > 1 and text[0].isupper() and text[1].islower():
-        return text[0].lower() + text[1:]
     return text
 
 
@@ -533,7 +290,7 @@ def _acute_item(rng: random.Random, variant: str) -> tuple[_Report, str, str]:
         rep.used.discard(finding)
         present = rep.phrase(finding, "present")
         joiner = rng.choice(SCOPE_JOINERS)
-        sentence = neg[:-1] + joiner + (present if joiner == ". " else _decap(present))
+        sentence = neg[:-1] + joiner + (present if joiner == ". " else decap(present))
         rep.sentences.append(sentence)
         rep.add_fillers(rng.choice((0, 0, 1)), global_ok=False)
     elif variant == "buried":
@@ -577,7 +334,7 @@ def _non_acute_item(rng: random.Random, variant: str) -> tuple[_Report, str, str
             mimic = rng.choice(list(MIMICS))
             text = rep.phrase(mimic, "present")
             joiner = rng.choice(SCOPE_JOINERS)
-            rep.sentences.append(neg[:-1] + joiner + (text if joiner == ". " else _decap(text)))
+            rep.sentences.append(neg[:-1] + joiner + (text if joiner == ". " else decap(text)))
         else:
             rep.add_mimics(rng.choice((1, 2)))
             mimic = rep.mentions[0].split(":")[0]
@@ -608,7 +365,7 @@ def generate_reports(n_items: int, seed: int, hard_share: float = 0.4,
     written in capitals are left alone) come from a separate per-item generator, so the same
     seed gives the same reports and labels at every ``typo_rate``.
     """
-    check_settings(n_items, hard_share, typo_rate)
+    check_settings(n_items, hard_share=hard_share, typo_rate=typo_rate)
     rng = random.Random(seed)
     plan = balanced_hard_plan(rng, n_items, LABELS, hard_share)
 
