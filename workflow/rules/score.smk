@@ -15,7 +15,7 @@ rule score:
         task=task_spec,
         evaluation=config["evaluation"]["mode"],
         n_resamples=config["statistics"]["n_resamples"],
-        seed=config["seed"],
+        bootstrap_seed=BOOTSTRAP_SEED,
     log:
         "logs/score/{model}/{task}/seed{seed}/{method}.log",
     conda:

@@ -7,7 +7,7 @@ STAGE_TARGETS = {
     "dpo": outputs_of(rules.dpo.output[0], TRAINING_KEYS),
     "generations": outputs_of(rules.generate.output.generations, METRIC_KEYS),
     "metrics": outputs_of(rules.score.output.metrics, METRIC_KEYS),
-    "stats": outputs_of(rules.stats.output[0], TRAINING_KEYS),
+    "stats": outputs_of(rules.stats.output[0], TRAINING_KEYS) + POOLED_STATS,
 }
 
 for stage_name, stage_outputs in STAGE_TARGETS.items():
