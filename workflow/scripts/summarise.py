@@ -6,7 +6,7 @@ import pandas as pd
 from sftdpo.io import atomic_path, read_json, write_text
 from sftdpo.recommend import recommendations_markdown
 from sftdpo.runtime import redirect_output
-from sftdpo.summary import evaluation_note, per_seed_table, summary_table, to_html, to_markdown
+from sftdpo.table import evaluation_note, per_seed_table, summary_table, to_html, to_markdown
 from sftdpo.tasks import load_task_with_meta
 
 sm = snakemake  # noqa: F821 - injected by Snakemake

@@ -2,7 +2,7 @@
 
 * :func:`plot_method_bars`: one task and metric, a group of base / SFT / DPO bars per model
   with their 95% bootstrap CIs as error bars, value labels, and the P value of DPO vs SFT
-  (the paper's comparison, printed with :func:`sftdpo.summary.format_p`) over each group.
+  (the paper's comparison, printed with :func:`sftdpo.table.format_p`) over each group.
   Accuracy and parse failure rate are shown in percent (0-100%), Likert grades on their 1-5
   scale (bars rise from 1), macro F1 and ROUGE-L on 0-1.
 * :func:`plot_confusion_matrices`: a label task's confusion matrix for each method, rows the
@@ -35,7 +35,7 @@ from sklearn.metrics import confusion_matrix
 
 from . import METHODS
 from .metrics import UNPARSED, record_indices
-from .summary import PERCENT_METRICS, format_p, format_value
+from .table import PERCENT_METRICS, format_p, format_value
 
 FIGURE_FORMATS = ("png", "svg")
 PNG_DPI = 150

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from .summary import format_p, format_value
+from .table import format_p, format_value
 
 ALPHA = 0.05
 

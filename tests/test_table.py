@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from sftdpo.summary import (
+from sftdpo.table import (
     format_p,
     format_value,
     per_seed_table,
