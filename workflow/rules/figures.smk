@@ -9,10 +9,12 @@ rule figure_metric:
             for m in MODELS
             for s, x in RUNS
         ],
+        # One stats table per model: its seed's, or with several seeds the test over all.
         stats=lambda wildcards: [
-            expand(rules.stats.output[0], model=m, task=wildcards.task, seed=s)[0]
+            expand(rules.stats_pooled.output[0], model=m, task=wildcards.task)[0]
+            if POOLED
+            else expand(rules.stats.output[0], model=m, task=wildcards.task, seed=SEEDS[0])[0]
             for m in MODELS
-            for s in SEEDS
         ],
     output:
         png=report(
@@ -24,7 +26,7 @@ rule figure_metric:
         svg="results/figures/{task}/{metric}.svg",
     params:
         model_methods=[(m, x) for m in MODELS for _, x in RUNS],
-        stats_models=[m for m in MODELS for _ in SEEDS],
+        stats_models=MODELS,
     log:
         "logs/figures/{task}/{metric}.log",
     conda:

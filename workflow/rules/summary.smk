@@ -2,6 +2,8 @@ rule summary:
     input:
         metrics=outputs_of(rules.score.output.metrics, METRIC_KEYS),
         stats=outputs_of(rules.stats.output[0], TRAINING_KEYS),
+        # Several seeds: the test of each comparison over all of them (else empty).
+        pooled=POOLED_STATS,
         meta=[expand(rules.data.output.meta, task=t)[0] for t in TASKS],
         # DPO's cost over SFT's, for the recommendations.
         compute=rules.compute.output[0],
@@ -24,6 +26,7 @@ rule summary:
     params:
         metric_keys=METRIC_KEYS,
         stats_keys=TRAINING_KEYS,
+        pooled_keys=[(m, t) for m in MODELS for t in TASKS] if POOLED else [],
         tasks=TASKS,
         task_specs=config["tasks"],
         task_metrics=TASK_METRICS,
