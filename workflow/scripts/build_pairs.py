@@ -2,6 +2,7 @@
 
 from collections import Counter
 
+from sftdpo.compute import inference_flops
 from sftdpo.context import read_fitted
 from sftdpo.inference import TALLY
 from sftdpo.io import write_json, write_jsonl
@@ -32,7 +33,10 @@ context = PairContext(
 with meter.measure():
     pairs = PAIR_STRATEGIES[strategy](context)
 write_jsonl(sm.output.pairs, pairs)
-write_json(sm.output.compute, meter.record(tokens=TALLY.processed, prompt_tokens=TALLY.prompt,
+# The base model a strategy may load has the SFT model's blocks, without the adapter.
+write_json(sm.output.compute, meter.record(tokens=TALLY.processed,
+                                           flops=inference_flops(context.model, TALLY),
+                                           prompt_tokens=TALLY.prompt,
                                            generated_tokens=TALLY.generated,
                                            scored_tokens=TALLY.scored))
 print(len(pairs), "pairs by", strategy, "->", dict(Counter(p["strategy"] for p in pairs)))

@@ -13,7 +13,7 @@ import json
 import shutil
 from pathlib import Path
 
-from .compute import JobMeter
+from .compute import JobMeter, training_flops
 from .io import partial_dir
 from .modeling import load_base_model, load_tokenizer, load_with_adapter
 from .tasks.base import Task
@@ -184,5 +184,7 @@ def train_and_save(trainer, out_dir, meter: JobMeter | None = None) -> None:
     meter = meter or JobMeter(trainer.args.device.type)
     with meter.measure():
         trainer.train()
-    # The trainers count the non-padding input tokens of every step (include_num_input_tokens_seen).
-    save_adapter(trainer, Path(out_dir), meter.record(tokens=trainer.state.num_input_tokens_seen))
+    # The trainers count the non-padding input tokens of every step (include_num_input_tokens_seen);
+    # the FLOPs follow from them and the model (sftdpo.compute).
+    save_adapter(trainer, Path(out_dir), meter.record(tokens=trainer.state.num_input_tokens_seen,
+                                                      **training_flops(trainer)))
