@@ -26,6 +26,7 @@ for target_task in TASKS:
             f"task_{target_task}"
         input:
             outputs_of(rules.stats.output[0], [k for k in TRAINING_KEYS if k[1] == target_task]),
+            [f for f in POOLED_STATS if f.split("/")[3] == target_task],
             [f for f in FIGURES if f.startswith(f"results/figures/{target_task}/")],
 
 
@@ -36,3 +37,4 @@ for target_model in MODELS:
             f"model_{target_model}"
         input:
             outputs_of(rules.stats.output[0], [k for k in TRAINING_KEYS if k[0] == target_model]),
+            [f for f in POOLED_STATS if f.split("/")[2] == target_model],
