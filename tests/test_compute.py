@@ -18,13 +18,17 @@ from sftdpo.compute import (
     COLUMNS,
     ComputeRecordError,
     JobMeter,
+    block_parameters,
     compute_csv,
     compute_table,
     dpo_over_sft_ratios,
+    head_parameters,
+    inference_flops,
     load_record,
+    trainable_parameters,
 )
 from sftdpo.inference import answer_logprobs, generate_answers, render_completion, render_prompt
-from sftdpo.modeling import load_base_model, load_tokenizer
+from sftdpo.modeling import load_base_model, load_tokenizer, load_with_adapter
 from sftdpo.tasks import BUILTIN_TASKS
 from sftdpo.training import build_dpo_trainer, build_sft_trainer, train_and_save
 
@@ -49,15 +53,19 @@ def fresh_tally(monkeypatch):
 
 
 def record(model="m", task="t", seed=0, stage="sft", method=None, device="cpu", wall=10.0,
-           accelerator=None, tokens=100, memory=500.0, **extra):
+           accelerator=None, tokens=100, memory=500.0, flops=None, cpu=None, **extra):
+    """A record; FLOPs 1e6 per token and CPU seconds twice the wall time unless given."""
     return {"model": model, "task": task, "seed": seed, "stage": stage, "method": method,
-            "device": device, "wall_seconds": wall, "accelerator_seconds": accelerator,
+            "device": device, "flops": 1e6 * tokens if flops is None else flops,
+            "cpu_seconds": 2 * wall if cpu is None and wall is not None else cpu,
+            "wall_seconds": wall, "accelerator_seconds": accelerator,
             "tokens": tokens, "peak_memory_mib": memory, **extra}
 
 
 def test_the_cpu_meter_times_the_job_and_reads_the_peak_resident_memory():
     """In a fresh process: 300 MiB written to must show in the peak; the clock runs from the
-    meter's start; a CPU has no accelerator seconds (null, not 0)."""
+    meter's start; the CPU time counts work, not sleep; a CPU has no accelerator seconds
+    (null, not 0)."""
     code = textwrap.dedent("""
         import json, time
         from sftdpo.compute import JobMeter
@@ -65,23 +73,27 @@ def test_the_cpu_meter_times_the_job_and_reads_the_peak_resident_memory():
         time.sleep(0.2)
         with meter.measure():
             block = b"x" * (300 * 2**20)
-        print(json.dumps(meter.record(tokens=7, items=3)))
+            busy = time.process_time() + 0.3
+            while time.process_time() < busy:
+                pass
+        print(json.dumps(meter.record(tokens=7, flops=1e9, items=3)))
     """)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True, timeout=120)
     got = json.loads(result.stdout.strip().splitlines()[-1])
     assert got["device"] == "cpu" and got["tokens"] == 7 and got["items"] == 3
-    assert got["accelerator_seconds"] is None
-    assert 0.2 <= got["wall_seconds"] < 30
+    assert got["flops"] == 1e9 and got["accelerator_seconds"] is None
+    assert 0.5 <= got["wall_seconds"] < 30
+    assert 0.3 <= got["cpu_seconds"] < got["wall_seconds"] - 0.1  # the sleep is not CPU time
     assert 300 <= got["peak_memory_mib"] < 300 + 400
 
 
 def test_the_meter_clock_starts_when_the_meter_is_made():
     meter = JobMeter("cpu")
     time.sleep(0.05)
-    first = meter.record(tokens=0)["wall_seconds"]
+    first = meter.record(tokens=0, flops=0)["wall_seconds"]
     time.sleep(0.05)
-    assert 0.05 <= first < meter.record(tokens=0)["wall_seconds"]
+    assert 0.05 <= first < meter.record(tokens=0, flops=0)["wall_seconds"]
 
 
 def test_inference_tallies_prompt_generated_and_scored_tokens(tiny_model_dir):
@@ -101,6 +113,13 @@ def test_inference_tallies_prompt_generated_and_scored_tokens(tiny_model_dir):
     assert before.scored == scored
     assert before.prompt == sum(prompt_tokens) + prompt_tokens[0]
     assert before.processed == before.prompt + generated + scored
+    # Forward FLOPs: 2 x the block parameters per token, the LM head on generated and scored
+    # positions (the tiny model: 2 blocks of 9,280 parameters, a 32-wide head).
+    assert block_parameters(model) == 2 * 9280
+    head = head_parameters(model)
+    assert head == len(tokenizer) * 32
+    assert inference_flops(model, before) == pytest.approx(
+        2 * 18560 * before.processed + 2 * head * (generated + scored))
 
 
 def test_training_records_its_compute_with_every_non_padding_token_of_every_epoch(
@@ -110,13 +129,32 @@ def test_training_records_its_compute_with_every_non_padding_token_of_every_epoc
     trainer = build_sft_trainer(tiny_model_dir, SPEC, TASK, items[:6], items[6:], SETTINGS,
                                 seed=0, device="cpu", out_dir=sft_dir)
     per_epoch = sum(len(row["input_ids"]) for row in trainer.train_dataset)
+    evaluated = sum(len(row["input_ids"]) for row in trainer.eval_dataset)
     meter = JobMeter("cpu")
     train_and_save(trainer, sft_dir, meter)
     summary = json.loads((sft_dir / "train_summary.json").read_text())
     assert summary["tokens"] == 2 * per_epoch
     assert summary["device"] == "cpu" and summary["accelerator_seconds"] is None
     assert summary["wall_seconds"] > 0 and summary["peak_memory_mib"] > 0
+    assert 0 < summary["cpu_seconds"]
     assert summary["global_steps"] == 4 and summary["train_runtime"] > 0
+    # FLOPs by hand: 2 blocks of 9,280 parameters; LoRA r=4 on q (32->32: 256) and v (32->16:
+    # 192) in both: 896 trainable. A step 2 N_b (1 + 1) + 6 N_a per token; the validation
+    # split's forward, 2 (N_b + N_a) per token, after each of the 2 epochs.
+    blocks, adapters = 18560, 896
+    assert (summary["block_parameters"], summary["trainable_parameters"]) == (blocks, adapters)
+    assert summary["adapted_share"] == 1.0 and summary["evaluation_tokens"] == 2 * evaluated
+    step, forward = 4 * blocks + 6 * adapters, 2 * (blocks + adapters)
+    assert summary["flops"] == pytest.approx(summary["tokens"] * step + 2 * evaluated * forward)
+    # For inference the adapter is merged into the weights: it adds no FLOPs; unmerged (as on
+    # a quantised model) the active adapter runs once.
+    tally = inference.TokenTally(prompt=10, generated=2, scored=3)
+    merged = load_with_adapter(tiny_model_dir, SPEC, sft_dir, "cpu")
+    head = head_parameters(merged)
+    assert inference_flops(merged, tally) == pytest.approx(15 * 2 * blocks + 2 * head * 5)
+    unmerged = load_with_adapter(tiny_model_dir, SPEC, sft_dir, "cpu", trainable=True)
+    assert trainable_parameters(unmerged) == adapters
+    assert inference_flops(unmerged, tally) == pytest.approx(15 * forward + 2 * head * 5)
 
     pairs = [{"prompt": TASK.prompt_messages(i), "chosen": TASK.gold(i),
               "rejected": next(x for x in TASK.labels if x != TASK.gold(i))} for i in items[:5]]
@@ -130,6 +168,18 @@ def test_training_records_its_compute_with_every_non_padding_token_of_every_epoc
     record = load_record(dpo_dir, {"model": "m", "task": "t", "seed": 0, "stage": "dpo"})
     assert record["tokens"] == 2 * per_epoch
     assert record["source"] == str(dpo_dir / "train_summary.json")
+    # The reference (the frozen SFT copy) runs forward over the same sequences at every step.
+    dpo = json.loads((dpo_dir / "train_summary.json").read_text())
+    assert dpo["trainable_parameters"] == adapters and dpo["reference_tokens"] == dpo["tokens"]
+    assert dpo["flops"] == pytest.approx(dpo["tokens"] * (step + forward))
+    # Precomputed, it runs once over the pairs: one epoch's tokens, not two.
+    settings = {**SETTINGS, "dpo": {**SETTINGS["dpo"], "precompute_reference": True}}
+    trainer = build_dpo_trainer(tiny_model_dir, SPEC, sft_dir, pairs, settings, seed=0,
+                                device="cpu", out_dir=tmp_path / "dpo_pre")
+    train_and_save(trainer, tmp_path / "dpo_pre")
+    pre = json.loads((tmp_path / "dpo_pre" / "train_summary.json").read_text())
+    assert pre["tokens"] == 2 * per_epoch and pre["reference_tokens"] == per_epoch
+    assert pre["flops"] == pytest.approx(pre["tokens"] * step + per_epoch * forward)
 
 
 def hand_made_records():
@@ -173,6 +223,8 @@ def test_dpo_over_sft_ratios_are_the_mean_of_the_seeds_ratios():
     assert gpu["n_seeds"] == 2 and gpu["device"] == "H100"
     assert gpu[["wall_seconds", "accelerator_seconds", "tokens", "peak_memory_mib"]].tolist() \
         == pytest.approx([2.25, 2.75, 2.5, 1.25])
+    # FLOPs here are proportional to tokens, CPU seconds to wall seconds.
+    assert gpu[["flops", "cpu_seconds"]].tolist() == pytest.approx([2.5, 2.25])
     cpu = ratios.loc["c"]
     assert cpu["wall_seconds"] == pytest.approx(3.0) and cpu["tokens"] == pytest.approx(0.5)
     assert math.isnan(cpu["accelerator_seconds"]) and cpu["device"] == "cpu"
@@ -191,16 +243,18 @@ def test_compute_csv_puts_each_ratio_row_after_its_jobs(tmp_path):
         ["m", "t", "0", "generate"], ["m", "t", "0", "generate"], ["m", "t", "0", "generate"],
         ["m", "t", "1", "sft"],
         ["m", "t", "1", "dpo"], ["m", "t", "", "dpo_over_sft"]]
-    assert lines[3] == "m,c,,dpo_over_sft,,cpu,3.0,,0.5,1.0"
-    assert lines[5] == "m,t,0,sft,,H100,100.0,80.0,1000,500.0"
+    # FLOPs and CPU seconds (first) follow tokens and wall time in these records.
+    assert lines[3] == "m,c,,dpo_over_sft,,cpu,0.5,3.0,3.0,,0.5,1.0"
+    assert lines[5] == "m,t,0,sft,,H100,1000000000.0,200.0,100.0,80.0,1000,500.0"
     back = pd.read_csv(path)
     assert back.loc[12, "accelerator_seconds"] == pytest.approx(2.75)
 
 
 def test_a_record_without_a_field_names_the_file_and_the_field(tmp_path):
     path = tmp_path / "seed0.compute.json"
-    path.write_text(json.dumps({"device": "cpu", "wall_seconds": 1.0,
-                                "accelerator_seconds": None, "peak_memory_mib": 9.0}))
+    path.write_text(json.dumps({"device": "cpu", "flops": 1.0, "cpu_seconds": 1.0,
+                                "wall_seconds": 1.0, "accelerator_seconds": None,
+                                "peak_memory_mib": 9.0}))
     with pytest.raises(ComputeRecordError, match=rf"{path}: compute record has no field "
                                                  r"'tokens'"):
         load_record(path, {"model": "m", "task": "t", "seed": 0, "stage": "pairs"})
@@ -210,14 +264,16 @@ def test_bad_values_and_misfiled_records_are_errors(tmp_path):
     adapter = tmp_path / "sft"
     adapter.mkdir()
     (adapter / "train_summary.json").write_text(json.dumps(
-        {"device": "cpu", "wall_seconds": 1.0, "accelerator_seconds": None, "tokens": 2.5,
-         "peak_memory_mib": 9.0}))
+        {"device": "cpu", "flops": 1.0, "cpu_seconds": 1.0, "wall_seconds": 1.0,
+         "accelerator_seconds": None, "tokens": 2.5, "peak_memory_mib": 9.0}))
     with pytest.raises(ComputeRecordError, match=r"train_summary.json: field 'tokens' is 2.5; "
                                                  r"expected a whole number"):
         load_record(adapter, {"model": "m", "task": "t", "seed": 0, "stage": "sft"})
     with pytest.raises(ComputeRecordError, match=r"field 'wall_seconds' is None; expected a "
                                                  r"number >= 0$"):
-        compute_table([record(wall=None, source="x.json")])
+        compute_table([record(wall=None, cpu=1.0, source="x.json")])
+    with pytest.raises(ComputeRecordError, match=r"field 'flops' is -1.0; expected a number"):
+        compute_table([record(flops=-1.0, source="x.json")])
     with pytest.raises(ComputeRecordError, match=r"nowhere.json: no compute record there"):
         load_record(tmp_path / "nowhere.json", {})
     with pytest.raises(ComputeRecordError, match=r"b.json and a.json: two records"):

@@ -62,7 +62,8 @@ def test_method_bars_show_task_methods_values_and_p(tmp_path):
     assert paths == [out.with_suffix(".png"), out.with_suffix(".svg")]
     text = check_outputs(out)
     for expected in ("urgency_triage", "Base", "SFT", "DPO", "model-a", "model-b",
-                     "P <.001", "P = .031", "90%", "55%", "Accuracy (%)", "n = 40"):
+                     "P(Holm) <.001", "P(Holm) = .031", "90%", "55%", "Accuracy (%)",
+                     "n = 40"):
         assert expected in text, expected
 
 
@@ -73,9 +74,9 @@ def test_method_bars_skip_missing_p_and_methods(tmp_path):
     plot_method_bars(metrics, "accuracy", "t", {"model-a": None, "model-b": 0.2}, out)
     text = check_outputs(out)
     # no DPO bar for model-b, no P value for model-a: no annotation at all
-    assert "P =" not in text and "P <" not in text and "P >" not in text
+    assert "P(Holm) =" not in text and "P(Holm) <" not in text and "P(Holm) >" not in text
     plot_method_bars(metrics, "accuracy", "t", {"model-a": math.nan}, out)
-    assert "P =" not in check_outputs(out)
+    assert "P(Holm) =" not in check_outputs(out)
 
 
 def test_likert_and_f1_axes(tmp_path):
@@ -83,25 +84,26 @@ def test_likert_and_f1_axes(tmp_path):
               for method, v in (("base", 1.8), ("sft", 3.25), ("dpo", 4.1))}
     plot_method_bars(likert, "likert", "discharge_summary", {"m": 0.995}, tmp_path / "likert")
     text = check_outputs(tmp_path / "likert")
-    assert "Likert grade (1-5)" in text and "3.25" in text and "P >.99" in text
+    assert "Likert grade (1-5)" in text and "3.25" in text and "P(Holm) >.99" in text
     f1 = {("m", method): metric_entry(30, macro_f1=(v, v - 0.1, v + 0.1))
           for method, v in (("base", 0.12), ("sft", 0.5), ("dpo", 0.58))}
     plot_method_bars(f1, "macro_f1", "t", {"m": 0.5}, tmp_path / "f1")
     text = check_outputs(tmp_path / "f1")
-    assert "Macro F1" in text and "0.58" in text and "P = .50" in text
+    assert "Macro F1" in text and "0.58" in text and "P(Holm) = .50" in text
 
 
-def test_over_seeds_bars_are_means_with_sd_dots_and_a_p_per_seed(tmp_path):
+def test_over_seeds_bars_are_means_with_sd_dots_and_the_p_over_all_seeds(tmp_path):
     per_seed = {"base": [0.2], "sft": [0.4, 0.5, 0.6], "dpo": [0.5, 0.5, 0.8]}
     metrics = {("m", method): over_seeds([{"accuracy": v, "n": 40} for v in values], "accuracy")
                for method, values in per_seed.items()}
     assert metrics[("m", "sft")] == {"accuracy": pytest.approx(0.5),
                                      "accuracy_seeds": [0.4, 0.5, 0.6], "n": 40}
     assert metrics[("m", "base")] == {"accuracy": 0.2, "n": 40}
-    plot_method_bars(metrics, "accuracy", "t", {"m": [0.03, 0.2, 0.0005]}, tmp_path / "seeds")
+    plot_method_bars(metrics, "accuracy", "t", {"m": 0.03}, tmp_path / "seeds")
     text = check_outputs(tmp_path / "seeds")
     for expected in ("mean over seeds, error bars: ±1 SD, dots: seeds",
-                     "P = .030 / .20 / <.001", "60%", "50%", "20%"):
+                     "P(Holm): DPO vs SFT, one test over all seeds", "P(Holm) = .030", "60%",
+                     "50%", "20%"):
         assert expected in text, expected
 
 
@@ -112,13 +114,14 @@ def test_output_is_deterministic(tmp_path):
         assert (tmp_path / f"one.{fmt}").read_bytes() == (tmp_path / f"two.{fmt}").read_bytes()
 
 
-def test_dpo_vs_sft_p_reads_the_stats_table():
+def test_dpo_vs_sft_p_reads_the_holm_adjusted_p_of_the_stats_table():
     stats = pd.DataFrame([
-        {"comparison": "base_vs_sft", "metric": "accuracy", "p_value": 0.5},
-        {"comparison": "sft_vs_dpo", "metric": "accuracy", "p_value": 0.02},
-        {"comparison": "sft_vs_dpo", "metric": "macro_f1", "p_value": math.nan},
+        {"comparison": "base_vs_sft", "metric": "accuracy", "p_value": 0.5, "p_adjusted": 1.0},
+        {"comparison": "sft_vs_dpo", "metric": "accuracy", "p_value": 0.02, "p_adjusted": 0.04},
+        {"comparison": "sft_vs_dpo", "metric": "macro_f1", "p_value": 0.3,
+         "p_adjusted": math.nan},
     ])
-    assert dpo_vs_sft_p(stats, "accuracy") == 0.02
+    assert dpo_vs_sft_p(stats, "accuracy") == 0.04
     assert dpo_vs_sft_p(stats, "macro_f1") is None
     assert dpo_vs_sft_p(stats, "rouge_l") is None
 

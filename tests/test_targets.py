@@ -55,20 +55,23 @@ def test_a_task_target_plans_that_task_only(planned):
     counts = planned("task_provider_triage")
     assert counts == Counter(
         model=1, data=1, sft=N_SEEDS, pairs=N_SEEDS, dpo=N_SEEDS, generate=N_GENERATIONS,
-        score=N_GENERATIONS, stats=N_SEEDS, figure_metric=2, figure_training=N_SEEDS,
-        figure_confusion=N_SEEDS, task_provider_triage=1)
+        score=N_GENERATIONS, stats=N_SEEDS, stats_pooled=1, figure_metric=2,
+        figure_training=N_SEEDS, figure_confusion=N_SEEDS, task_provider_triage=1)
 
 
 def test_a_model_target_plans_its_comparisons_for_every_task(planned):
     assert planned("model_smollm2-135m") == Counter(
         model=1, data=N_TASKS, sft=N_TASKS * N_SEEDS, pairs=N_TASKS * N_SEEDS,
         dpo=N_TASKS * N_SEEDS, generate=N_TASKS * N_GENERATIONS,
-        score=N_TASKS * N_GENERATIONS, stats=N_TASKS * N_SEEDS, **{"model_smollm2-135m": 1})
+        score=N_TASKS * N_GENERATIONS, stats=N_TASKS * N_SEEDS, stats_pooled=N_TASKS,
+        **{"model_smollm2-135m": 1})
 
 
 def test_all_plans_every_seed_once_and_the_base_model_once(planned):
     counts = planned("all")
     assert counts["generate"] == N_TASKS * N_GENERATIONS
     assert counts["stats"] == N_TASKS * N_SEEDS
+    # With two seeds, one test over both per task.
+    assert counts["stats_pooled"] == N_TASKS
     assert counts["figure_confusion"] == len(LABEL_TASKS) * N_SEEDS
     assert counts["summary"] == 1

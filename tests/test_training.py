@@ -7,7 +7,13 @@ import torch
 
 from sftdpo.modeling import load_base_model, load_with_adapter
 from sftdpo.tasks import BUILTIN_TASKS
-from sftdpo.training import build_dpo_trainer, build_sft_trainer, lora_config, train_and_save
+from sftdpo.training import (
+    build_dpo_trainer,
+    build_sft_trainer,
+    lora_config,
+    score_labelled_positions_only,
+    train_and_save,
+)
 
 SPEC = {"dtype": "float32", "quantization": "none"}
 TASK = BUILTIN_TASKS["provider_triage"]
@@ -78,19 +84,33 @@ def test_dpo_reference_is_the_sft_model_not_the_base(tiny_model_dir, sft_adapter
     assert trainable and all(".default." in n for n in trainable)
 
 
-def test_scoring_labelled_positions_only_gives_the_same_loss(tiny_model_dir, tmp_path,
-                                                             monkeypatch):
+def test_scoring_labelled_positions_only_gives_the_same_loss(tiny_model_dir, tmp_path):
     import trl.trainer.utils as trl_utils
 
     items = TASK.build_items(4, 0)
     trainer = build_sft_trainer(tiny_model_dir, SPEC, TASK, items, items, SETTINGS, seed=0,
                                 device="cpu", out_dir=tmp_path / "sft")
     batch = next(iter(trainer.get_train_dataloader()))
+    original = trl_utils._use_triton
+    assert original(torch.device("cpu")) is False  # TRL's own choice on a CPU
     with torch.no_grad():
-        labelled_only = trainer.compute_loss(trainer.model, dict(batch))
-        monkeypatch.setattr(trl_utils, "_use_triton", lambda device: False)
+        with score_labelled_positions_only():
+            assert trl_utils._use_triton(torch.device("cpu")) is True
+            labelled_only = trainer.compute_loss(trainer.model, dict(batch))
+        # Scoped: TRL's function is back once the block is left.
+        assert trl_utils._use_triton is original
         every_position = trainer.compute_loss(trainer.model, dict(batch))
     assert labelled_only.item() == pytest.approx(every_position.item(), rel=1e-5)
+
+
+def test_without_trl_switch_training_warns_and_changes_nothing(monkeypatch):
+    import trl.trainer.utils as trl_utils
+
+    monkeypatch.delattr(trl_utils, "_use_triton")
+    with pytest.warns(RuntimeWarning, match=r"trl.trainer.utils._use_triton is not a function"):
+        with score_labelled_positions_only():
+            pass
+    assert not hasattr(trl_utils, "_use_triton")
 
 
 def test_precomputed_reference_log_probs_equal_the_online_reference(tiny_model_dir, sft_adapter,
@@ -111,3 +131,22 @@ def test_precomputed_reference_log_probs_equal_the_online_reference(tiny_model_d
     assert torch.allclose(batch["ref_rejected_logps"], online_rejected, atol=1e-4)
     # They are the SFT model's: the chosen and rejected answers differ, so do their values.
     assert not torch.allclose(online_chosen, online_rejected, atol=1e-3)
+
+
+def test_the_switch_holds_while_training_and_only_then(tiny_model_dir, tmp_path):
+    import trl.trainer.utils as trl_utils
+    from transformers import TrainerCallback
+
+    seen = []
+
+    class Probe(TrainerCallback):
+        def on_step_begin(self, args, state, control, **kwargs):
+            seen.append(trl_utils._use_triton(torch.device("cpu")))
+
+    items = TASK.build_items(4, 0)
+    trainer = build_sft_trainer(tiny_model_dir, SPEC, TASK, items, items, SETTINGS, seed=0,
+                                device="cpu", out_dir=tmp_path / "sft")
+    trainer.add_callback(Probe())
+    train_and_save(trainer, tmp_path / "sft")
+    assert seen and all(seen)
+    assert trl_utils._use_triton(torch.device("cpu")) is False

@@ -137,7 +137,7 @@ def test_summary_table_has_every_task_and_method(finished_run):
     assert set(table["task"]) == set(TASKS)
     for method in METHODS:
         assert f"tiny {method}" in table.columns
-    assert "tiny P dpo vs sft" in table.columns
+    assert "tiny P(Holm) dpo vs sft" in table.columns
     assert set(table["family"]) == {"triage", "clinical_reasoning", "summarization"}
     assert set(table.loc[table["task"] == "my_summaries", "metric"]) == {"likert", "rouge_l",
                                                                           "judge_likert"}
@@ -158,7 +158,7 @@ def test_figures_and_recommendations_are_drawn_for_every_task(finished_run):
     assert not (figures / "my_summaries/tiny_seed3_confusion.png").exists()
     recommendations = (finished_run / "results/summary/recommendations.md").read_text()
     assert all(f"- {task}, tiny: " in recommendations for task in TASKS)
-    assert "x the tokens of SFT" in recommendations
+    assert "x the FLOPs of SFT" in recommendations
     page = (finished_run / "results/summary/summary.html").read_text()
     assert all(f"<td>{task}</td>" in page for task in TASKS) and "<strong>" in page
 
@@ -171,14 +171,15 @@ def test_compute_table_has_every_job_and_the_dpo_over_sft_ratio(finished_run):
     assert (per_task["generate"] == 3).all()
     assert per_task.loc["my_summaries", "judge"] == 3
     assert (jobs["device"] == "cpu").all() and jobs["accelerator_seconds"].isna().all()
-    assert (jobs[["wall_seconds", "peak_memory_mib"]] > 0).all().all()
+    assert (jobs[["wall_seconds", "cpu_seconds", "peak_memory_mib"]] > 0).all().all()
     # The judge reads nothing where the tiny model wrote empty summaries; every other job does.
-    assert (jobs.loc[jobs["stage"] != "judge", "tokens"] > 0).all()
+    assert (jobs.loc[jobs["stage"] != "judge", ["tokens", "flops"]] > 0).all().all()
     ratios = compute[compute["stage"] == "dpo_over_sft"].set_index("task")
     assert sorted(ratios.index) == sorted(TASKS)
     sft = jobs[jobs["stage"] == "sft"].set_index("task")
     dpo = jobs[jobs["stage"] == "dpo"].set_index("task")
     assert ratios["tokens"].to_dict() == pytest.approx((dpo["tokens"] / sft["tokens"]).to_dict())
+    assert ratios["flops"].to_dict() == pytest.approx((dpo["flops"] / sft["flops"]).to_dict())
 
 
 def test_user_data_is_split_without_repeats_and_recorded(finished_run):
@@ -282,11 +283,19 @@ def test_several_seeds_repeat_training_and_report_mean_sd_and_each_seed(tiny_mod
         values = [macro_f1[(seed, method)] for seed in (5, 6)]
         assert row[f"tiny {method}"] == pytest.approx(sum(values) / 2)
         assert row[f"tiny {method} sd"] == pytest.approx(abs(values[0] - values[1]) / 2 ** 0.5)
+    # The table prints P(Holm): each seed's and that of the one test over both seeds.
     for seed in (5, 6):
         stats = pd.read_csv(run / f"stats/tiny/provider_triage/seed{seed}.csv")
-        assert row[f"tiny P dpo vs sft seed{seed}"] == stats.set_index(
-            ["comparison", "metric"]).loc[("sft_vs_dpo", "macro_f1"), "p_value"]
-    assert "mean of 2 seeds" in (run / "summary/recommendations.md").read_text()
+        assert row[f"tiny P(Holm) dpo vs sft seed{seed}"] == stats.set_index(
+            ["comparison", "metric"]).loc[("sft_vs_dpo", "macro_f1"), "p_adjusted"]
+    pooled = pd.read_csv(run / "stats/tiny/provider_triage/pooled.csv").set_index(
+        ["comparison", "metric"])
+    assert (pooled["n_seeds"] == 2).all()
+    assert pooled.loc[("sft_vs_dpo", "accuracy"), "test"] == "cmh_stratified_mcnemar"
+    assert row["tiny P(Holm) dpo vs sft all seeds"] == pooled.loc[("sft_vs_dpo", "macro_f1"),
+                                                                   "p_adjusted"]
+    recommendations = (run / "summary/recommendations.md").read_text()
+    assert "mean of 2 seeds" in recommendations and "over all seeds" in recommendations
     assert (tmp_path / "results/figures/provider_triage/tiny_seed6_training.png").is_file()
 
 

@@ -24,6 +24,7 @@ A benchmark, not a test: it asserts nothing and takes about ten minutes on a 2-c
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import subprocess
 import sys
@@ -135,17 +136,25 @@ def trl_default_dpo(model_dir, sft_dir, pairs, out_dir):
 
 
 def training(model_dir: Path, n_items: int, peak: float) -> None:
-    import trl.trainer.utils as trl_utils
-
     from sftdpo.tasks import BUILTIN_TASKS
-    from sftdpo.training import build_dpo_trainer, build_sft_trainer, save_adapter
+    from sftdpo.training import (
+        build_dpo_trainer,
+        build_sft_trainer,
+        save_adapter,
+        score_labelled_positions_only,
+    )
 
     task = BUILTIN_TASKS["provider_triage"]
     items = task.build_items(n_items + 8, 0)
     train, validation = items[:n_items], items[n_items:]
     pairs = [{"prompt": task.prompt_messages(i), "chosen": task.gold(i),
               "rejected": next(x for x in task.labels if x != task.gold(i))} for i in train]
-    trl_default_head = trl_utils._use_triton  # the workflow replaces it when it builds a trainer
+    # The workflow's LM-head switch holds inside score_labelled_positions_only() only (its
+    # train_and_save and DPO's constructor); TRL's defaults run without it.
+    def head(label):
+        return contextlib.nullcontext() if label.endswith("TRL defaults") else \
+            score_labelled_positions_only()
+
     print(f"\n== training: {n_items} provider-triage items, batch 8, 1 epoch, LoRA r16 on the "
           f"top 8 blocks; tokens = non-padding input tokens")
     print(f"{'setting':30s} {'epoch s':>8s} {'tokens':>7s} {'tok/s':>7s} {'GFLOP/tok':>9s} "
@@ -161,9 +170,8 @@ def training(model_dir: Path, n_items: int, peak: float) -> None:
                 model_dir, SPEC, task, train, validation, s, 0, "cpu", sft_dir), settings, False))
         for label, build, settings, reference in rows:
             trainer = build()
-            if label.endswith("TRL defaults"):
-                trl_utils._use_triton = trl_default_head
-            seconds, tokens, _ = run(trainer)
+            with head(label):
+                seconds, tokens, _ = run(trainer)
             report(label, seconds, tokens, flops_per_token(trainer, settings, reference), peak)
             epochs[label] = seconds
             if label == "SFT  workflow now":
@@ -176,11 +184,10 @@ def training(model_dir: Path, n_items: int, peak: float) -> None:
         for label, build, settings in dpo_rows:
             started = time.perf_counter()
             trainer = build()
-            if label.endswith("TRL defaults"):
-                trl_utils._use_triton = trl_default_head
             # The precompute pass runs in the constructor: part of DPO's epoch.
             precompute = (time.perf_counter() - started) if trainer.precompute_ref_logps else 0.0
-            seconds, tokens, _ = run(trainer)
+            with head(label):
+                seconds, tokens, _ = run(trainer)
             report(label, seconds + precompute, tokens,
                    flops_per_token(trainer, settings, with_reference=True), peak)
             epochs[label] = seconds + precompute

@@ -53,12 +53,23 @@ for local_name, local_spec in MODEL_SPECS.items():
 # experiments/<name>/ with experiment: <name>, so experiments run one after another each keep
 # their own tables. Models (resources/models/) are shared.
 OUT = f"experiments/{config['experiment']}/" if config.get("experiment") else ""
+
+
+def out(path):
+    """``path`` (results/..., logs/..., benchmarks/...) where this run writes it."""
+    return f"{OUT}{path}"
+
+
 MODELS = list(config["models"])
 TASKS = list(config["tasks"])
 # Rules that run a model declare `resources: gpu=1`: with --resources gpu=K, K of them run at
 # once and each leases its own GPU (sftdpo.gpu); on a CPU the resource limits nothing.
 # Training seeds: SFT, pairs, DPO and generation repeat per seed on the one data split.
 SEEDS = config.get("seeds") or [config["seed"]]
+# Several training seeds: the stats rule also tests each comparison once over all of them.
+POOLED = len(SEEDS) > 1
+# The bootstrap CIs' and permutation tests' seed: not a training seed.
+BOOTSTRAP_SEED = config["statistics"].get("bootstrap_seed", config["seed"])
 # The base model trains nothing: it is generated once, in the first seed's folder.
 BASE_SEED = SEEDS[0]
 # (seed, method) of every generation of a model and task: base once, SFT and DPO per seed.

@@ -31,14 +31,14 @@ rule compute:
         records=[expand(COMPUTE_RECORDS[key["stage"]], **key)[0] for key in COMPUTE_KEYS],
     output:
         report(
-            OUT + "results/summary/compute.csv",
+            out("results/summary/compute.csv"),
             caption="../report/compute.rst",
             category="Summary",
         ),
     params:
         record_keys=COMPUTE_KEYS,
     log:
-        OUT + "logs/summary/compute.log",
+        out("logs/summary/compute.log"),
     conda:
         "../../envs/sftdpo.yaml"
     script:

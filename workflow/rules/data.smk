@@ -2,10 +2,10 @@ rule data:
     input:
         data_inputs,
     output:
-        train=OUT + "results/data/{task}/train.jsonl",
-        validation=OUT + "results/data/{task}/validation.jsonl",
-        test=OUT + "results/data/{task}/test.jsonl",
-        meta=OUT + "results/data/{task}/meta.json",
+        train=out("results/data/{task}/train.jsonl"),
+        validation=out("results/data/{task}/validation.jsonl"),
+        test=out("results/data/{task}/test.jsonl"),
+        meta=out("results/data/{task}/meta.json"),
     params:
         task=data_task_spec,
         split=config["split"],
@@ -13,7 +13,7 @@ rule data:
         # A user's data path is relative to where snakemake runs (the working directory).
         base_dir=".",
     log:
-        OUT + "logs/data/{task}.log",
+        out("logs/data/{task}.log"),
     conda:
         "../../envs/sftdpo.yaml"
     script:
@@ -30,12 +30,12 @@ rule check_context:
         test=rules.data.output.test,
         meta=rules.data.output.meta,
     output:
-        OUT + "results/data/{task}/context_{model}.json",
+        out("results/data/{task}/context_{model}.json"),
     params:
         task=task_spec,
         context_length=config["context_length"],
     log:
-        OUT + "logs/context/{model}/{task}.log",
+        out("logs/context/{model}/{task}.log"),
     conda:
         "../../envs/sftdpo.yaml"
     script:

@@ -4,7 +4,7 @@ rule dpo:
         sft=rules.sft.output[0],
         pairs=rules.pairs.output.pairs,
     output:
-        directory(OUT + "results/adapters/{model}/{task}/seed{seed}/dpo"),
+        directory(out("results/adapters/{model}/{task}/seed{seed}/dpo")),
     params:
         spec=model_spec,
         settings=training_settings("dpo"),
@@ -13,10 +13,10 @@ rule dpo:
     resources:
         gpu=1,
     log:
-        OUT + "logs/dpo/{model}/{task}/seed{seed}.log",
+        out("logs/dpo/{model}/{task}/seed{seed}.log"),
     conda:
         "../../envs/sftdpo.yaml"
     benchmark:
-        OUT + "benchmarks/dpo/{model}/{task}/seed{seed}.tsv"
+        out("benchmarks/dpo/{model}/{task}/seed{seed}.tsv")
     script:
         "../scripts/train_dpo.py"

@@ -9,24 +9,26 @@ rule figure_metric:
             for m in MODELS
             for s, x in RUNS
         ],
+        # One stats table per model: its seed's, or with several seeds the test over all.
         stats=lambda wildcards: [
-            expand(rules.stats.output[0], model=m, task=wildcards.task, seed=s)[0]
+            expand(rules.stats_pooled.output[0], model=m, task=wildcards.task)[0]
+            if POOLED
+            else expand(rules.stats.output[0], model=m, task=wildcards.task, seed=SEEDS[0])[0]
             for m in MODELS
-            for s in SEEDS
         ],
     output:
         png=report(
-            OUT + "results/figures/{task}/{metric}.png",
+            out("results/figures/{task}/{metric}.png"),
             caption="../report/figure_metric.rst",
             category="Figures",
             subcategory="{task}",
         ),
-        svg=OUT + "results/figures/{task}/{metric}.svg",
+        svg=out("results/figures/{task}/{metric}.svg"),
     params:
         model_methods=[(m, x) for m in MODELS for _, x in RUNS],
-        stats_models=[m for m in MODELS for _ in SEEDS],
+        stats_models=MODELS,
     log:
-        OUT + "logs/figures/{task}/{metric}.log",
+        out("logs/figures/{task}/{metric}.log"),
     conda:
         "../../envs/sftdpo.yaml"
     script:
@@ -39,14 +41,14 @@ rule figure_training:
         dpo=rules.dpo.output[0],
     output:
         png=report(
-            OUT + "results/figures/{task}/{model}_seed{seed}_training.png",
+            out("results/figures/{task}/{model}_seed{seed}_training.png"),
             caption="../report/figure_training.rst",
             category="Figures",
             subcategory="{task}",
         ),
-        svg=OUT + "results/figures/{task}/{model}_seed{seed}_training.svg",
+        svg=out("results/figures/{task}/{model}_seed{seed}_training.svg"),
     log:
-        OUT + "logs/figures/{task}/{model}_seed{seed}_training.log",
+        out("logs/figures/{task}/{model}_seed{seed}_training.log"),
     conda:
         "../../envs/sftdpo.yaml"
     script:
@@ -59,17 +61,17 @@ rule figure_confusion:
         meta=rules.data.output.meta,
     output:
         png=report(
-            OUT + "results/figures/{task}/{model}_seed{seed}_confusion.png",
+            out("results/figures/{task}/{model}_seed{seed}_confusion.png"),
             caption="../report/figure_confusion.rst",
             category="Figures",
             subcategory="{task}",
         ),
-        svg=OUT + "results/figures/{task}/{model}_seed{seed}_confusion.svg",
+        svg=out("results/figures/{task}/{model}_seed{seed}_confusion.svg"),
     params:
         task=task_spec,
         methods=METHODS,
     log:
-        OUT + "logs/figures/{task}/{model}_seed{seed}_confusion.log",
+        out("logs/figures/{task}/{model}_seed{seed}_confusion.log"),
     conda:
         "../../envs/sftdpo.yaml"
     script:

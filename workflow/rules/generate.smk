@@ -8,11 +8,11 @@ rule generate:
         # base runs the model as it is; sft and dpo add their trained adapter.
         adapter=branch(
             lambda wildcards: wildcards.method != "base",
-            then=OUT + "results/adapters/{model}/{task}/seed{seed}/{method}",
+            then=out("results/adapters/{model}/{task}/seed{seed}/{method}"),
         ),
     output:
-        generations=OUT + "results/generations/{model}/{task}/seed{seed}/{method}.jsonl",
-        summary=OUT + "results/generations/{model}/{task}/seed{seed}/{method}.summary.json",
+        generations=out("results/generations/{model}/{task}/seed{seed}/{method}.jsonl"),
+        summary=out("results/generations/{model}/{task}/seed{seed}/{method}.summary.json"),
     params:
         spec=model_spec,
         task=task_spec,
@@ -24,10 +24,10 @@ rule generate:
     resources:
         gpu=1,
     log:
-        OUT + "logs/generate/{model}/{task}/seed{seed}/{method}.log",
+        out("logs/generate/{model}/{task}/seed{seed}/{method}.log"),
     conda:
         "../../envs/sftdpo.yaml"
     benchmark:
-        OUT + "benchmarks/generate/{model}/{task}/seed{seed}/{method}.tsv"
+        out("benchmarks/generate/{model}/{task}/seed{seed}/{method}.tsv")
     script:
         "../scripts/generate.py"

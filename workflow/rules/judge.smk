@@ -8,8 +8,8 @@ rule judge:
         context=lambda wildcards: expand(rules.check_context.output[0], model=JUDGE_MODEL,
                                          task=wildcards.task),
     output:
-        grades=OUT + "results/judge/{model}/{task}/seed{seed}/{method}.jsonl",
-        compute=OUT + "results/judge/{model}/{task}/seed{seed}/{method}.compute.json",
+        grades=out("results/judge/{model}/{task}/seed{seed}/{method}.jsonl"),
+        compute=out("results/judge/{model}/{task}/seed{seed}/{method}.compute.json"),
     params:
         task=task_spec,
         judge=JUDGE,
@@ -20,10 +20,10 @@ rule judge:
     resources:
         gpu=1,
     log:
-        OUT + "logs/judge/{model}/{task}/seed{seed}/{method}.log",
+        out("logs/judge/{model}/{task}/seed{seed}/{method}.log"),
     conda:
         "../../envs/sftdpo.yaml"
     benchmark:
-        OUT + "benchmarks/judge/{model}/{task}/seed{seed}/{method}.tsv"
+        out("benchmarks/judge/{model}/{task}/seed{seed}/{method}.tsv")
     script:
         "../scripts/judge_summaries.py"

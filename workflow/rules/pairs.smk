@@ -6,9 +6,9 @@ rule pairs:
         meta=rules.data.output.meta,
         context=rules.check_context.output[0],
     output:
-        pairs=OUT + "results/pairs/{model}/{task}/seed{seed}.jsonl",
-        compute=OUT + "results/pairs/{model}/{task}/seed{seed}.compute.json",
-        counts=OUT + "results/pairs/{model}/{task}/seed{seed}.counts.json",
+        pairs=out("results/pairs/{model}/{task}/seed{seed}.jsonl"),
+        compute=out("results/pairs/{model}/{task}/seed{seed}.compute.json"),
+        counts=out("results/pairs/{model}/{task}/seed{seed}.counts.json"),
     params:
         spec=model_spec,
         task=pairs_task_spec,
@@ -19,10 +19,10 @@ rule pairs:
     resources:
         gpu=1,
     log:
-        OUT + "logs/pairs/{model}/{task}/seed{seed}.log",
+        out("logs/pairs/{model}/{task}/seed{seed}.log"),
     conda:
         "../../envs/sftdpo.yaml"
     benchmark:
-        OUT + "benchmarks/pairs/{model}/{task}/seed{seed}.tsv"
+        out("benchmarks/pairs/{model}/{task}/seed{seed}.tsv")
     script:
         "../scripts/build_pairs.py"

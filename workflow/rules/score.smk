@@ -9,15 +9,15 @@ rule score:
             then=rules.judge.output.grades,
         ),
     output:
-        predictions=OUT + "results/predictions/{model}/{task}/seed{seed}/{method}.jsonl",
-        metrics=OUT + "results/metrics/{model}/{task}/seed{seed}/{method}.json",
+        predictions=out("results/predictions/{model}/{task}/seed{seed}/{method}.jsonl"),
+        metrics=out("results/metrics/{model}/{task}/seed{seed}/{method}.json"),
     params:
         task=task_spec,
         evaluation=config["evaluation"]["mode"],
         n_resamples=config["statistics"]["n_resamples"],
-        seed=config["seed"],
+        bootstrap_seed=BOOTSTRAP_SEED,
     log:
-        OUT + "logs/score/{model}/{task}/seed{seed}/{method}.log",
+        out("logs/score/{model}/{task}/seed{seed}/{method}.log"),
     conda:
         "../../envs/sftdpo.yaml"
     script:

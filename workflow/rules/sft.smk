@@ -6,7 +6,7 @@ rule sft:
         meta=rules.data.output.meta,
         context=rules.check_context.output[0],
     output:
-        directory(OUT + "results/adapters/{model}/{task}/seed{seed}/sft"),
+        directory(out("results/adapters/{model}/{task}/seed{seed}/sft")),
     params:
         spec=model_spec,
         task=task_spec,
@@ -17,10 +17,10 @@ rule sft:
     resources:
         gpu=1,
     log:
-        OUT + "logs/sft/{model}/{task}/seed{seed}.log",
+        out("logs/sft/{model}/{task}/seed{seed}.log"),
     conda:
         "../../envs/sftdpo.yaml"
     benchmark:
-        OUT + "benchmarks/sft/{model}/{task}/seed{seed}.tsv"
+        out("benchmarks/sft/{model}/{task}/seed{seed}.tsv")
     script:
         "../scripts/train_sft.py"

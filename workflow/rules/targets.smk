@@ -7,7 +7,7 @@ STAGE_TARGETS = {
     "dpo": outputs_of(rules.dpo.output[0], TRAINING_KEYS),
     "generations": outputs_of(rules.generate.output.generations, METRIC_KEYS),
     "metrics": outputs_of(rules.score.output.metrics, METRIC_KEYS),
-    "stats": outputs_of(rules.stats.output[0], TRAINING_KEYS),
+    "stats": outputs_of(rules.stats.output[0], TRAINING_KEYS) + POOLED_STATS,
 }
 
 for stage_name, stage_outputs in STAGE_TARGETS.items():
@@ -26,7 +26,8 @@ for target_task in TASKS:
             f"task_{target_task}"
         input:
             outputs_of(rules.stats.output[0], [k for k in TRAINING_KEYS if k[1] == target_task]),
-            [f for f in FIGURES if f.startswith(OUT + f"results/figures/{target_task}/")],
+            [f for f in POOLED_STATS if f.split("/")[-2] == target_task],
+            [f for f in FIGURES if f.startswith(out(f"results/figures/{target_task}/"))],
 
 
 for target_model in MODELS:
@@ -36,3 +37,4 @@ for target_model in MODELS:
             f"model_{target_model}"
         input:
             outputs_of(rules.stats.output[0], [k for k in TRAINING_KEYS if k[0] == target_model]),
+            [f for f in POOLED_STATS if f.split("/")[2] == target_model],

@@ -1,5 +1,6 @@
 """Rule pairs: preference pairs on the training split, by the task's pair strategy."""
 
+from sftdpo.compute import inference_flops
 from sftdpo.context import read_fitted
 from sftdpo.inference import TALLY
 from sftdpo.io import write_json, write_jsonl
@@ -39,7 +40,10 @@ for dropped in counts["dropped_items"]:
 check_enough_pairs(counts, sm.params.task["pairs"]["min_share"], sm.wildcards.task, source)
 write_jsonl(sm.output.pairs, pairs)
 write_json(sm.output.counts, counts)
-write_json(sm.output.compute, meter.record(tokens=TALLY.processed, prompt_tokens=TALLY.prompt,
+# The base model a strategy may load has the SFT model's blocks, without the adapter.
+write_json(sm.output.compute, meter.record(tokens=TALLY.processed,
+                                           flops=inference_flops(context.model, TALLY),
+                                           prompt_tokens=TALLY.prompt,
                                            generated_tokens=TALLY.generated,
                                            scored_tokens=TALLY.scored))
 if pairs and "sft_prefers_rejected" in pairs[0]:

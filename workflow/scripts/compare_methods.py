@@ -15,7 +15,7 @@ table = compare_methods(
     metrics_of(task.kind, records[sm.params.methods[0]], sm.params.evaluation),
     getattr(task, "labels", None),
     n_resamples=sm.params.n_resamples,
-    seed=sm.params.seed,
+    seed=sm.params.bootstrap_seed,
 )
 with atomic_path(sm.output[0]) as tmp:
     table.to_csv(tmp, index=False)

@@ -1,6 +1,7 @@
 """Rule generate: the answers of one method (base, sft or dpo) on the evaluated split: greedy
 generations, the candidates' log-probabilities (likelihood evaluation), or both."""
 
+from sftdpo.compute import inference_flops
 from sftdpo.context import read_fitted
 from sftdpo.inference import TALLY, generate_answers
 from sftdpo.io import write_json, write_jsonl
@@ -36,7 +37,8 @@ with meter.measure():
         for record, item in zip(records, items, strict=True):
             record["logprobs"] = candidate_logprobs(model, tokenizer, task, item)
 write_jsonl(sm.output.generations, records)
-write_json(sm.output.summary, meter.record(tokens=TALLY.processed, items=len(items),
+write_json(sm.output.summary, meter.record(tokens=TALLY.processed,
+                                           flops=inference_flops(model, TALLY), items=len(items),
                                            prompt_tokens=TALLY.prompt,
                                            generated_tokens=generated_tokens,
                                            scored_tokens=TALLY.scored))

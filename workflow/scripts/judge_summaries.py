@@ -1,5 +1,6 @@
 """Rule judge: the configured judge model grades each generated summary 1-5 by the rubric."""
 
+from sftdpo.compute import inference_flops
 from sftdpo.context import read_fitted
 from sftdpo.inference import TALLY
 from sftdpo.io import read_jsonl, write_json, write_jsonl
@@ -22,6 +23,8 @@ with meter.measure():
                               sm.params.judge["max_new_tokens"])
 write_jsonl(sm.output.grades, [{"id": item["id"], **result}
                                for item, result in zip(items, results, strict=True)])
-write_json(sm.output.compute, meter.record(tokens=TALLY.processed, prompt_tokens=TALLY.prompt,
+write_json(sm.output.compute, meter.record(tokens=TALLY.processed,
+                                           flops=inference_flops(model, TALLY),
+                                           prompt_tokens=TALLY.prompt,
                                            generated_tokens=TALLY.generated))
 print(judge_counts(results))

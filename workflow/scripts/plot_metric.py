@@ -1,5 +1,5 @@
 """Rule figure_metric: base / SFT / DPO bars with CIs (or SDs over seeds) for one task and
-metric, every model."""
+metric, every model, with P(Holm) of DPO vs SFT."""
 
 import pandas as pd
 
@@ -13,10 +13,8 @@ metric = sm.wildcards.metric
 per_seed = {}
 for (model, method), path in zip(sm.params.model_methods, sm.input.metrics, strict=True):
     per_seed.setdefault((model, method), []).append(read_json(path))
-p_values = {}
-for model, path in zip(sm.params.stats_models, sm.input.stats, strict=True):
-    p_values.setdefault(model, []).append(dpo_vs_sft_p(pd.read_csv(path), metric))
+# P(Holm) of DPO vs SFT per model: of its one seed, or of the test over all seeds.
+p_values = {model: dpo_vs_sft_p(pd.read_csv(path), metric)
+            for model, path in zip(sm.params.stats_models, sm.input.stats, strict=True)}
 plot_method_bars({key: over_seeds(entries, metric) for key, entries in per_seed.items()},
-                 metric, sm.wildcards.task,
-                 {model: ps[0] if len(ps) == 1 else ps for model, ps in p_values.items()},
-                 sm.output.png.removesuffix(".png"))
+                 metric, sm.wildcards.task, p_values, sm.output.png.removesuffix(".png"))

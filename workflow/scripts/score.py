@@ -18,6 +18,6 @@ if sm.input.get("judge"):
 write_jsonl(sm.output.predictions, records)
 metrics = method_metrics(records, metrics_of(task.kind, records, sm.params.evaluation),
                          getattr(task, "labels", None), n_resamples=sm.params.n_resamples,
-                         seed=sm.params.seed)
+                         seed=sm.params.bootstrap_seed)
 write_json(sm.output.metrics, metrics)
 print(metrics)

@@ -4,6 +4,10 @@ Every GPU-capable job (sft, pairs, dpo, generate, judge) writes a compute record
 with these fields (:meth:`JobMeter.record`), next to its output:
 
 - ``device``: "cpu", or the CUDA device's name ("NVIDIA H100 80GB HBM3"; "N x name" for N GPUs).
+- ``flops``: the estimated floating-point operations of the job's forward and backward passes
+  (the formulas below); the DPO/SFT ratio of compute is the ratio of these.
+- ``cpu_seconds``: the process's CPU time (user + system, all its threads,
+  ``time.process_time``) from the start of the meter to the record.
 - ``wall_seconds``: the job's wall time from its start (once its GPU is leased: waiting for a
   GPU is not the job's cost) to the record, model loading included.
 - ``accelerator_seconds``: on CUDA, the wall time of the job's compute section (training loop;
@@ -22,16 +26,40 @@ with these fields (:meth:`JobMeter.record`), next to its output:
   CUDA context and the allocator's cache are not in it), summed over the job's GPUs; on a CPU
   the process's peak resident set (``ru_maxrss``), the Python runtime included. MiB.
 
+FLOPs (``flops``), from N_b, the parameters of the decoder blocks (the per-token matmul weights;
+a 4-bit weight counts its unpacked size), N_a, the trainable (adapter) parameters (0 where
+the adapter is merged into the weights for inference, as on a model that is not quantised),
+N_h, the LM head's, s, the share of the blocks the gradient flows through (from the top down
+to the lowest adapted block: 1 without ``top_layers``), and token counts T:
+
+- a forward pass costs F = 2 (N_b + N_a) per token;
+- a training step costs F + B = 2 N_b (1 + s) + 6 N_a per token (:func:`training_flops_per_token`:
+  the backward pass is 2 N_b s for the activation gradients through frozen weights and 4 N_a
+  for the adapters' activation and weight gradients), plus F again where gradient
+  checkpointing recomputes the forward;
+- SFT: T_train (F + B) + T_eval F, T_eval the validation tokens times the evaluations run;
+- DPO: T_train (F + B) + T_ref F: the frozen reference's forward over the same sequences, once
+  per pair when it is precomputed (T_ref = T_train / epochs), at every step otherwise
+  (T_ref = T_train);
+- generate, pairs, judge (no backward): T F + 2 N_h (T_generated + T_scored): every token
+  through the blocks, the vocabulary projection where a position's logits are used.
+
+Attention scores (under 3% at these lengths) and the training LM head (TRL scores the labelled
+positions only, a few answer tokens) are left out. A training record gives the counts it used
+(``block_parameters``, ``trainable_parameters``, ``adapted_share``, ``flops_per_token``,
+``reference_tokens`` or ``evaluation_tokens``).
+
 Where the records are: sft and dpo, the adapter folder's ``train_summary.json``; generate,
 ``{method}.summary.json``; pairs and judge, a ``.compute.json`` beside their JSONL output.
 
 ``results/summary/compute.csv`` (:func:`compute_csv`) has the columns ``model, task, seed,
-stage, method, device, wall_seconds, accelerator_seconds, tokens, peak_memory_mib``: one row per
-job (``method`` is the generated or judged method for generate and judge, empty otherwise),
-then per model and task one row of stage ``dpo_over_sft`` whose measure columns hold DPO's
-value divided by SFT's, the mean over the seeds that have both (``seed`` empty); an empty cell
-where a value is null (accelerator seconds on a CPU). The ratio compares the two training jobs;
-the pairs job that DPO also needs has its own rows.
+stage, method, device, flops, cpu_seconds, wall_seconds, accelerator_seconds, tokens,
+peak_memory_mib``: one row per job (``method`` is the generated or judged method for generate
+and judge, empty otherwise), then per model and task one row of stage ``dpo_over_sft`` whose
+measure columns hold DPO's value divided by SFT's, the mean over the seeds that have both
+(``seed`` empty); an empty cell where a value is null (accelerator seconds on a CPU). Its
+``flops`` is the compute ratio; the ratio compares the two training jobs; the pairs job that
+DPO also needs has its own rows.
 """
 
 from __future__ import annotations
@@ -41,7 +69,7 @@ import math
 import resource
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -50,7 +78,8 @@ import pandas as pd
 from . import METHODS
 
 KEYS = ("model", "task", "seed", "stage", "method")
-MEASURES = ("wall_seconds", "accelerator_seconds", "tokens", "peak_memory_mib")
+MEASURES = ("flops", "cpu_seconds", "wall_seconds", "accelerator_seconds", "tokens",
+            "peak_memory_mib")
 COLUMNS = (*KEYS, "device", *MEASURES)
 # May be null in a record: accelerator seconds on a CPU.
 NULLABLE = ("accelerator_seconds",)
@@ -58,12 +87,45 @@ STAGE_ORDER = ("sft", "pairs", "dpo", "generate", "judge", "dpo_over_sft")
 TRAINING_RECORD = "train_summary.json"
 
 
+def _count(parameter) -> int:
+    """A parameter's size; a bitsandbytes 4-bit weight is stored packed, its ``quant_state``
+    holds the shape it stands for."""
+    state = getattr(parameter, "quant_state", None)
+    return math.prod(state.shape) if state is not None else parameter.numel()
+
+
+def _blocks(model):
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return base.model.layers
+
+
 def block_parameters(model) -> int:
     """Parameters of the decoder blocks: the per-token matmul weights, without the embedding
     and the LM head (which TRL's trainers run on labelled positions only)."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    blocks = base.model.layers
-    return sum(p.numel() for name, p in blocks.named_parameters() if "lora_" not in name)
+    return sum(_count(p) for name, p in _blocks(model).named_parameters() if "lora_" not in name)
+
+
+def trainable_parameters(model) -> int:
+    return sum(_count(p) for p in model.parameters() if p.requires_grad)
+
+
+def head_parameters(model) -> int:
+    head = model.get_output_embeddings()
+    return 0 if head is None else sum(_count(p) for p in head.parameters())
+
+
+def adapted_share(model) -> float:
+    """The share of the decoder blocks a gradient flows through: from the top down to the
+    lowest block holding a trainable parameter (0 with none)."""
+    blocks = list(_blocks(model))
+    lowest = next((i for i, block in enumerate(blocks)
+                   if any(p.requires_grad for p in block.parameters())), len(blocks))
+    return (len(blocks) - lowest) / len(blocks)
+
+
+def forward_flops_per_token(block_params: int, adapter_params: int) -> float:
+    """Matmul FLOPs per token of a forward pass: 2 x the block and adapter parameters."""
+    return 2.0 * (block_params + adapter_params)
 
 
 def training_flops_per_token(block_params: int, adapted_share: float, adapter_params: int
@@ -77,6 +139,56 @@ def training_flops_per_token(block_params: int, adapted_share: float, adapter_pa
     return 2.0 * block_params * (1.0 + adapted_share) + 6.0 * adapter_params
 
 
+def _sequence_tokens(dataset, columns: Iterable[str]) -> int:
+    """Non-padding tokens of one pass over a tokenised dataset: the summed lengths of the
+    given columns."""
+    present = [c for c in columns if dataset is not None and c in dataset.column_names]
+    return sum(len(ids) for column in present for ids in dataset[column])
+
+
+def training_flops(trainer) -> dict:
+    """The ``flops`` of a finished SFT or DPO training job (module docstring) and the counts
+    behind them, from the trainer: its model, its token count (``num_input_tokens_seen``),
+    its log (evaluations run) and its settings (reference precomputed, gradient
+    checkpointing)."""
+    model, args, state = trainer.model, trainer.args, trainer.state
+    blocks, adapters = block_parameters(model), trainable_parameters(model)
+    share = adapted_share(model)
+    forward = forward_flops_per_token(blocks, adapters)
+    per_token = training_flops_per_token(blocks, share, adapters)
+    if args.gradient_checkpointing:
+        per_token += forward
+    tokens = int(state.num_input_tokens_seen)
+    counts = {"block_parameters": blocks, "trainable_parameters": adapters,
+              "adapted_share": share, "flops_per_token": per_token}
+    if hasattr(args, "precompute_ref_log_probs"):  # DPO: the reference's forward
+        epochs = state.epoch or 1.0
+        reference = round(tokens / epochs) if args.precompute_ref_log_probs else tokens
+        counts["reference_tokens"] = reference
+    else:  # SFT: the validation passes
+        evaluations = sum("eval_loss" in entry for entry in state.log_history)
+        reference = evaluations * _sequence_tokens(trainer.eval_dataset, ["input_ids"])
+        counts["evaluation_tokens"] = reference
+    return {"flops": tokens * per_token + reference * forward, **counts}
+
+
+def inference_flops(model, tally) -> float:
+    """The ``flops`` of a job that only runs the model (generate, pairs, judge): every token
+    of ``tally`` (:class:`sftdpo.inference.TokenTally`) through the blocks and the adapters,
+    and the LM head on the generated and scored positions."""
+    forward = forward_flops_per_token(block_parameters(model), _adapter_parameters(model))
+    return (tally.processed * forward
+            + 2.0 * head_parameters(model) * (tally.generated + tally.scored))
+
+
+def _adapter_parameters(model) -> int:
+    """Parameters of the active adapter in the blocks (a PEFT model's ``active_adapter``; a
+    DPO model also holds the frozen "ref" copy); 0 for the base model."""
+    active = getattr(model, "active_adapter", None)
+    return sum(_count(p) for name, p in _blocks(model).named_parameters()
+               if "lora_" in name and (active is None or f".{active}." in name))
+
+
 class ComputeRecordError(ValueError):
     """A compute record lacks a field or holds a value of the wrong kind."""
 
@@ -88,6 +200,7 @@ class JobMeter:
     def __init__(self, device: str):
         self.device = device
         self.started = time.perf_counter()
+        self.cpu_started = time.process_time()
         self.accelerator_seconds = 0.0 if device == "cuda" else None
 
     @contextmanager
@@ -123,10 +236,12 @@ class JobMeter:
         # Linux counts kibibytes, macOS bytes.
         return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
 
-    def record(self, tokens: int, **details) -> dict:
+    def record(self, tokens: int, flops: float, **details) -> dict:
         """The compute record (module docstring), with ``details`` added as they are."""
         return {
             "device": self.device_name(),
+            "flops": float(flops),
+            "cpu_seconds": time.process_time() - self.cpu_started,
             "wall_seconds": time.perf_counter() - self.started,
             "accelerator_seconds": self.accelerator_seconds,
             "tokens": int(tokens),

@@ -1,8 +1,9 @@
 """The report's figures, each written as ``<out_stem>.png`` and ``<out_stem>.svg``.
 
 * :func:`plot_method_bars`: one task and metric, a group of base / SFT / DPO bars per model
-  with their 95% bootstrap CIs as error bars, value labels, and the P value of DPO vs SFT
-  (the paper's comparison, printed with :func:`sftdpo.summary.format_p`) over each group.
+  with their 95% bootstrap CIs as error bars, value labels, and P(Holm) of DPO vs SFT (the
+  paper's comparison; the Holm-adjusted P the table and the recommendations print, with
+  several seeds the one test over all seeds; :func:`sftdpo.table.format_p`) over each group.
   Accuracy and parse failure rate are shown in percent (0-100%), Likert grades on their 1-5
   scale (bars rise from 1), macro F1 and ROUGE-L on 0-1.
 * :func:`plot_confusion_matrices`: a label task's confusion matrix for each method, rows the
@@ -35,7 +36,7 @@ from sklearn.metrics import confusion_matrix
 
 from . import METHODS
 from .metrics import UNPARSED, record_indices
-from .summary import PERCENT_METRICS, format_p, format_value
+from .table import P_NAME, PERCENT_METRICS, format_p, format_value
 
 FIGURE_FORMATS = ("png", "svg")
 PNG_DPI = 150
@@ -114,12 +115,10 @@ def metric_axis(metric: str) -> tuple[float, float, float, str]:
     return 1.0, 0.0, 1.0, name
 
 
-def _p_text(p: float | Sequence[float]) -> str:
-    """"P = .03"; over several seeds, one per seed: "P = .03 / .41"."""
-    if isinstance(p, Sequence):
-        return "P = " + " / ".join(format_p(value) for value in p)
+def _p_text(p: float) -> str:
+    """"P(Holm) = .03", "P(Holm) <.001"."""
     text = format_p(p)
-    return f"P {text}" if text[0] in "<>" else f"P = {text}"
+    return f"{P_NAME} {text}" if text[0] in "<>" else f"{P_NAME} = {text}"
 
 
 def over_seeds(per_seed: Sequence[Mapping], metric: str) -> dict:
@@ -132,12 +131,13 @@ def over_seeds(per_seed: Sequence[Mapping], metric: str) -> dict:
 
 
 def dpo_vs_sft_p(stats, metric: str) -> float | None:
-    """The P value of DPO vs SFT for ``metric`` from a stats table (DataFrame with the
-    columns of :mod:`sftdpo.stats`), unadjusted as in the summary table; None if absent."""
+    """P(Holm) of DPO vs SFT for ``metric`` from a stats table (per seed or over all seeds;
+    the columns of :mod:`sftdpo.stats`): ``p_adjusted``, as the table prints it; None if
+    absent."""
     rows = stats[(stats["comparison"] == "sft_vs_dpo") & (stats["metric"] == metric)]
     if len(rows) == 0:
         return None
-    value = float(rows["p_value"].iloc[0])
+    value = float(rows["p_adjusted"].iloc[0])
     return None if math.isnan(value) else value
 
 
@@ -145,7 +145,7 @@ def plot_method_bars(
     metrics: Mapping[tuple[str, str], Mapping],
     metric: str,
     task: str,
-    p_dpo_vs_sft: Mapping[str, float | Sequence[float] | None],
+    p_dpo_vs_sft: Mapping[str, float | None],
     out_stem: str | Path,
 ) -> list[Path]:
     """Base / SFT / DPO bars of ``metric`` on ``task``, one group per model.
@@ -153,9 +153,9 @@ def plot_method_bars(
     ``metrics`` maps (model, method) to that method's metrics (the metrics JSON: the value,
     ``<metric>_ci`` = [low, high] and ``n``; over several seeds the entry of
     :func:`over_seeds`: the mean and ``<metric>_seeds``, drawn as ±1 SD and a dot per seed);
-    ``p_dpo_vs_sft`` maps a model to the P value of DPO vs SFT, or to one per seed (None, NaN
-    or a missing model: no annotation). A (model, method) pair that is
-    absent, or lacks the metric, gets no bar. Returns the paths written.
+    ``p_dpo_vs_sft`` maps a model to P(Holm) of DPO vs SFT (over several seeds: of the test
+    over all seeds; None, NaN or a missing model: no annotation). A (model, method) pair that
+    is absent, or lacks the metric, gets no bar. Returns the paths written.
     """
     models = sorted({model for model, _ in metrics})
     methods = _method_order(method for _, method in metrics)
@@ -202,8 +202,7 @@ def plot_method_bars(
                         va="bottom", fontsize=7)
                 group_top = max(group_top, upper + 0.08 * span)
             p = p_dpo_vs_sft.get(model)
-            if "sft" in x_of and "dpo" in x_of and not _missing(p) and not (
-                    isinstance(p, Sequence) and any(_missing(value) for value in p)):
+            if "sft" in x_of and "dpo" in x_of and not _missing(p):
                 y = group_top + 0.02 * span
                 tick = 0.025 * span
                 ax.plot([x_of["sft"], x_of["sft"], x_of["dpo"], x_of["dpo"]],
@@ -221,8 +220,9 @@ def plot_method_bars(
         ax.set_ylabel(ylabel)
         several = any(f"{metric}_seeds" in entry for entry in metrics.values())
         ax.set_title(f"{task}: {METRIC_NAMES.get(metric, metric)} by method\n" + (
-            "mean over seeds, error bars: ±1 SD, dots: seeds; P: DPO vs SFT per seed"
-            if several else "error bars: 95% bootstrap CI; P: DPO vs SFT, paired test"),
+            f"mean over seeds, error bars: ±1 SD, dots: seeds; {P_NAME}: DPO vs SFT, one test "
+            "over all seeds" if several else
+            f"error bars: 95% bootstrap CI; {P_NAME}: DPO vs SFT, paired test"),
             fontsize=9)
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
         return save_figure(figure, out_stem)

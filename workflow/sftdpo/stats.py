@@ -19,16 +19,39 @@ Items are matched by ``id``. For each comparison ``a`` vs ``b`` and each metric:
 Every row carries both metric values, ``diff`` = b - a and a 95% paired percentile bootstrap
 CI of the difference (items resampled, both methods together). p values are Holm-adjusted
 across the comparisons of one call (one model and task), separately per metric.
+
+Over several training seeds, :func:`compare_pooled` adds one test of each comparison over all
+seeds (the items are the same test items in every seed; only training differs):
+
+* accuracy and the failure rates: the Cochran-Mantel-Haenszel test of statsmodels'
+  ``StratifiedTable.test_null_odds(correction=True)``, each item of each seed a stratum (its
+  2x2 table: method a / b by right / wrong). This is McNemar's test stratified by seed: for
+  matched pairs the CMH statistic is McNemar's (|B - C| - 1)^2 / (B + C) on the discordant
+  counts summed over seeds (tests/test_pooled_stats.py checks both). Asymptotic (chi-square),
+  not exact as the per-seed test.
+* F1, ROUGE-L and grades: paired approximate randomisation (``scipy.stats.permutation_test``)
+  of the mean over seeds of the per-seed difference, where a permutation swaps an item's two
+  methods in every seed at once (the item, not the item-seed, is the exchangeable unit).
+  Grades are therefore compared by the mean grade here, not Wilcoxon's ranks.
+
+The pooled CI is the percentile bootstrap of the same mean difference, items resampled (in
+every seed together). Pooled p values are Holm-adjusted over the comparisons, per metric.
+
+The P and the CI of a difference come from different procedures and may disagree near the
+5% level: the P is Holm-adjusted over the comparisons of a model and task while the CI is a
+plain 95% interval, and the bootstrap resamples items (how the difference would vary on other
+test items) where the test holds the items fixed and asks whether the two methods'
+answers are exchangeable (McNemar reads the discordant items only).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats
-from statsmodels.stats.contingency_tables import mcnemar
+from statsmodels.stats.contingency_tables import StratifiedTable, mcnemar
 from statsmodels.stats.multitest import multipletests
 
 from sftdpo.metrics import (
@@ -55,6 +78,10 @@ COLUMNS = (
     "p_value",
     "p_adjusted",
 )
+# The pooled table: the same columns and the number of seeds pooled.
+POOLED_COLUMNS = (*COLUMNS, "n_seeds")
+POOLED_TESTS = {"mcnemar_exact": "cmh_stratified_mcnemar"}
+POOLED_RANDOMIZATION = "pooled_approximate_randomization"
 
 
 def comparison_name(a: str, b: str) -> str:
@@ -214,8 +241,119 @@ def compare_methods(
                 rows.append({"comparison": comparison_name(a, b), "metric": as_reported,
                              "diff": row["b"] - row["a"], **row})
     table = pd.DataFrame(rows)
+    _holm_per_metric(table, metrics)
+    return table.loc[:, list(COLUMNS)].reset_index(drop=True)
+
+
+def _holm_per_metric(table: pd.DataFrame, metrics: Sequence[str]) -> None:
     table["p_adjusted"] = np.nan
     for metric in metrics:
         mask = table["metric"] == metric
         table.loc[mask, "p_adjusted"] = holm(table.loc[mask, "p_value"])
-    return table.loc[:, list(COLUMNS)].reset_index(drop=True)
+
+
+# ------------------------------------------------------------------ pooled over seeds
+
+
+def stratified_mcnemar(flags_a: np.ndarray, flags_b: np.ndarray) -> tuple[float, float]:
+    """(chi-square, p value) of McNemar's test stratified by seed: statsmodels' CMH test with
+    continuity correction over one 2x2 stratum per item and seed (rows method a / b, columns
+    right / wrong). ``flags_*``: booleans, shape (seeds, items). No discordant item: p = 1."""
+    flags_a = np.asarray(flags_a, dtype=bool).ravel()
+    flags_b = np.asarray(flags_b, dtype=bool).ravel()
+    if not np.any(flags_a != flags_b):
+        return 0.0, 1.0
+    strata = np.stack([[flags_a, ~flags_a], [flags_b, ~flags_b]]).astype(np.float64)
+    result = StratifiedTable(strata).test_null_odds(correction=True)
+    return float(result.statistic), float(result.pvalue)
+
+
+def _column_scores(metric: str, aligned: list[tuple[list[dict], list[dict]]],
+                   labels: Sequence[str] | None):
+    """``score(columns)``: each seed's value of ``metric`` over the chosen columns of
+    [a's items | b's items] (column i is item i of a, column n + i item i of b), shape
+    (seeds, *columns.shape[:-1]). Choosing columns is how a permutation swaps an item's
+    methods and how the bootstrap resamples items, in every seed at once."""
+    if metric in ITEM_METRICS:
+        stack = np.stack([np.concatenate([item_values(a, metric), item_values(b, metric)])
+                          for a, b in aligned])
+        return lambda columns: stack[:, columns].mean(axis=-1)
+    ref = record_indices(aligned[0][0], labels)[0]
+    stack = np.stack([np.concatenate([record_indices(a, labels)[1], record_indices(b, labels)[1]])
+                      for a, b in aligned])
+    references = np.concatenate([ref, ref])
+    return lambda columns: f1_from_indices(references[columns], stack[:, columns], len(labels),
+                                           F1_AVERAGES[metric])
+
+
+def _compare_pooled_metric(metric: str, aligned: list[tuple[list[dict], list[dict]]],
+                           labels: Sequence[str] | None, n_resamples: int, seed: int) -> dict:
+    n = len(aligned[0][0])
+    score = _column_scores(metric, aligned, labels)
+    items = np.arange(n)
+
+    def diff(columns_a, columns_b, axis=-1):
+        return np.mean(score(columns_b) - score(columns_a), axis=0)
+
+    a, b = float(np.mean(score(items))), float(np.mean(score(items + n)))
+    test = ITEM_METRICS[metric][1] if metric in ITEM_METRICS else None
+    if test == "mcnemar_exact":
+        flags_a = np.stack([item_values(records_a, metric) == 1 for records_a, _ in aligned])
+        flags_b = np.stack([item_values(records_b, metric) == 1 for _, records_b in aligned])
+        statistic, p_value = stratified_mcnemar(flags_a, flags_b)
+        test = POOLED_TESTS[test]
+    else:
+        statistic, test = b - a, POOLED_RANDOMIZATION
+        p_value = approximate_randomization((items, items + n), diff, n_resamples, seed)
+    ci_low, ci_high = paired_bootstrap_ci(
+        (items,), lambda columns, axis=-1: diff(columns, columns + n), n_resamples, seed)
+    return {"a": a, "b": b, "test": test, "statistic": statistic, "p_value": p_value,
+            "ci_low": ci_low, "ci_high": ci_high}
+
+
+def _aligned_over_seeds(records_by_seed: Mapping[int, Mapping[str, list[dict]]], a: str,
+                        b: str) -> list[tuple[list[dict], list[dict]]]:
+    """Each seed's (a, b) records of the shared items; every seed must hold the same items."""
+    seeds = sorted(records_by_seed)
+    aligned = [align(records_by_seed[s][a], records_by_seed[s][b],
+                     (f"{a} (seed {s})", f"{b} (seed {s})")) for s in seeds]
+    ids = [[record["id"] for record in records_a] for records_a, _ in aligned]
+    for s, seed_ids in zip(seeds, ids, strict=True):
+        if seed_ids != ids[0]:
+            raise ValueError(f"seeds {seeds[0]} and {s} do not hold the same test items for "
+                             f"{a} vs {b}: a pooled test needs the same items in every seed")
+    return aligned
+
+
+def compare_pooled(
+    records_by_seed: Mapping[int, Mapping[str, list[dict]]],
+    metrics: Sequence[str],
+    labels: Sequence[str] | None = None,
+    n_resamples: int = 10_000,
+    seed: int = 0,
+    comparisons: Sequence[tuple[str, str]] = COMPARISONS,
+) -> pd.DataFrame:
+    """One test of every comparison x metric over all training seeds (module docstring),
+    Holm-adjusted per metric. ``records_by_seed``: per seed, the records of each method (the
+    base model's are the same in every seed). Columns: ``POOLED_COLUMNS``; ``a``, ``b`` and
+    ``diff`` are means over the seeds."""
+    if not records_by_seed:
+        raise ValueError("no seeds to pool")
+    for training_seed, records in records_by_seed.items():
+        missing = sorted({m for pair in comparisons for m in pair} - set(records))
+        if missing:
+            raise ValueError(f"seed {training_seed}: no records for methods {missing}")
+    rows = []
+    for a, b in comparisons:
+        aligned = _aligned_over_seeds(records_by_seed, a, b)
+        sources = [list(zip(by_answer_source(ra, metrics), by_answer_source(rb, metrics),
+                            strict=True)) for ra, rb in aligned]
+        for index, ((_, computed, reported), _) in enumerate(sources[0]):
+            views = [(per_seed[index][0][0], per_seed[index][1][0]) for per_seed in sources]
+            for metric, as_reported in zip(computed, reported, strict=True):
+                row = _compare_pooled_metric(metric, views, labels, n_resamples, seed)
+                rows.append({"comparison": comparison_name(a, b), "metric": as_reported,
+                             "diff": row["b"] - row["a"], "n_seeds": len(aligned), **row})
+    table = pd.DataFrame(rows)
+    _holm_per_metric(table, metrics)
+    return table.loc[:, list(POOLED_COLUMNS)].reset_index(drop=True)

@@ -11,25 +11,46 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
-from .compute import JobMeter
+from .compute import JobMeter, training_flops
 from .io import partial_dir
 from .modeling import load_base_model, load_tokenizer, load_with_adapter
 from .tasks.base import Task
 
+# TRL's private switch (trl/trainer/utils.py, TRL 1.16) read at every fused LM-head call.
+TRL_SWITCH = "_use_triton"
 
-def score_labelled_positions_only() -> None:
-    """Make TRL's fused LM head score only the positions that carry a label, on every device.
+
+@contextmanager
+def score_labelled_positions_only():
+    """While in the block, TRL's fused LM head scores only the positions that carry a label,
+    on every device; TRL's own function is put back on leaving.
 
     TRL 1.16 does so only where Triton runs (CUDA, XPU); elsewhere it projects every position
     onto the whole vocabulary, though completion-only SFT and DPO label a few answer tokens.
-    On a CPU that was most of a SmolLM2 step (tests/benchmarks/training_step.py prints the
-    before/after). The loss is the same (tests/test_training.py checks it).
+    On a CPU that was most of a SmolLM2 step (tests/benchmarks/throughput.py prints the
+    before/after). The loss is the same (tests/test_training.py checks it). The switch is
+    private: where a TRL version lacks it (or it is not a function), this warns and changes
+    nothing, so training still runs, only slower on a CPU.
     """
     import trl.trainer.utils as trl_utils
 
-    trl_utils._use_triton = lambda device: True
+    original = getattr(trl_utils, TRL_SWITCH, None)
+    if not callable(original):
+        warnings.warn(f"trl.trainer.utils.{TRL_SWITCH} is not a function in this TRL version: "
+                      "its fused LM head scores every position on a CPU (slower training; "
+                      "the tested versions are in constraints.txt)", RuntimeWarning,
+                      stacklevel=3)
+        yield
+        return
+    setattr(trl_utils, TRL_SWITCH, lambda device: True)
+    try:
+        yield
+    finally:
+        setattr(trl_utils, TRL_SWITCH, original)
 
 
 def lora_config(settings: dict, num_layers: int):
@@ -126,7 +147,6 @@ def build_sft_trainer(
     from trl import SFTConfig, SFTTrainer
 
     stage = settings["sft"]
-    score_labelled_positions_only()
     model = load_base_model(model_dir, spec, device, for_training=True)
     args = SFTConfig(
         **trainer_arguments(stage, seed, device, out_dir),
@@ -155,7 +175,6 @@ def build_dpo_trainer(
     from trl import DPOConfig, DPOTrainer
 
     stage = settings["dpo"]
-    score_labelled_positions_only()
     model = load_with_adapter(model_dir, spec, sft_adapter_dir, device, trainable=True)
     args = DPOConfig(
         **trainer_arguments(stage, seed, device, out_dir),
@@ -169,20 +188,24 @@ def build_dpo_trainer(
         precompute_ref_batch_size=stage["precompute_batch_size"],
     )
     # No peft_config and no ref_model: TRL copies the loaded SFT adapter into a frozen "ref"
-    # adapter and computes the reference log-probabilities with it.
-    return DPOTrainer(
-        model=model,
-        args=args,
-        train_dataset=Dataset.from_list(dpo_records(pairs)),
-        processing_class=load_tokenizer(model_dir),
-    )
+    # adapter and computes the reference log-probabilities with it (precomputed: here, in the
+    # constructor, so the LM-head switch covers it too).
+    with score_labelled_positions_only():
+        return DPOTrainer(
+            model=model,
+            args=args,
+            train_dataset=Dataset.from_list(dpo_records(pairs)),
+            processing_class=load_tokenizer(model_dir),
+        )
 
 
 def train_and_save(trainer, out_dir, meter: JobMeter | None = None) -> None:
     """Train and save the adapter with the compute record of ``meter`` (the job's, started
     when the job started; without one, a meter started here)."""
     meter = meter or JobMeter(trainer.args.device.type)
-    with meter.measure():
+    with meter.measure(), score_labelled_positions_only():
         trainer.train()
-    # The trainers count the non-padding input tokens of every step (include_num_input_tokens_seen).
-    save_adapter(trainer, Path(out_dir), meter.record(tokens=trainer.state.num_input_tokens_seen))
+    # The trainers count the non-padding input tokens of every step (include_num_input_tokens_seen);
+    # the FLOPs follow from them and the model (sftdpo.compute).
+    save_adapter(trainer, Path(out_dir), meter.record(tokens=trainer.state.num_input_tokens_seen,
+                                                      **training_flops(trainer)))
