@@ -261,11 +261,21 @@ def test_a_run_stopped_during_training_leaves_nothing_marked_done(tiny_model_dir
 
 
 def test_several_seeds_repeat_training_and_report_mean_sd_and_each_seed(tiny_model_dir,
-                                                                       tmp_path):
-    tasks = {"provider_triage": {"n_items": 40}}
-    result = run_with_tasks(tmp_path, tiny_model_dir, tasks, "all", seeds=[5, 6])
+                                                                       finished_run):
+    """Run as a second experiment in the finished run's folder (experiment: seeds): its
+    results go under experiments/seeds/, and the first experiment's table stays as it was."""
+    first_table = (finished_run / "results/summary/table.md").read_text()
+    config = tiny_config(tiny_model_dir, {"provider_triage": {"n_items": 40}}) | {
+        "seeds": [5, 6], "experiment": "seeds"}
+    (finished_run / "seeds.yaml").write_text(yaml.safe_dump(config))
+    result = subprocess.run([*SNAKEMAKE, "--directory", str(finished_run), "--configfile",
+                             str(finished_run / "seeds.yaml"), "--cores", "2", "all"],
+                            capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-4000:]
-    run = tmp_path / "results"
+    assert (finished_run / "results/summary/table.md").read_text() == first_table
+    run = finished_run / "experiments/seeds/results"
+    assert (run / "summary/table.md").is_file()
+    assert (finished_run / "experiments/seeds/logs/sft/tiny/provider_triage/seed5.log").is_file()
     for seed in (5, 6):
         for stage in ("sft", "dpo"):
             assert (run / f"adapters/tiny/provider_triage/seed{seed}/{stage}/"
@@ -296,7 +306,7 @@ def test_several_seeds_repeat_training_and_report_mean_sd_and_each_seed(tiny_mod
                                                                    "p_adjusted"]
     recommendations = (run / "summary/recommendations.md").read_text()
     assert "mean of 2 seeds" in recommendations and "over all seeds" in recommendations
-    assert (tmp_path / "results/figures/provider_triage/tiny_seed6_training.png").is_file()
+    assert (run / "figures/provider_triage/tiny_seed6_training.png").is_file()
 
 
 def planned_after(finished_run, tmp_path, change) -> set[str]:
