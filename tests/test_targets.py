@@ -45,24 +45,24 @@ def planned(tmp_path_factory):
 
 def test_a_stage_target_plans_that_stage_and_what_it_needs(planned):
     assert planned("all_sft") == Counter(
-        model=1, data=N_TASKS, sft=N_TASKS * N_SEEDS, all_sft=1)
+        model=1, data=N_TASKS, check_context=N_TASKS, sft=N_TASKS * N_SEEDS, all_sft=1)
     assert planned("all_dpo") == Counter(
-        model=1, data=N_TASKS, sft=N_TASKS * N_SEEDS, pairs=N_TASKS * N_SEEDS,
-        dpo=N_TASKS * N_SEEDS, all_dpo=1)
+        model=1, data=N_TASKS, check_context=N_TASKS, sft=N_TASKS * N_SEEDS,
+        pairs=N_TASKS * N_SEEDS, dpo=N_TASKS * N_SEEDS, all_dpo=1)
 
 
 def test_a_task_target_plans_that_task_only(planned):
     counts = planned("task_provider_triage")
     assert counts == Counter(
-        model=1, data=1, sft=N_SEEDS, pairs=N_SEEDS, dpo=N_SEEDS, generate=N_GENERATIONS,
-        score=N_GENERATIONS, stats=N_SEEDS, stats_pooled=1, figure_metric=2,
+        model=1, data=1, check_context=1, sft=N_SEEDS, pairs=N_SEEDS, dpo=N_SEEDS,
+        generate=N_GENERATIONS, score=N_GENERATIONS, stats=N_SEEDS, stats_pooled=1, figure_metric=2,
         figure_training=N_SEEDS, figure_confusion=N_SEEDS, task_provider_triage=1)
 
 
 def test_a_model_target_plans_its_comparisons_for_every_task(planned):
     assert planned("model_smollm2-135m") == Counter(
-        model=1, data=N_TASKS, sft=N_TASKS * N_SEEDS, pairs=N_TASKS * N_SEEDS,
-        dpo=N_TASKS * N_SEEDS, generate=N_TASKS * N_GENERATIONS,
+        model=1, data=N_TASKS, check_context=N_TASKS, sft=N_TASKS * N_SEEDS,
+        pairs=N_TASKS * N_SEEDS, dpo=N_TASKS * N_SEEDS, generate=N_TASKS * N_GENERATIONS,
         score=N_TASKS * N_GENERATIONS, stats=N_TASKS * N_SEEDS, stats_pooled=N_TASKS,
         **{"model_smollm2-135m": 1})
 
