@@ -1,8 +1,8 @@
 # Does SFT alone suffice, or does DPO after SFT pay for its extra compute?
 # One experiment = models x tasks x methods (base, sft, dpo), declared in config/config.yaml.
-# Stages, one file each under workflow/rules/: model, data, sft, pairs, dpo, generate, score,
-# stats, summary, figures; targets.smk names parts of it. `snakemake --cores 2 all` runs everything;
-# see README.md for the other targets.
+# Stages, one file each under workflow/rules/: model, data, sft, pairs, dpo, selection (tuning
+# on validation), generate, score, stats, summary, figures; targets.smk names parts of it.
+# `snakemake --cores 2 all` runs everything; see README.md for the other targets.
 
 # The default experiment only when no --configfile is given: a given file replaces it rather than
 # merging into it (a merge would add the default's model and tasks to the user's).
@@ -18,6 +18,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/sft.smk"
 include: "workflow/rules/pairs.smk"
 include: "workflow/rules/dpo.smk"
+include: "workflow/rules/selection.smk"
 include: "workflow/rules/generate.smk"
 include: "workflow/rules/judge.smk"
 include: "workflow/rules/score.smk"
@@ -33,4 +34,6 @@ rule all:
         rules.summary.output,
         rules.compute.output,
         FIGURES,
+        # Every tuning candidate, where a stage is tuned on validation (selection.smk).
+        SELECTION_TABLE if TUNED else [],
     default_target: True

@@ -16,6 +16,7 @@ from sftdpo import METHODS  # noqa: E402
 from sftdpo.config import JUDGE_MODEL_NAME, ConfigError, check_config, check_yaml_keys  # noqa: E402
 from sftdpo.data import check_user_data  # noqa: E402
 from sftdpo.metrics import ALL_METRICS, evaluated  # noqa: E402
+from sftdpo.selection import candidates, scalar_settings  # noqa: E402
 from sftdpo.tasks import task_class  # noqa: E402
 from sftdpo.userfiles import data_files  # noqa: E402
 
@@ -87,6 +88,23 @@ TASK_METRICS = {name: evaluated(task_class(name, spec).metrics, TASK_KIND[name],
                                 config["evaluation"]["mode"])
                 for name, spec in config["tasks"].items()}
 
+# Tuning on validation (sftdpo.selection): a training stage whose learning_rate (or DPO's beta)
+# is a list of two or more values has one candidate per point of the grid; a list of one value
+# is that value, so with single values nothing changes. SFT is tuned first, DPO from the chosen
+# SFT; each stage's chosen adapter is copied to the adapter folder an untuned run writes.
+for tuned_stage in ("sft", "dpo"):
+    config[tuned_stage] = scalar_settings(config[tuned_stage])
+CANDIDATES = {stage: candidates(stage, config[stage]) for stage in ("sft", "dpo")}
+TUNED = [stage for stage, grid in CANDIDATES.items() if grid]
+CANDIDATE_SETTINGS = {stage: dict(grid) for stage, grid in CANDIDATES.items()}
+# The adapter folder of each (model, task, seed, method) that pairs, DPO and generation read.
+ADAPTER = out("results/adapters/{model}/{task}/seed{seed}/{method}")
+SFT_ADAPTER = out("results/adapters/{model}/{task}/seed{seed}/sft")
+DPO_ADAPTER = out("results/adapters/{model}/{task}/seed{seed}/dpo")
+# A tuned stage's candidates, each in a folder of its own below this one.
+SELECTION = out("results/selection/{model}/{task}/seed{seed}/{method}")
+SELECTION_TABLE = out("results/summary/selection.csv")
+
 
 wildcard_constraints:
     model="|".join(map(re.escape, MODEL_SPECS)),
@@ -145,9 +163,22 @@ def model_inputs(wildcards):
     return sorted(str(f) for f in Path(spec["path"]).expanduser().iterdir() if f.is_file())
 
 
-def training_settings(stage):
+def training_settings(stage, candidate=None):
     """The config sections a training stage reads; as params, editing them reruns that stage
-    (and what depends on it) only: a DPO setting does not retrain SFT."""
+    (and what depends on it) only: a DPO setting does not retrain SFT. With ``candidate``,
+    that tuning candidate's settings replace the listed ones."""
+    chosen = CANDIDATE_SETTINGS[stage][candidate] if candidate is not None else {}
     # The trainers truncate at the one context length every stage uses.
     return {"lora": config["lora"],
-            stage: config[stage] | {"max_length": config["context_length"]}}
+            stage: config[stage] | chosen | {"max_length": config["context_length"]}}
+
+
+def candidate_settings(stage):
+    """The params function of a tuned stage's candidate training job."""
+    return lambda wildcards: training_settings(stage, wildcards.candidate)
+
+
+def candidate_outputs(rule_output, wildcards, method):
+    """A rule's output for every candidate of ``method`` in one model, task and seed."""
+    return [expand(rule_output, model=wildcards.model, task=wildcards.task, seed=wildcards.seed,
+                   method=method, candidate=name)[0] for name, _ in CANDIDATES[method]]

@@ -18,9 +18,9 @@ COMPUTE_KEYS = (
 )
 # Where each stage's job writes its record (sft, dpo: train_summary.json in the adapter folder).
 COMPUTE_RECORDS = {
-    "sft": rules.sft.output[0],
+    "sft": SFT_ADAPTER,
     "pairs": rules.pairs.output.compute,
-    "dpo": rules.dpo.output[0],
+    "dpo": DPO_ADAPTER,
     "generate": rules.generate.output.summary,
     "judge": rules.judge.output.compute,
 }

@@ -1,22 +1,25 @@
-rule dpo:
-    input:
-        model=rules.model.output[0],
-        sft=rules.sft.output[0],
-        pairs=rules.pairs.output.pairs,
-    output:
-        directory(out("results/adapters/{model}/{task}/seed{seed}/dpo")),
-    params:
-        spec=model_spec,
-        settings=training_settings("dpo"),
-        seed=lambda wildcards: int(wildcards.seed),
-    threads: 8
-    resources:
-        gpu=1,
-    log:
-        out("logs/dpo/{model}/{task}/seed{seed}.log"),
-    conda:
-        "../../envs/sftdpo.yaml"
-    benchmark:
-        out("benchmarks/dpo/{model}/{task}/seed{seed}.tsv")
-    script:
-        "../scripts/train_dpo.py"
+# Tuned (a list of settings), the stage's candidates train in selection.smk instead.
+if "dpo" not in TUNED:
+
+    rule dpo:
+        input:
+            model=rules.model.output[0],
+            sft=SFT_ADAPTER,
+            pairs=rules.pairs.output.pairs,
+        output:
+            directory(DPO_ADAPTER),
+        params:
+            spec=model_spec,
+            settings=training_settings("dpo"),
+            seed=lambda wildcards: int(wildcards.seed),
+        threads: 8
+        resources:
+            gpu=1,
+        log:
+            out("logs/dpo/{model}/{task}/seed{seed}.log"),
+        conda:
+            "../../envs/sftdpo.yaml"
+        benchmark:
+            out("benchmarks/dpo/{model}/{task}/seed{seed}.tsv")
+        script:
+            "../scripts/train_dpo.py"

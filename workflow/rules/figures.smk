@@ -37,8 +37,8 @@ rule figure_metric:
 
 rule figure_training:
     input:
-        sft=rules.sft.output[0],
-        dpo=rules.dpo.output[0],
+        sft=SFT_ADAPTER,
+        dpo=DPO_ADAPTER,
     output:
         png=report(
             out("results/figures/{task}/{model}_seed{seed}_training.png"),

@@ -8,7 +8,7 @@ rule generate:
         # base runs the model as it is; sft and dpo add their trained adapter.
         adapter=branch(
             lambda wildcards: wildcards.method != "base",
-            then=out("results/adapters/{model}/{task}/seed{seed}/{method}"),
+            then=ADAPTER,
         ),
     output:
         generations=out("results/generations/{model}/{task}/seed{seed}/{method}.jsonl"),

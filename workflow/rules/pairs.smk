@@ -1,7 +1,7 @@
 rule pairs:
     input:
         model=rules.model.output[0],
-        sft=rules.sft.output[0],
+        sft=SFT_ADAPTER,
         train=rules.data.output.train,
         meta=rules.data.output.meta,
         context=rules.check_context.output[0],

@@ -2,9 +2,9 @@
 # that target needs. Per stage: all_<stage>; per task: task_<task>; per model: model_<model>.
 STAGE_TARGETS = {
     "data": [expand(rules.data.output.meta, task=t)[0] for t in TASKS],
-    "sft": outputs_of(rules.sft.output[0], TRAINING_KEYS),
+    "sft": outputs_of(SFT_ADAPTER, TRAINING_KEYS),
     "pairs": outputs_of(rules.pairs.output.pairs, TRAINING_KEYS),
-    "dpo": outputs_of(rules.dpo.output[0], TRAINING_KEYS),
+    "dpo": outputs_of(DPO_ADAPTER, TRAINING_KEYS),
     "generations": outputs_of(rules.generate.output.generations, METRIC_KEYS),
     "metrics": outputs_of(rules.score.output.metrics, METRIC_KEYS),
     "stats": outputs_of(rules.stats.output[0], TRAINING_KEYS) + POOLED_STATS,

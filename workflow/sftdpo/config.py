@@ -71,8 +71,19 @@ def _allowed(schema: dict) -> str:
     if "properties" in schema:
         return ", ".join(schema["properties"])
     parts = [f"{k} {v}" for k, v in schema.items() if k in {"type", "minimum", "maximum",
-                                                           "exclusiveMinimum", "pattern"}]
+                                                           "exclusiveMinimum", "pattern",
+                                                           "minItems", "uniqueItems"}]
     return ", ".join(parts) or "see config/README.md"
+
+
+def _branch_error(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
+    """A tunable setting's error (a number or a list of numbers) as the branch of its value's
+    kind says it: "0 is less than or equal to the minimum of 0", not "not valid under any"."""
+    if error.validator != "anyOf" or not error.context:
+        return error
+    branch = 1 if isinstance(error.instance, list) else 0
+    return next((e for e in error.context if e.schema_path and e.schema_path[0] == branch),
+                error)
 
 
 def _describe(error: jsonschema.ValidationError, schema: dict) -> str:
@@ -192,7 +203,8 @@ def check_config(config: dict, schema_path: str | Path, source: str = "config") 
     """Raise ConfigError listing every way ``config`` breaks the schema."""
     schema = yaml.safe_load(Path(schema_path).read_text())
     validator = _Validator(schema)
-    errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
+    errors = sorted(map(_branch_error, validator.iter_errors(config)),
+                    key=lambda e: list(map(str, e.absolute_path)))
     lines = [f"  {_key_path(e)}: {_describe(e, schema)}" for e in errors]
     if not errors:
         problems = (task_problems(config["tasks"]) + split_problems(config)

@@ -1,0 +1,199 @@
+"""Tuning on validation (sftdpo.selection, workflow/rules/selection.smk): listed settings become
+candidates, each scored on the validation split; the best per method goes on to the test split;
+selection never reads the test split; with single values nothing changes."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from sftdpo.config import ConfigError, check_config
+from sftdpo.selection import (
+    candidate_name,
+    candidates,
+    scalar_settings,
+    select,
+    selection_record,
+    selection_table,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
+# The selection jobs: everything a choice depends on after the data and the chosen SFT.
+SELECTION_RULES = ("sft_candidate", "dpo_candidate", "validate_candidate", "score_candidate",
+                   "select_candidate")
+
+
+def default_config() -> dict:
+    return yaml.safe_load((REPO / "config/config.yaml").read_text())
+
+
+def test_listed_settings_make_a_grid_in_the_order_listed():
+    grid = candidates("dpo", {"beta": [0.05, 0.1, 0.3], "learning_rate": [5e-5, 1e-4],
+                              "epochs": 1})
+    assert [name for name, _ in grid] == [
+        "beta0.05_lr5e-05", "beta0.05_lr0.0001", "beta0.1_lr5e-05", "beta0.1_lr0.0001",
+        "beta0.3_lr5e-05", "beta0.3_lr0.0001"]
+    assert grid[1][1] == {"beta": 0.05, "learning_rate": 1e-4}
+    assert candidates("sft", {"learning_rate": [2e-4, 1e-3]}) == [
+        ("lr0.0002", {"learning_rate": 2e-4}), ("lr0.001", {"learning_rate": 1e-3})]
+    assert candidate_name({"beta": 0.1}) == "beta0.1"
+
+
+def test_single_values_and_lists_of_one_tune_nothing():
+    assert candidates("sft", {"learning_rate": 2e-4, "epochs": 2}) == []
+    assert candidates("dpo", {"learning_rate": [5e-5], "beta": [0.1]}) == []
+    assert scalar_settings({"learning_rate": [5e-5], "beta": 0.1, "loss_type": ["sigmoid", "sft"]}
+                           ) == {"learning_rate": 5e-5, "beta": 0.1,
+                                 "loss_type": ["sigmoid", "sft"]}
+
+
+def test_the_best_validation_score_wins_ties_to_the_cheaper_then_the_first():
+    assert select(["a", "b", "c"], [0.5, 0.7, 0.6], [1, 1, 1]) == "b"
+    assert select(["a", "b", "c"], [0.7, 0.7, 0.6], [3, 2, 1]) == "b"
+    assert select(["a", "b"], [0.7, 0.7], [2, 2]) == "a"
+    assert select(["a", "b"], [float("nan"), 0.1], [1, 1]) == "b"
+
+
+def test_the_record_names_every_candidate_its_score_cost_and_the_choice():
+    grid = candidates("sft", {"learning_rate": [2e-4, 1e-3]})
+    record = selection_record("sft", "macro_f1", grid,
+                              [{"macro_f1": 0.4, "accuracy": 0.9}, {"macro_f1": 0.6}],
+                              [{"tokens": 100}, {"tokens": 100}])
+    assert record["chosen"] == "lr0.001" and record["settings"] == {"learning_rate": 1e-3}
+    assert record["cost"] == "tokens"
+    assert [(c["candidate"], c["validation_score"], c["chosen"]) for c in record["candidates"]
+            ] == [("lr0.0002", 0.4, False), ("lr0.001", 0.6, True)]
+    # FLOPs decide a tie where every record has them.
+    record = selection_record("sft", "macro_f1", grid, [{"macro_f1": 0.5}] * 2,
+                              [{"tokens": 1, "flops": 9.0}, {"tokens": 2, "flops": 8.0}])
+    assert (record["cost"], record["chosen"]) == ("flops", "lr0.001")
+    table = selection_table([({"model": "m", "task": "t", "seed": 0}, record)],
+                            {"sft": {"learning_rate": [2e-4, 1e-3]}, "dpo": {"beta": 0.1}})
+    assert table["chosen"].tolist() == [False, True]
+    assert table["beta"].isna().all()
+
+
+@pytest.mark.parametrize("key", ["sft.learning_rate", "dpo.learning_rate", "dpo.beta"])
+def test_the_tunable_keys_take_a_number_or_a_list_of_numbers(key):
+    stage, name = key.split(".")
+    for value in (1e-4, [1e-4, 3e-4], [0.5]):
+        config = default_config()
+        config[stage][name] = value
+        check_config(config, SCHEMA)
+    for value in ([], [0], [1e-4, "x"], [1e-4, 1e-4]):
+        config = default_config()
+        config[stage][name] = value
+        with pytest.raises(ConfigError, match=key):
+            check_config(config, SCHEMA)
+
+
+def test_other_stage_keys_take_no_list():
+    config = default_config()
+    config["sft"]["epochs"] = [1, 2]
+    with pytest.raises(ConfigError, match="sft.epochs"):
+        check_config(config, SCHEMA)
+
+
+def dry_run_jobs(workdir: Path, config: dict) -> list[dict]:
+    """The jobs a dry run of ``all`` plans: rule and inputs."""
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    result = subprocess.run(
+        [*SNAKEMAKE, "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
+         "-n", "--cores", "2", "all"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    jobs = []
+    for line in result.stdout.splitlines():
+        if line.startswith(("rule ", "localrule ")):
+            jobs.append({"rule": line.split()[1].rstrip(":"), "input": []})
+        elif line.startswith("    input: ") and jobs:
+            jobs[-1]["input"] = line.removeprefix("    input: ").split(", ")
+    return jobs
+
+
+def test_no_selection_job_reads_the_test_split(tmp_path):
+    config = default_config()
+    config["tasks"] = {"provider_triage": config["tasks"]["provider_triage"]}
+    config["sft"]["learning_rate"] = [2e-4, 1e-3]
+    config["dpo"]["beta"] = [0.05, 0.1, 0.3]
+    jobs = dry_run_jobs(tmp_path, config)
+    selection_jobs = [job for job in jobs if job["rule"] in SELECTION_RULES]
+    assert {job["rule"] for job in selection_jobs} == set(SELECTION_RULES)
+    for job in selection_jobs:
+        assert not [f for f in job["input"] if f.endswith("test.jsonl")], job
+    # Every candidate's answers are on the validation split; test answers come from the
+    # adapter folders the chosen candidates are copied to.
+    assert all("results/data/provider_triage/validation.jsonl" in job["input"]
+               for job in jobs if job["rule"] == "validate_candidate")
+    assert sum(job["rule"] == "validate_candidate" for job in jobs) == 2 + 3
+    generate = [job for job in jobs if job["rule"] == "generate"]
+    assert all("results/data/provider_triage/test.jsonl" in job["input"] for job in generate)
+    assert {f for job in generate for f in job["input"] if "/adapters/" in f} == {
+        "results/adapters/smollm2-135m/provider_triage/seed0/sft",
+        "results/adapters/smollm2-135m/provider_triage/seed0/dpo"}
+
+
+def test_single_values_plan_no_selection_job(tmp_path):
+    config = default_config()
+    config["tasks"] = {"provider_triage": config["tasks"]["provider_triage"]}
+    config["sft"]["learning_rate"] = [2e-4]
+    rules = {job["rule"] for job in dry_run_jobs(tmp_path, config)}
+    assert {"sft", "dpo", "generate"} <= rules
+    assert not rules & {*SELECTION_RULES, "adopt_candidate", "selection_table"}
+
+
+def test_a_2x3_grid_runs_end_to_end_and_the_chosen_candidates_are_tested(tiny_model_dir,
+                                                                         tmp_path):
+    from test_workflow import command, tiny_config
+
+    config = tiny_config(tiny_model_dir, {"provider_triage": {"n_items": 40}})
+    config["sft"]["learning_rate"] = [2e-4, 1e-3]
+    config["dpo"]["beta"] = [0.05, 0.1, 0.3]
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    result = subprocess.run(command(tmp_path, "all"), capture_output=True, text=True,
+                            timeout=900)
+    assert result.returncode == 0, result.stderr[-4000:]
+    run = tmp_path / "results"
+    table = pd.read_csv(run / "summary/selection.csv")
+    assert list(table["method"]) == ["sft"] * 2 + ["dpo"] * 3
+    assert list(table["candidate"]) == ["lr0.0002", "lr0.001", "beta0.05", "beta0.1",
+                                        "beta0.3"]
+    assert table["learning_rate"].tolist() == [2e-4, 1e-3, 1e-3, 1e-3, 1e-3]
+    assert table["metric"].eq("macro_f1").all() and table["validation_score"].notna().all()
+    assert (table["tokens"] > 0).all()
+    assert table.groupby("method")["chosen"].sum().to_dict() == {"dpo": 1, "sft": 1}
+    key = "tiny/provider_triage/seed3"
+    for method in ("sft", "dpo"):
+        rows = table[table["method"] == method]
+        chosen = rows.loc[rows["chosen"], "candidate"].item()
+        best = rows["validation_score"].max()
+        assert rows.loc[rows["chosen"], "validation_score"].item() == best
+        assert rows.loc[rows["validation_score"] == best, "candidate"].iloc[0] == chosen
+        # The adapter the test split is generated with is the chosen candidate's.
+        weights = "adapter_model.safetensors"
+        assert ((run / f"adapters/{key}/{method}" / weights).read_bytes()
+                == (run / f"selection/{key}/{method}/{chosen}/adapter" / weights).read_bytes())
+        assert (run / f"generations/{key}/{method}.jsonl").is_file()
+        selected = json.loads((run / f"selection/{key}/{method}/selected.json").read_text())
+        assert selected["chosen"] == chosen
+    # Each candidate's outputs are cached: a second run has nothing to do.
+    again = subprocess.run(command(tmp_path, "all", "--dry-run"), capture_output=True,
+                           text=True, timeout=300)
+    assert "Nothing to be done" in again.stdout + again.stderr
+    # Other test labels change no selection: the selection jobs rerun on them choose the same.
+    test_split = run / "data/provider_triage/test.jsonl"
+    items = [json.loads(line) for line in test_split.read_text().splitlines()]
+    test_split.write_text("".join(json.dumps(item | {"provider": "scheduling"}) + "\n"
+                                  for item in items))
+    result = subprocess.run(
+        command(tmp_path, "--forcerun", "select_candidate", "--allowed-rules",
+                "select_candidate", "selection_table", "--", "results/summary/selection.csv"),
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "select_candidate" in result.stderr
+    pd.testing.assert_frame_equal(pd.read_csv(run / "summary/selection.csv"), table)

@@ -1,0 +1,22 @@
+"""Rule select_candidate: the tuned stage's best candidate on the validation split
+(sftdpo.selection.select), from the candidates' validation metrics and training compute
+records; no test-split file is an input."""
+
+from pathlib import Path
+
+from sftdpo.compute import TRAINING_RECORD
+from sftdpo.io import read_json, write_json
+from sftdpo.runtime import redirect_output
+from sftdpo.selection import selection_record
+
+sm = snakemake  # noqa: F821 - injected by Snakemake
+redirect_output(sm.log[0])
+selection = selection_record(
+    method=sm.wildcards.method,
+    metric=sm.params.metric,
+    candidate_settings=[(name, dict(settings)) for name, settings in sm.params.candidates],
+    metrics=[read_json(path) for path in sm.input.metrics],
+    records=[read_json(Path(folder) / TRAINING_RECORD) for folder in sm.input.adapters],
+)
+write_json(sm.output[0], selection)
+print(selection)
