@@ -167,6 +167,8 @@ def test_a_2x3_grid_runs_end_to_end_and_the_chosen_candidates_are_tested(tiny_mo
     assert table["metric"].eq("macro_f1").all() and table["validation_score"].notna().all()
     assert (table["tokens"] > 0).all()
     assert table.groupby("method")["chosen"].sum().to_dict() == {"dpo": 1, "sft": 1}
+    assert ("Tuned on validation (SFT lr0.0002, lr0.001; DPO beta0.05, beta0.1, beta0.3)"
+            in (run / "summary/table.md").read_text())
     key = "tiny/provider_triage/seed3"
     for method in ("sft", "dpo"):
         rows = table[table["method"] == method]

@@ -31,6 +31,7 @@ rule summary:
         task_specs=config["tasks"],
         task_metrics=TASK_METRICS,
         evaluation=config["evaluation"],
+        tuned={stage: [name for name, _ in CANDIDATES[stage]] for stage in TUNED},
     log:
         out("logs/summary/summary.log"),
     conda:

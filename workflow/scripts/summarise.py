@@ -7,6 +7,7 @@ from sftdpo.data import grading_note
 from sftdpo.io import atomic_path, read_json, write_text
 from sftdpo.recommend import recommendations_html, recommendations_markdown
 from sftdpo.runtime import redirect_output
+from sftdpo.selection import tuning_note
 from sftdpo.table import (
     evaluation_note,
     long_table,
@@ -43,7 +44,7 @@ with atomic_path(sm.output.by_seed) as tmp:
     per_seed_table(metrics, tasks).to_csv(tmp, index=False)
 note = " ".join(filter(None, [
     evaluation_note(sm.params.evaluation["mode"], sm.params.evaluation["split"]),
-    grading_note(gradings)]))
+    grading_note(gradings), tuning_note(sm.params.tuned)]))
 write_text(sm.output.markdown, to_markdown(frame, note))
 print(to_markdown(frame, note))
 

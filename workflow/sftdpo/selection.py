@@ -125,3 +125,16 @@ def selection_table(selections: Sequence[tuple[Mapping, Mapping]],
                 row["beta"] = None  # SFT has no beta
             rows.append(row)
     return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
+
+
+def tuning_note(tuned: Mapping[str, Sequence[str]]) -> str:
+    """The sentence under the table that says the comparison was tuned on validation, and on
+    what (``tuned``: stage -> its candidates' names); "" when nothing was tuned."""
+    if not tuned:
+        return ""
+    grids = "; ".join(f"{stage.upper()} {', '.join(names)}" for stage, names in tuned.items())
+    return (f"Tuned on validation ({grids}): every candidate was trained and scored on the "
+            "validation split by the task's headline metric, and only the best per model, "
+            "task and seed (ties: fewer training FLOPs, then the first listed; DPO from the "
+            "chosen SFT) was evaluated on test; every candidate's score and cost: "
+            "results/summary/selection.csv.")
