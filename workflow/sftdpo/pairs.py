@@ -32,7 +32,7 @@ from .data import normalised
 from .inference import generate_answers
 from .scoring import candidate_logprobs, most_likely
 from .tasks.base import Task
-from .tasks.summary import contradict_fact, drop_key_facts
+from .tasks.summary_degraders import contradict_fact, drop_key_facts
 from .userdata import DataError, item_where
 
 DEGRADATIONS = ("drop_key_facts", "contradict_fact", "base_summary", "other_reference")
