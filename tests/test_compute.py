@@ -43,7 +43,8 @@ SETTINGS = {
              "target_modules": ["q_proj", "v_proj"]},
     "sft": STAGE,
     "dpo": {**STAGE, "beta": 0.1, "loss_type": ["sigmoid"], "loss_weights": None,
-            "precompute_reference": False, "precompute_batch_size": 8},
+            "precompute_reference": False, "precompute_batch_size": 8,
+            "share_prompt": False},
 }
 
 

@@ -26,7 +26,8 @@ SETTINGS = {
     "sft": {**STAGE, "learning_rate": 5e-2},
     "dpo": {**STAGE, "learning_rate": 5e-2, "beta": 0.1,
             "loss_type": ["sigmoid"], "loss_weights": None,
-            "precompute_reference": False, "precompute_batch_size": 8},
+            "precompute_reference": False, "precompute_batch_size": 8,
+            "share_prompt": False},
 }
 
 

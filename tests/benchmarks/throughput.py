@@ -8,9 +8,11 @@ Prints, in one run, on the embedded model as the workflow materialises it
 1. the machine's bf16 matmul peak (a 2048^3 product at the benchmark's thread count);
 2. SFT and DPO training tokens/s and their share of that peak, for plain TRL defaults, the
    workflow's settings before this benchmark existed (``BEFORE``) and its settings now
-   (``NOW``), all on the same provider-triage items with the same LoRA adapter; FLOPs per
-   token by :func:`sftdpo.compute.training_flops_per_token`, DPO counting the reference
-   forward as well;
+   (``NOW``), all on the same provider-triage items with the same LoRA adapter; the FLOPs a
+   run did by :func:`sftdpo.compute.training_flops` (the formula of its compute record: the
+   validation pass of SFT and the reference forward of DPO included; a packed DPO pair counts
+   its prompt once, as it runs); tokens as the trainer counts them (a DPO pair's prompt twice),
+   so tokens/s of the DPO rows compare like with like;
 3. DPO seconds per epoch over SFT seconds per epoch on the same items (DPO's reference pass
    included, whether it runs at every step or once before training);
 4. model-job start-up: seconds from the interpreter's start to the first training step and
@@ -43,14 +45,17 @@ STAGE = {"epochs": 1, "batch_size": 8, "gradient_accumulation_steps": 1, "max_le
          "lr_scheduler": "constant", "warmup_steps": 2, "gradient_checkpointing": False,
          "mixed_precision": "bf16", "group_by_length": True}
 DPO = {"beta": 0.1, "loss_type": ["sigmoid"], "loss_weights": None,
-       "precompute_reference": True, "precompute_batch_size": 32}
+       "precompute_reference": True, "precompute_batch_size": 32, "share_prompt": True}
 # The workflow's settings now, and as they were before (commit d2113e1: LoRA dropout 0.05,
 # random batches, the reference run at every DPO step).
 NOW = {"lora": LORA, "sft": {**STAGE, "learning_rate": 5e-4},
        "dpo": {**STAGE, **DPO, "learning_rate": 5e-5}}
 BEFORE = {"lora": {**LORA, "dropout": 0.05},
           "sft": {**NOW["sft"], "group_by_length": False},
-          "dpo": {**NOW["dpo"], "group_by_length": False, "precompute_reference": False}}
+          "dpo": {**NOW["dpo"], "group_by_length": False, "precompute_reference": False,
+                  "share_prompt": False}}
+# The settings now, but every prompt run twice (DPO as TRL runs it): what sharing the prompt saves.
+PROMPT_TWICE = {**NOW, "dpo": {**NOW["dpo"], "share_prompt": False}}
 SPEC = {"dtype": "bfloat16", "quantization": "none"}
 
 
@@ -78,19 +83,6 @@ def bf16_peak(threads: int) -> float:
     for _ in range(reps):
         a @ b
     return 2 * 2048**3 * reps / (time.perf_counter() - started)
-
-
-def flops_per_token(trainer, settings: dict, with_reference: bool) -> float:
-    from sftdpo.compute import block_parameters, training_flops_per_token
-
-    model = trainer.model
-    layers = model.get_base_model().config.num_hidden_layers
-    top = settings["lora"]["top_layers"]
-    adapters = sum(p.numel() for n, p in model.named_parameters() if "lora_" in n
-                   and ".default." in n)
-    blocks = block_parameters(model)
-    per_token = training_flops_per_token(blocks, min(top or layers, layers) / layers, adapters)
-    return per_token + (2.0 * blocks if with_reference else 0.0)
 
 
 def run(trainer) -> tuple[float, int, float]:
@@ -136,6 +128,7 @@ def trl_default_dpo(model_dir, sft_dir, pairs, out_dir):
 
 
 def training(model_dir: Path, n_items: int, peak: float) -> None:
+    from sftdpo.compute import training_flops
     from sftdpo.tasks import BUILTIN_TASKS
     from sftdpo.training import (
         build_dpo_trainer,
@@ -157,49 +150,49 @@ def training(model_dir: Path, n_items: int, peak: float) -> None:
 
     print(f"\n== training: {n_items} provider-triage items, batch 8, 1 epoch, LoRA r16 on the "
           f"top 8 blocks; tokens = non-padding input tokens")
-    print(f"{'setting':30s} {'epoch s':>8s} {'tokens':>7s} {'tok/s':>7s} {'GFLOP/tok':>9s} "
+    print(f"{'setting':34s} {'epoch s':>8s} {'tokens':>7s} {'tok/s':>7s} {'TFLOP':>7s} "
           f"{'of peak':>7s}")
     epochs: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         sft_dir = tmp / "sft"
-        rows = [("SFT  TRL defaults", lambda: trl_default_sft(model_dir, task, train, tmp / "a"),
-                 NOW, False)]
+        rows = [("SFT  TRL defaults", lambda: trl_default_sft(model_dir, task, train, tmp / "a"))]
         for name, settings in (("before", BEFORE), ("now", NOW)):
             rows.append((f"SFT  workflow {name}", lambda s=settings: build_sft_trainer(
-                model_dir, SPEC, task, train, validation, s, 0, "cpu", sft_dir), settings, False))
-        for label, build, settings, reference in rows:
+                model_dir, SPEC, task, train, validation, s, 0, "cpu", sft_dir)))
+        for label, build in rows:
             trainer = build()
             with head(label):
                 seconds, tokens, _ = run(trainer)
-            report(label, seconds, tokens, flops_per_token(trainer, settings, reference), peak)
+            report(label, seconds, tokens, training_flops(trainer)["flops"], peak)
             epochs[label] = seconds
             if label == "SFT  workflow now":
                 save_adapter(trainer, sft_dir, {})
         dpo_rows = [("DPO  TRL defaults", lambda: trl_default_dpo(model_dir, sft_dir, pairs,
-                                                                   tmp / "b"), NOW)]
-        for name, settings in (("before", BEFORE), ("now", NOW)):
+                                                                   tmp / "b"))]
+        for name, settings in (("before", BEFORE), ("now, prompt twice", PROMPT_TWICE),
+                               ("now", NOW)):
             dpo_rows.append((f"DPO  workflow {name}", lambda s=settings: build_dpo_trainer(
-                model_dir, SPEC, sft_dir, pairs, s, 0, "cpu", tmp / "dpo"), settings))
-        for label, build, settings in dpo_rows:
+                model_dir, SPEC, sft_dir, pairs, s, 0, "cpu", tmp / "dpo")))
+        for label, build in dpo_rows:
             started = time.perf_counter()
             trainer = build()
             # The precompute pass runs in the constructor: part of DPO's epoch.
             precompute = (time.perf_counter() - started) if trainer.precompute_ref_logps else 0.0
             with head(label):
                 seconds, tokens, _ = run(trainer)
-            report(label, seconds + precompute, tokens,
-                   flops_per_token(trainer, settings, with_reference=True), peak)
+            report(label, seconds + precompute, tokens, training_flops(trainer)["flops"], peak)
             epochs[label] = seconds + precompute
-    for name in ("TRL defaults", "workflow before", "workflow now"):
-        print(f"DPO/SFT seconds per epoch, {name}: "
-              f"{epochs['DPO  ' + name] / epochs['SFT  ' + name]:.2f}x")
+    for dpo, sft in (("TRL defaults", "TRL defaults"), ("workflow before", "workflow before"),
+                     ("workflow now, prompt twice", "workflow now"),
+                     ("workflow now", "workflow now")):
+        ratio = epochs["DPO  " + dpo] / epochs["SFT  " + sft]
+        print(f"DPO/SFT seconds per epoch, {dpo}: {ratio:.2f}x")
 
 
-def report(label, seconds, tokens, per_token, peak):
-    rate = tokens / seconds
-    print(f"{label:30s} {seconds:8.1f} {tokens:7d} {rate:7.0f} {per_token / 1e9:9.3f} "
-          f"{rate * per_token / peak:7.1%}", flush=True)
+def report(label, seconds, tokens, flops, peak):
+    print(f"{label:34s} {seconds:8.1f} {tokens:7d} {tokens / seconds:7.0f} {flops / 1e12:7.2f} "
+          f"{flops / seconds / peak:7.1%}", flush=True)
 
 
 # A job's start in a fresh interpreter: what the sft and generate scripts do, timed from the

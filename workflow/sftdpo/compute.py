@@ -17,9 +17,12 @@ with these fields (:meth:`JobMeter.record`), next to its output:
   On a CPU it is null, not 0: there is no accelerator, and 0 would read as "free".
 - ``tokens``: tokens processed. Training: the non-padding input tokens the trainer fed the
   model, summed over steps and epochs (the trainers' ``num_input_tokens_seen`` with
-  ``include_num_input_tokens_seen="non_padding"``; for DPO every pair counts its prompt twice,
-  with the chosen and with the rejected answer, as the model runs them; the frozen reference's
-  pass over the same tokens is not counted again). Generation and scoring: every non-padding
+  ``include_num_input_tokens_seen="non_padding"``). DPO with ``share_prompt`` (the default):
+  the tokens of the packed pairs the training steps ran, each prompt once
+  (:mod:`sftdpo.pair_packing`; the trainer's count, each prompt twice, is ``input_tokens``);
+  without it, TRL's count, every prompt twice, with the chosen and with the rejected answer,
+  as the model then runs them. The frozen reference's pass over the same tokens is not counted
+  again. Generation and scoring: every non-padding
   token that went through the model, prompt tokens, generated tokens and scored answer tokens
   (:data:`sftdpo.inference.TALLY`; the record also gives the three counts).
 - ``peak_memory_mib``: on CUDA, ``torch.cuda.max_memory_allocated`` (the tensors' peak; the
@@ -40,7 +43,8 @@ to the lowest adapted block: 1 without ``top_layers``), and token counts T:
 - SFT: T_train (F + B) + T_eval F, T_eval the validation tokens times the evaluations run;
 - DPO: T_train (F + B) + T_ref F: the frozen reference's forward over the same sequences, once
   per pair when it is precomputed (T_ref = T_train / epochs), at every step otherwise
-  (T_ref = T_train);
+  (T_ref = T_train); with ``share_prompt`` T_ref is the packed tokens the no-gradient passes
+  ran, counted as they run;
 - generate, pairs, judge (no backward): T F + 2 N_h (T_generated + T_scored): every token
   through the blocks, the vocabulary projection where a position's logits are used.
 
@@ -151,6 +155,8 @@ def training_flops(trainer) -> dict:
     behind them, from the trainer: its model, its token count (``num_input_tokens_seen``),
     its log (evaluations run) and its settings (reference precomputed, gradient
     checkpointing)."""
+    from .pair_packing import PairPrefixSharing, decoder_backbone  # torch: training jobs only
+
     model, args, state = trainer.model, trainer.args, trainer.state
     blocks, adapters = block_parameters(model), trainable_parameters(model)
     share = adapted_share(model)
@@ -161,7 +167,12 @@ def training_flops(trainer) -> dict:
     tokens = int(state.num_input_tokens_seen)
     counts = {"block_parameters": blocks, "trainable_parameters": adapters,
               "adapted_share": share, "flops_per_token": per_token}
-    if hasattr(args, "precompute_ref_log_probs"):  # DPO: the reference's forward
+    sharing = decoder_backbone(model).forward
+    if isinstance(sharing, PairPrefixSharing):  # DPO with each pair's prompt run once
+        tokens, reference = sharing.trained_tokens, sharing.reference_tokens
+        counts["input_tokens"] = int(state.num_input_tokens_seen)
+        counts["reference_tokens"] = reference
+    elif hasattr(args, "precompute_ref_log_probs"):  # DPO: the reference's forward
         epochs = state.epoch or 1.0
         reference = round(tokens / epochs) if args.precompute_ref_log_probs else tokens
         counts["reference_tokens"] = reference
@@ -169,7 +180,7 @@ def training_flops(trainer) -> dict:
         evaluations = sum("eval_loss" in entry for entry in state.log_history)
         reference = evaluations * _sequence_tokens(trainer.eval_dataset, ["input_ids"])
         counts["evaluation_tokens"] = reference
-    return {"flops": tokens * per_token + reference * forward, **counts}
+    return {"tokens": tokens, "flops": tokens * per_token + reference * forward, **counts}
 
 
 def inference_flops(model, tally) -> float:

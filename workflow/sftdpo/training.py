@@ -18,6 +18,7 @@ from pathlib import Path
 from .compute import JobMeter, training_flops
 from .io import partial_dir
 from .modeling import load_base_model, load_tokenizer, load_with_adapter
+from .pair_packing import share_pair_prefixes
 from .tasks.base import Task
 
 # TRL's private switch (trl/trainer/utils.py, TRL 1.16) read at every fused LM-head call.
@@ -176,6 +177,9 @@ def build_dpo_trainer(
 
     stage = settings["dpo"]
     model = load_with_adapter(model_dir, spec, sft_adapter_dir, device, trainable=True)
+    if stage["share_prompt"]:
+        # Before the trainer exists: a precomputed reference pass is packed too.
+        share_pair_prefixes(model)
     args = DPOConfig(
         **trainer_arguments(stage, seed, device, out_dir),
         beta=stage["beta"],
@@ -205,7 +209,6 @@ def train_and_save(trainer, out_dir, meter: JobMeter | None = None) -> None:
     meter = meter or JobMeter(trainer.args.device.type)
     with meter.measure(), score_labelled_positions_only():
         trainer.train()
-    # The trainers count the non-padding input tokens of every step (include_num_input_tokens_seen);
-    # the FLOPs follow from them and the model (sftdpo.compute).
-    save_adapter(trainer, Path(out_dir), meter.record(tokens=trainer.state.num_input_tokens_seen,
-                                                      **training_flops(trainer)))
+    # The tokens the model ran (the trainers' count, or the packed pairs') and the FLOPs that
+    # follow from them and the model (sftdpo.compute).
+    save_adapter(trainer, Path(out_dir), meter.record(**training_flops(trainer)))
