@@ -19,6 +19,31 @@ N_GENERATIONS = 1 + 2 * N_SEEDS
 LABEL_TASKS = ("provider_triage", "urgency_triage", "radiology_finding", "breast_cancer")
 
 
+def _count(value) -> int:
+    return len(value) if isinstance(value, list) else 1
+
+
+# Candidates per stage: a list of settings is tuned on validation (sftdpo.selection).
+CANDIDATES = {"sft": _count(DEFAULT["sft"]["learning_rate"]),
+              "dpo": _count(DEFAULT["dpo"]["learning_rate"]) * _count(DEFAULT["dpo"]["beta"])}
+
+
+def training(stage: str, runs: int) -> Counter:
+    """The jobs that give ``runs`` (task, seed) runs their ``stage`` adapter: one training job
+    each, or, when tuned, every candidate trained, generated and scored on validation, one
+    choice and its adoption."""
+    k = CANDIDATES[stage]
+    if k == 1:
+        return Counter({stage: runs})
+    return Counter({f"{stage}_candidate": k * runs, "validate_candidate": k * runs,
+                    "score_candidate": k * runs, "select_candidate": runs,
+                    "adopt_candidate": runs})
+
+
+# The table of every candidate's validation score, when anything is tuned.
+SELECTION_TABLE = Counter(selection_table=1) if max(CANDIDATES.values()) > 1 else Counter()
+
+
 @pytest.fixture(scope="module")
 def planned(tmp_path_factory):
     """The jobs a dry run plans for a target, counted by rule."""
@@ -44,27 +69,30 @@ def planned(tmp_path_factory):
 
 
 def test_a_stage_target_plans_that_stage_and_what_it_needs(planned):
+    runs = N_TASKS * N_SEEDS
     assert planned("all_sft") == Counter(
-        model=1, data=N_TASKS, check_context=N_TASKS, sft=N_TASKS * N_SEEDS, all_sft=1)
+        model=1, data=N_TASKS, check_context=N_TASKS, all_sft=1) + training("sft", runs)
     assert planned("all_dpo") == Counter(
-        model=1, data=N_TASKS, check_context=N_TASKS, sft=N_TASKS * N_SEEDS,
-        pairs=N_TASKS * N_SEEDS, dpo=N_TASKS * N_SEEDS, all_dpo=1)
+        model=1, data=N_TASKS, check_context=N_TASKS, pairs=runs, all_dpo=1,
+    ) + training("sft", runs) + training("dpo", runs)
 
 
 def test_a_task_target_plans_that_task_only(planned):
     counts = planned("task_provider_triage")
     assert counts == Counter(
-        model=1, data=1, check_context=1, sft=N_SEEDS, pairs=N_SEEDS, dpo=N_SEEDS,
-        generate=N_GENERATIONS, score=N_GENERATIONS, stats=N_SEEDS, stats_pooled=1, figure_metric=2,
-        figure_training=N_SEEDS, figure_confusion=N_SEEDS, task_provider_triage=1)
+        model=1, data=1, check_context=1, pairs=N_SEEDS, generate=N_GENERATIONS,
+        score=N_GENERATIONS, stats=N_SEEDS, stats_pooled=1, figure_metric=2,
+        figure_training=N_SEEDS, figure_confusion=N_SEEDS, task_provider_triage=1,
+    ) + training("sft", N_SEEDS) + training("dpo", N_SEEDS)
 
 
 def test_a_model_target_plans_its_comparisons_for_every_task(planned):
+    runs = N_TASKS * N_SEEDS
     assert planned("model_smollm2-135m") == Counter(
-        model=1, data=N_TASKS, check_context=N_TASKS, sft=N_TASKS * N_SEEDS,
-        pairs=N_TASKS * N_SEEDS, dpo=N_TASKS * N_SEEDS, generate=N_TASKS * N_GENERATIONS,
-        score=N_TASKS * N_GENERATIONS, stats=N_TASKS * N_SEEDS, stats_pooled=N_TASKS,
-        **{"model_smollm2-135m": 1})
+        model=1, data=N_TASKS, check_context=N_TASKS, pairs=runs,
+        generate=N_TASKS * N_GENERATIONS, score=N_TASKS * N_GENERATIONS, stats=runs,
+        stats_pooled=N_TASKS, **{"model_smollm2-135m": 1},
+    ) + training("sft", runs) + training("dpo", runs)
 
 
 def test_all_plans_every_seed_once_and_the_base_model_once(planned):
@@ -75,3 +103,4 @@ def test_all_plans_every_seed_once_and_the_base_model_once(planned):
     assert counts["stats_pooled"] == N_TASKS
     assert counts["figure_confusion"] == len(LABEL_TASKS) * N_SEEDS
     assert counts["summary"] == 1
+    assert counts["selection_table"] == SELECTION_TABLE["selection_table"]
