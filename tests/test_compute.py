@@ -107,12 +107,14 @@ def test_inference_tallies_prompt_generated_and_scored_tokens(tiny_model_dir):
     _, generated = generate_answers(model, tokenizer, prompts, max_new_tokens=3, batch_size=2)
     # Padding (the short prompts of a batch) is not counted.
     assert before.prompt == sum(prompt_tokens) and before.generated == generated > 0
-    answers = ["urgent", "a much longer answer"]
-    answer_logprobs(model, tokenizer, prompts[0], answers)
-    scored = sum(len(tokenizer(render_completion(tokenizer, prompts[0], a),
-                               add_special_tokens=False)["input_ids"]) for a in answers)
+    answers = [["urgent", "a much longer answer"], ["urgent"], ["non-urgent", "b", "c"]]
+    answer_logprobs(model, tokenizer, prompts, answers, batch_size=3)
+    scored = sum(len(tokenizer(render_completion(tokenizer, p, a), add_special_tokens=False)
+                     ["input_ids"])
+                 for p, candidates in zip(prompts, answers, strict=True) for a in candidates)
+    # Nor is the padding of the shorter prompts and answers of a scoring batch.
     assert before.scored == scored
-    assert before.prompt == sum(prompt_tokens) + prompt_tokens[0]
+    assert before.prompt == 2 * sum(prompt_tokens)
     assert before.processed == before.prompt + generated + scored
     # Forward FLOPs: 2 x the block parameters per token, the LM head on generated and scored
     # positions (the tiny model: 2 blocks of 9,280 parameters, a 32-wide head).

@@ -16,23 +16,39 @@ def test_completion_is_what_the_template_adds_after_the_prompt(tiny_model_dir):
     assert render_completion(tokenizer, messages, "urgent") == "urgent<|im_end|>\n"
 
 
-def test_answer_logprobs_match_one_unpadded_forward_per_answer(tiny_model_dir):
-    tokenizer = load_tokenizer(tiny_model_dir)
-    model = load_base_model(tiny_model_dir, SPEC, "cpu")
-    messages = TASK.prompt_messages({"text": "my BP is 182/110 and I have a bad HA"})
-    answers = ["urgent", "non-urgent", "a much longer answer than the others"]
-    batched = answer_logprobs(model, tokenizer, messages, answers)
+def unpadded_logprob(model, tokenizer, messages, answer) -> float:
+    """The summed log-probability of ``answer`` from one forward pass over prompt and answer,
+    without padding or cache."""
     prompt_ids = tokenizer(render_prompt(tokenizer, messages), add_special_tokens=False)[
         "input_ids"]
-    for answer, value in zip(answers, batched, strict=True):
-        answer_ids = tokenizer(render_completion(tokenizer, messages, answer),
-                               add_special_tokens=False)["input_ids"]
-        ids = torch.tensor([prompt_ids + answer_ids])
-        with torch.no_grad():
-            logprobs = torch.log_softmax(model(input_ids=ids).logits[0, :-1].float(), -1)
-        expected = sum(logprobs[len(prompt_ids) - 1 + k, token].item()
-                       for k, token in enumerate(answer_ids))
-        assert value == pytest.approx(expected, abs=1e-4)
+    answer_ids = tokenizer(render_completion(tokenizer, messages, answer),
+                           add_special_tokens=False)["input_ids"]
+    with torch.no_grad():
+        logits = model(input_ids=torch.tensor([prompt_ids + answer_ids])).logits
+    logprobs = torch.log_softmax(logits[0, :-1].float(), -1)
+    return sum(logprobs[len(prompt_ids) - 1 + k, token].item()
+               for k, token in enumerate(answer_ids))
+
+
+@pytest.mark.parametrize("batch_size", [1, 3])
+def test_batched_answer_logprobs_match_one_unpadded_forward_per_answer(tiny_model_dir,
+                                                                       batch_size):
+    """Prompts of different lengths in one left-padded batch, answers of different lengths
+    and counts: every score is that of the answer run alone after its prompt."""
+    tokenizer = load_tokenizer(tiny_model_dir)
+    model = load_base_model(tiny_model_dir, SPEC, "cpu")
+    texts = ["my BP is 182/110 and I have a bad HA", "ok", "a much longer message " * 8,
+             "rash on my arm for two days", "fever"]
+    prompts = [TASK.prompt_messages({"text": text}) for text in texts]
+    answers = [["urgent", "non-urgent", "a much longer answer than the others"],
+               ["non-urgent", "urgent"], ["urgent", "x", "non-urgent", "call 911 now please"],
+               ["urgent", "non-urgent"], ["non-urgent", "a longer answer", "urgent"]]
+    batched = answer_logprobs(model, tokenizer, prompts, answers, batch_size)
+    assert [len(values) for values in batched] == [len(a) for a in answers]
+    for messages, candidates, values in zip(prompts, answers, batched, strict=True):
+        expected = [unpadded_logprob(model, tokenizer, messages, a) for a in candidates]
+        assert values == pytest.approx(expected, abs=1e-4)
+        assert values.index(max(values)) == expected.index(max(expected))
 
 
 def test_generation_answers_every_prompt_in_order(tiny_model_dir):

@@ -105,4 +105,4 @@ def test_candidate_logprobs_need_two_candidates(tiny_model_dir):
                       instruction="Answer.")
     item = {"id": "q1", "text": "A case.", "label": "sepsis"}
     with pytest.raises(DataError, match="evaluation.mode: generate"):
-        candidate_logprobs(None, load_tokenizer(tiny_model_dir), task, item)
+        candidate_logprobs(None, load_tokenizer(tiny_model_dir), task, [item], 1)

@@ -35,7 +35,7 @@ def test_hardest_wrong_label_rejects_the_wrong_label_the_model_likes_most(model_
         gold = ctx.task.gold(item)
         assert pair["chosen"] == gold and pair["strategy"] == "hardest_wrong_label"
         logprobs = dict(zip(ctx.task.labels, answer_logprobs(
-            ctx.model, ctx.tokenizer, pair["prompt"], list(ctx.task.labels)), strict=True))
+            ctx.model, ctx.tokenizer, [pair["prompt"]], [ctx.task.labels], 1)[0], strict=True))
         wrong = {label: lp for label, lp in logprobs.items() if label != gold}
         assert pair["rejected"] == max(wrong, key=wrong.get)
         assert pair["sft_prefers_rejected"] == (wrong[pair["rejected"]] > logprobs[gold])

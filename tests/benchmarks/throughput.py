@@ -229,7 +229,7 @@ STARTUP = textwrap.dedent("""
             generate_answers(model, tokenizer, [task.prompt_messages(items[0])], 8, 1)
         else:
             from sftdpo.scoring import candidate_logprobs
-            candidate_logprobs(model, tokenizer, task, items[0])
+            candidate_logprobs(model, tokenizer, task, items[:1], 1)
         print("READY", time.time(), flush=True)
 """)
 
@@ -254,13 +254,14 @@ def startup(model_dir: Path, threads: int) -> None:
             print(f"{what:10s} {name:32s} {best:5.1f}", flush=True)
 
 
-def evaluation(model_dir: Path, n_items: int) -> None:
+def evaluation(model_dir: Path, n_items: int, batch_size: int) -> None:
     from sftdpo.inference import generate_answers
     from sftdpo.modeling import load_tokenizer, load_with_adapter
     from sftdpo.scoring import candidate_logprobs
     from sftdpo.tasks import BUILTIN_TASKS, answer_tokens
 
-    print(f"\n== evaluation: {n_items} items per task, the base model")
+    print(f"\n== evaluation: {n_items} items per task, the base model, {batch_size} prompts "
+          "per batch in both modes")
     tokenizer = load_tokenizer(model_dir)
     model = load_with_adapter(model_dir, SPEC, None, "cpu")
     for name in ("provider_triage", "clinical_reasoning"):
@@ -268,12 +269,11 @@ def evaluation(model_dir: Path, n_items: int) -> None:
         items = task.build_items(n_items, 1)
         started = time.perf_counter()
         answers, _ = generate_answers(model, tokenizer, [task.prompt_messages(i) for i in items],
-                                      answer_tokens(task, {}), 16)
+                                      answer_tokens(task, {}), batch_size)
         generate_seconds = time.perf_counter() - started
         failures = sum(task.parse(a, i) is None for a, i in zip(answers, items, strict=True))
         started = time.perf_counter()
-        for item in items:
-            candidate_logprobs(model, tokenizer, task, item)
+        candidate_logprobs(model, tokenizer, task, items, batch_size)
         likelihood_seconds = time.perf_counter() - started
         print(f"{name:20s} generate   {n_items / generate_seconds:6.2f} items/s, "
               f"{failures}/{n_items} unparseable")
@@ -341,7 +341,8 @@ def main():
     if "startup" in args.only:
         startup(model_dir, args.threads)
     if "evaluation" in args.only:
-        evaluation(model_dir, 32)
+        # The default config's generation.batch_size, which both modes batch by.
+        evaluation(model_dir, 32, 16)
     if "threads" in args.only:
         threads_side_by_side(model_dir, args.items)
 

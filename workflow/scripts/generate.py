@@ -34,8 +34,9 @@ with meter.measure():
         for record, answer in zip(records, answers, strict=True):
             record["prediction"] = answer
     if ranks(task.kind, sm.params.evaluation):
-        for record, item in zip(records, items, strict=True):
-            record["logprobs"] = candidate_logprobs(model, tokenizer, task, item)
+        logprobs = candidate_logprobs(model, tokenizer, task, items, sm.params.batch_size)
+        for record, item_logprobs in zip(records, logprobs, strict=True):
+            record["logprobs"] = item_logprobs
 write_jsonl(sm.output.generations, records)
 write_json(sm.output.summary, meter.record(tokens=TALLY.processed,
                                            flops=inference_flops(model, TALLY), items=len(items),

@@ -80,48 +80,67 @@ def generate_answers(
 
 @torch.inference_mode()
 def answer_logprobs(
-    model, tokenizer, messages: list[dict], answers: Sequence[str]
-) -> list[float]:
-    """Summed log-probability of each candidate ``answer`` (end-of-turn included) after a prompt.
+    model,
+    tokenizer,
+    prompts: Sequence[list[dict]],
+    answers: Sequence[Sequence[str]],
+    batch_size: int,
+) -> list[list[float]]:
+    """Summed log-probability of each candidate answer (end-of-turn included) after its prompt:
+    ``answers[i]`` are prompt ``i``'s candidates, any number of them.
 
-    The prompt runs once; its key/value cache is repeated for the answers, which then cost only
-    their own few tokens.
+    ``batch_size`` prompts run at once, once each; a prompt's key/value cache is repeated for
+    its candidates, which then cost only their own few tokens.
     """
+    if len(prompts) != len(answers):
+        raise ValueError(f"{len(prompts)} prompts but {len(answers)} lists of answers")
     model.eval()
-    prompt_ids = tokenizer(render_prompt(tokenizer, messages), add_special_tokens=False)[
-        "input_ids"
-    ]
+    totals: list[list[float]] = []
+    for batch in batches(list(zip(prompts, answers, strict=True)), batch_size):
+        totals += _batch_logprobs(model, tokenizer, batch)
+    return totals
+
+
+def _batch_logprobs(model, tokenizer, batch: Sequence[tuple[list[dict], Sequence[str]]]):
+    device = model.device
+    encoded = tokenizer([render_prompt(tokenizer, messages) for messages, _ in batch],
+                        return_tensors="pt", padding=True, padding_side="left",
+                        add_special_tokens=False).to(device)
+    prompt_mask = encoded["attention_mask"]
+    prompt_lengths = prompt_mask.sum(-1)
     answer_ids = [
         tokenizer(render_completion(tokenizer, messages, a), add_special_tokens=False)["input_ids"]
-        for a in answers
+        for messages, candidates in batch for a in candidates
     ]
-    TALLY.prompt += len(prompt_ids)
+    TALLY.prompt += int(prompt_lengths.sum())
     TALLY.scored += sum(len(ids) for ids in answer_ids)
+    # HF Llama numbers positions from the cache, not the mask: without these, left padding
+    # would put a prompt's tokens at other positions than an unpadded run does.
     # Only the last prompt position's logits are needed: the vocabulary projection of every
     # other position would cost about a fifth of the pass for a model of SmolLM2's shape.
-    prompt = model(input_ids=torch.tensor([prompt_ids], device=model.device), use_cache=True,
-                   logits_to_keep=1)
-    first_token_logprobs = torch.log_softmax(prompt.logits[0, -1].float(), dim=-1)
+    prompt = model(**encoded, position_ids=(prompt_mask.cumsum(-1) - 1).clamp(min=0),
+                   use_cache=True, logits_to_keep=1)
+    # The prompt of each answer row: candidate counts may differ between items (options).
+    counts = torch.tensor([len(candidates) for _, candidates in batch], device=device)
+    rows = torch.repeat_interleave(torch.arange(len(batch), device=device), counts)
+    first_token_logprobs = torch.log_softmax(prompt.logits[:, -1].float(), dim=-1)[rows]
     cache = prompt.past_key_values
-    cache.batch_repeat_interleave(len(answers))
+    cache.batch_select_indices(rows)
     # Answers are right-padded: padding comes after every real token, so it changes none of them.
     width = max(len(ids) for ids in answer_ids)
-    batch = torch.full((len(answers), width), tokenizer.pad_token_id, device=model.device)
-    for row, ids in enumerate(answer_ids):
-        batch[row, : len(ids)] = torch.tensor(ids)
+    ids = torch.full((len(answer_ids), width), tokenizer.pad_token_id, device=device)
+    for row, answer in enumerate(answer_ids):
+        ids[row, : len(answer)] = torch.tensor(answer)
+    real = torch.arange(width, device=device) < torch.tensor(
+        [len(answer) for answer in answer_ids], device=device)[:, None]
     rest = model(
-        input_ids=batch,
+        input_ids=ids,
         past_key_values=cache,
-        attention_mask=torch.ones((len(answers), len(prompt_ids) + width), device=model.device,
-                                  dtype=torch.long),
-        position_ids=torch.arange(len(prompt_ids), len(prompt_ids) + width,
-                                  device=model.device).expand(len(answers), -1),
+        attention_mask=torch.cat([prompt_mask[rows], torch.ones_like(ids)], dim=1),
+        position_ids=prompt_lengths[rows, None] + torch.arange(width, device=device),
     )
-    later_logprobs = torch.log_softmax(rest.logits[:, :-1].float(), dim=-1)
-    totals = []
-    for row, ids in enumerate(answer_ids):
-        total = first_token_logprobs[ids[0]]
-        for position, token in enumerate(ids[1:]):
-            total = total + later_logprobs[row, position, token]
-        totals.append(float(total))
-    return totals
+    later_logprobs = torch.log_softmax(rest.logits[:, :-1].float(), dim=-1).gather(
+        -1, ids[:, 1:, None])[..., 0].masked_fill(~real[:, 1:], 0.0)
+    totals = (first_token_logprobs.gather(-1, ids[:, :1])[:, 0] + later_logprobs.sum(-1)).tolist()
+    by_prompt = iter(totals)
+    return [[next(by_prompt) for _ in candidates] for _, candidates in batch]

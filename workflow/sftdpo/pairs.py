@@ -65,25 +65,32 @@ def _is_correct(task: Task, item: dict, answer: str) -> bool:
     return task.score(item, answer)["score"] == task.score(item, task.gold(item))["score"]
 
 
-def _hardest_wrong(ctx: PairContext, item: dict) -> dict:
+def _hardest_wrong_pairs(ctx: PairContext, items: list[dict]) -> list[dict]:
     task = ctx.task
-    candidates = task.candidates(item)
-    if not candidates or len(candidates) < 2:
-        raise DataError(
-            f"task {task.name!r}, item {item['id']!r}: hardest_wrong_label needs at least two "
-            f"candidate answers, and this {task.kind} task's item has "
-            f"{len(candidates or [])}; use sft_wrong_answers or degraded_summary instead")
-    logprobs = candidate_logprobs(ctx.model, ctx.tokenizer, task, item)
-    gold_logprob = max(lp for answer, lp in logprobs.items() if _is_correct(task, item, answer))
-    wrong = {answer: lp for answer, lp in logprobs.items() if not _is_correct(task, item, answer)}
-    answer = most_likely(wrong)
-    return _pair(ctx, item, "hardest_wrong_label", task.answer_text(item, answer),
-                 rejected_answer=answer, chosen_logprob=gold_logprob,
-                 rejected_logprob=wrong[answer], sft_prefers_rejected=wrong[answer] > gold_logprob)
+    for item in items:
+        candidates = task.candidates(item)
+        if not candidates or len(candidates) < 2:
+            raise DataError(
+                f"task {task.name!r}, item {item['id']!r}: hardest_wrong_label needs at least "
+                f"two candidate answers, and this {task.kind} task's item has "
+                f"{len(candidates or [])}; use sft_wrong_answers or degraded_summary instead")
+    pairs = []
+    for item, logprobs in zip(items, candidate_logprobs(ctx.model, ctx.tokenizer, task, items,
+                                                        ctx.batch_size), strict=True):
+        gold_logprob = max(lp for answer, lp in logprobs.items()
+                           if _is_correct(task, item, answer))
+        wrong = {answer: lp for answer, lp in logprobs.items()
+                 if not _is_correct(task, item, answer)}
+        answer = most_likely(wrong)
+        pairs.append(_pair(ctx, item, "hardest_wrong_label", task.answer_text(item, answer),
+                           rejected_answer=answer, chosen_logprob=gold_logprob,
+                           rejected_logprob=wrong[answer],
+                           sft_prefers_rejected=wrong[answer] > gold_logprob))
+    return pairs
 
 
 def hardest_wrong_label_pairs(ctx: PairContext) -> list[dict]:
-    return [_hardest_wrong(ctx, item) for item in ctx.items]
+    return _hardest_wrong_pairs(ctx, ctx.items)
 
 
 def _grade(task: Task, item: dict, summary: str) -> int:
@@ -222,7 +229,7 @@ def sft_wrong_answer_pairs(ctx: PairContext) -> list[dict]:
     if task.kind == "summary":
         pairs += degraded_summary_pairs(ctx, right)
     else:
-        pairs += [_hardest_wrong(ctx, item) for item in right]
+        pairs += _hardest_wrong_pairs(ctx, right)
     order = {item["id"]: i for i, item in enumerate(ctx.items)}
     return sorted(pairs, key=lambda pair: order[pair["id"]])
 

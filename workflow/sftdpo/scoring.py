@@ -8,19 +8,25 @@ from .tasks.base import Task
 from .userdata import DataError
 
 
-def candidate_logprobs(model, tokenizer, task: Task, item: dict) -> dict[str, float]:
-    """Each candidate answer of ``item`` (label or option) with the summed log-probability the
-    model gives its assistant text after the prompt, in the model's chat template."""
-    candidates = task.candidates(item)
-    if not candidates or len(candidates) < 2:
-        raise DataError(
-            f"task {task.name!r}, item {item['id']!r}: ranking answers by likelihood needs at "
-            f"least two candidate answers (labels, or an item's options or answers), and this "
-            f"item has {len(candidates or [])}; evaluate with evaluation.mode: generate, or "
-            "give the item its options")
-    texts = [task.answer_text(item, answer) for answer in candidates]
-    logprobs = answer_logprobs(model, tokenizer, task.prompt_messages(item), texts)
-    return dict(zip(candidates, logprobs, strict=True))
+def candidate_logprobs(model, tokenizer, task: Task, items: list[dict],
+                       batch_size: int) -> list[dict[str, float]]:
+    """Per item, each candidate answer (label or option) with the summed log-probability the
+    model gives its assistant text after the prompt, in the model's chat template;
+    ``batch_size`` items run at once."""
+    candidates = [task.candidates(item) for item in items]
+    for item, answers in zip(items, candidates, strict=True):
+        if not answers or len(answers) < 2:
+            raise DataError(
+                f"task {task.name!r}, item {item['id']!r}: ranking answers by likelihood needs "
+                f"at least two candidate answers (labels, or an item's options or answers), and "
+                f"this item has {len(answers or [])}; evaluate with evaluation.mode: generate, "
+                "or give the item its options")
+    logprobs = answer_logprobs(
+        model, tokenizer, [task.prompt_messages(item) for item in items],
+        [[task.answer_text(item, a) for a in answers]
+         for item, answers in zip(items, candidates, strict=True)], batch_size)
+    return [dict(zip(answers, values, strict=True))
+            for answers, values in zip(candidates, logprobs, strict=True)]
 
 
 def most_likely(logprobs: dict[str, float]) -> str:
