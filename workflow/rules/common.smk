@@ -182,3 +182,12 @@ def candidate_outputs(rule_output, wildcards, method):
     """A rule's output for every candidate of ``method`` in one model, task and seed."""
     return [expand(rule_output, model=wildcards.model, task=wildcards.task, seed=wildcards.seed,
                    method=method, candidate=name)[0] for name, _ in CANDIDATES[method]]
+
+
+def compute_record(key):
+    """A job's compute record (sftdpo.compute.RECORD_NAME): an SFT or DPO adapter folder,
+    whose compute.json the gather reads, or the output named compute of the stage's rule
+    (called once every stage's rules are defined)."""
+    if key["stage"] in ("sft", "dpo"):
+        return expand(ADAPTER, **key, method=key["stage"])[0]
+    return expand(getattr(rules, key["stage"]).output.compute, **key)[0]

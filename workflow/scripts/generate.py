@@ -37,7 +37,7 @@ with meter.measure():
         for record, item in zip(records, items, strict=True):
             record["logprobs"] = candidate_logprobs(model, tokenizer, task, item)
 write_jsonl(sm.output.generations, records)
-write_json(sm.output.summary, meter.record(tokens=TALLY.processed,
+write_json(sm.output.compute, meter.record(tokens=TALLY.processed,
                                            flops=inference_flops(model, TALLY), items=len(items),
                                            prompt_tokens=TALLY.prompt,
                                            generated_tokens=generated_tokens,
