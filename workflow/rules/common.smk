@@ -184,6 +184,32 @@ def candidate_outputs(rule_output, wildcards, method):
                    method=method, candidate=name)[0] for name, _ in CANDIDATES[method]]
 
 
+# What several stage files use: the file reading it may be included before the one whose rule
+# writes it, so the patterns and lists are here, not in the writer's file.
+PREDICTIONS = out("results/predictions/{model}/{task}/seed{seed}/{method}.jsonl")
+POOLED_STATS_TABLE = out("results/stats/{model}/{task}/pooled.csv")
+METRIC_FIGURE = out("results/figures/{task}/{metric}.png")
+TRAINING_FIGURE = out("results/figures/{task}/{model}_seed{seed}_training.png")
+CONFUSION_FIGURE = out("results/figures/{task}/{model}_seed{seed}_confusion.png")
+# One seed's SFT and DPO predictions with the base model's, on the same test items (the stats
+# and confusion-figure inputs).
+SEED_PREDICTIONS = {
+    method: expand(PREDICTIONS, method=method, seed=BASE_SEED if method == "base" else "{seed}",
+                   allow_missing=True)[0]
+    for method in METHODS
+}
+# The pooled stats of every model and task where there are several seeds, else none.
+POOLED_STATS = ([expand(POOLED_STATS_TABLE, model=m, task=t)[0] for m in MODELS for t in TASKS]
+                if POOLED else [])
+# Every figure: per task and metric; per model, task and seed the training curves and (label
+# tasks) the confusion matrices.
+FIGURES = (
+    [expand(METRIC_FIGURE, task=t, metric=metric)[0] for t in TASKS for metric in TASK_METRICS[t]]
+    + outputs_of(TRAINING_FIGURE, TRAINING_KEYS)
+    + outputs_of(CONFUSION_FIGURE, [key for key in TRAINING_KEYS if TASK_KIND[key[1]] == "label"])
+)
+
+
 def compute_record(key):
     """A job's compute record (sftdpo.compute.RECORD_NAME): an SFT or DPO adapter folder,
     whose compute.json the gather reads, or the output named compute of the stage's rule
