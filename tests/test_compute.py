@@ -3,7 +3,6 @@ table and DPO/SFT ratios of hand-made records, and the errors of bad records."""
 
 import json
 import math
-import os
 import subprocess
 import sys
 import textwrap
@@ -309,8 +308,7 @@ def test_gather_compute_script_writes_compute_csv(tmp_path):
         runpy.run_path({str(SCRIPTS / "gather_compute.py")!r},
                        init_globals={{"snakemake": snakemake}})
     """)
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=120,
-                   env={**os.environ, "PYTHONPATH": str(SCRIPTS)})
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
     written = (tmp_path / "out" / "compute.csv").read_text()
     expected = compute_csv(compute_table(
         [dict(rec, source=p) for rec, p in zip(hand_made_records(), paths, strict=True)]))

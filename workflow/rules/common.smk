@@ -1,31 +1,27 @@
 # Config validation, wildcard constraints and the input functions the rules share.
 import os
 import re
-import sys
 from pathlib import Path
 
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
-# The workflow's package lives in workflow/sftdpo; found here even when it is not installed.
-PACKAGE_ROOT = os.path.join(workflow.basedir, "workflow")
-sys.path.insert(0, PACKAGE_ROOT)
-
-from sftdpo import METHODS  # noqa: E402
-from sftdpo.config import JUDGE_MODEL_NAME, ConfigError, check_config, check_yaml_keys  # noqa: E402
-from sftdpo.data import check_user_data  # noqa: E402
-from sftdpo.metrics import ALL_METRICS, evaluated  # noqa: E402
-from sftdpo.selection import candidates, scalar_settings  # noqa: E402
-from sftdpo.tasks import task_class  # noqa: E402
-from sftdpo.userfiles import data_files  # noqa: E402
+# The workflow's package (workflow/sftdpo), installed by `pip install -e .` (make install).
+from sftdpo import METHODS
+from sftdpo.config import JUDGE_MODEL_NAME, ConfigError, check_config, check_yaml_keys
+from sftdpo.data import check_user_data
+from sftdpo.metrics import ALL_METRICS, evaluated
+from sftdpo.selection import candidates, scalar_settings
+from sftdpo.tasks import task_class
+from sftdpo.userfiles import data_files
 
 # Every problem with the config, by key, before anything runs; then the schema's defaults.
 # Snakemake has loaded the config files already, keeping the last of a key given twice: each
 # file is read again by a loader that refuses that.
 for config_path in workflow.configfiles:
     check_yaml_keys(config_path)
-check_config(config, os.path.join(PACKAGE_ROOT, "schemas", "config.schema.yaml"),
+check_config(config, os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"),
              source=" + ".join(map(str, workflow.configfiles)) or "config")
 validate(config, "../schemas/config.schema.yaml")
 # The optional LLM judge of summaries, and the name of its model: one under models:, or its
