@@ -3,13 +3,14 @@ by the summarisation task (:mod:`sftdpo.tasks.summary`) and its degraders.
 
 The rubric, exactly
 -------------------
-*Words.* Text is lower-cased and lightly normalised: a fixed table (``PHRASES``) maps
-abbreviations, brand names and set phrases to one spelling ("twice daily" = "b.i.d." = "BID",
-"Lasix" = "furosemide", "f/u" = "follow-up", "RLL" = "right lower lobe", "leg" = "lower
-extremity", "CHF exacerbation" = "acute decompensated heart failure", "no growth" =
-"negative"); number words become digits ("two" = "2"), "x5" becomes "for 5", "n't" becomes
-"not". Words are Porter-stemmed. Stopwords and reporting verbs ("was", "showed", "noted",
-"given", "status post") are dropped; the rest, numbers and units included, are *content words*.
+*Words.* Text is lower-cased and lightly normalised: a fixed table (``PHRASES``; it,
+``STOPWORDS`` and ``DRUGS`` are in ``data/rubric.yaml``) maps abbreviations, brand names and set
+phrases to one spelling ("twice daily" = "b.i.d." = "BID", "Lasix" = "furosemide", "f/u" =
+"follow-up", "RLL" = "right lower lobe", "leg" = "lower extremity", "CHF exacerbation" = "acute
+decompensated heart failure", "no growth" = "negative"); number words become digits ("two" =
+"2"), "x5" becomes "for 5", "n't" becomes "not". Words are Porter-stemmed. Stopwords and
+reporting verbs ("was", "showed", "noted", "given", "status post") are dropped; the rest,
+numbers and units included, are *content words*.
 
 *Negation.* Cues are not content words; they negate the content words in their scope. Before
 the term: "no", "not", "without", "denies", "never", "none", "negative for" (``PRE_NEGATIONS``);
@@ -59,127 +60,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from sftdpo.tasks.tables import Table
+
 # ----------------------------------------------------------------------------------------------
 # Normalisation
 # ----------------------------------------------------------------------------------------------
 
-# (regex on lower-cased text, replacement), applied in order. Multi-word phrases first.
-PHRASES: tuple[tuple[str, str], ...] = (
-    # dotted abbreviations and slashes
-    (r"\bb\.i\.d\.?", " bid "), (r"\bt\.i\.d\.?", " tid "), (r"\bq\.i\.d\.?", " qid "),
-    (r"\bq\.d\.?", " daily "), (r"\bp\.o\.?", " po "), (r"\bq\.h\.s\.?", " qhs "),
-    (r"\bp\.r\.n\.?", " prn "), (r"\bs/p\b", " status post "), (r"\bw/o\b", " without "),
-    (r"\bw/", " with "), (r"\bc/o\b", " complains of "), (r"\bh/o\b", " history of "),
-    (r"\bf/u\b", " followup "), (r"\bb/l\b", " bilateral "), (r"\bu/s\b", " ultrasound "),
-    (r"\by/o\b", " year old "), (r"\bd/c'?d\b", " discontinued "), (r"\bd/c\b", " discharge "),
-    (r"\bcha2ds2-?vasc\b", " chadsvasc "), (r"\bhb?a1c\b", " a1c "),
-    # dosing
-    (r"\b(?:twice|2 times|two times) (?:a|per) day\b|\btwice daily\b|\btwo times daily\b",
-     " bid "),
-    (r"\b(?:three|3) times (?:a day|daily|per day)\b", " tid "),
-    (r"\b(?:four|4) times (?:a day|daily|per day)\b", " qid "),
-    (r"\bonce (?:a|per) day\b|\bonce daily\b|\bevery day\b|\bqd\b|\bper day\b", " daily "),
-    (r"\bat bedtime\b|\bnightly\b|\bevery night\b|\bat night\b", " qhs "),
-    (r"\bby mouth\b|\borally\b|\boral\b", " po "), (r"\bintravenous(?:ly)?\b", " iv "),
-    (r"\bas needed\b", " prn "), (r"\bsubcutaneous(?:ly)?\b|\bsubq\b|\bsq\b", " sc "),
-    (r"\bx ?(\d)", r" for \1"),
-    # units
-    (r"\bmilligrams?\b", " mg "), (r"\bmicrograms?\b|µg", " mcg "), (r"\bpercent\b", " % "),
-    (r"\bpounds?\b|\blbs\b", " lb "), (r"\bkilograms?\b|\bkgs\b", " kg "),
-    (r"\bliters?\b|\blitres?\b", " l "), (r"\bwks?\b", " week "), (r"\bmos\b", " month "),
-    (r"\bmins?\b", " minute "), (r"\byrs?\b", " year "),
-    (r"(\d) ?hrs?\b", r"\1 hour "), (r"(\d) ?h\b", r"\1 hour "), (r"(\d) ?d\b", r"\1 day "),
-    (r"(\d) ?u\b", r"\1 unit "),
-    # follow-up, status post
-    (r"\bfollow(?:ed|ing)?[- ]?ups?\b|\bfollow(?:ed|ing)? up\b|\bfollow\b", " followup "),
-    (r"\bstatus post\b", " statuspost "),
-    # anatomy and laterality
-    (r"\blle\b", " left lower extremity "), (r"\brle\b", " right lower extremity "),
-    (r"\blue\b", " left upper extremity "), (r"\brue\b", " right upper extremity "),
-    (r"\blower extremit(?:y|ies)\b|\blegs?\b|\ble\b", " lowerext "),
-    (r"\bupper extremit(?:y|ies)\b|\barms?\b|\bue\b", " upperext "),
-    (r"\brll\b", " right lower lobe "), (r"\blll\b", " left lower lobe "),
-    (r"\brml\b", " right middle lobe "), (r"\brul\b", " right upper lobe "),
-    (r"\blul\b", " left upper lobe "), (r"\bbilat\b|\bbilaterally\b", " bilateral "),
-    (r"\blt\b", " left "), (r"\brt\b", " right "),
-    # conditions and tests
-    (r"\bheart failure with reduced ejection fraction\b", " hfref "),
-    (r"\bcongestive heart failure\b|\bchf\b|\bhf\b", " heart failure "),
-    (r"\bacute (?:on chronic )?(?:systolic |diastolic )?(?:decompensated )?heart failure\b"
-     r"|\bdecompensated heart failure\b|\badhf\b|\bexacerbation of heart failure\b",
-     " heart failure exacerbation "),
-    (r"\baecopd\b|\bexacerbation of copd\b", " copd exacerbation "),
-    (r"\bejection fraction\b", " ef "), (r"\batrial fibrillation\b|\ba-?fib\b", " afib "),
-    (r"\bpulmonary embol(?:ism|i|us)\b", " pe "), (r"\bdeep ve(?:in|nous) thrombosis\b", " dvt "),
-    (r"\burinary tract infection\b", " uti "), (r"\bacute kidney injury\b", " aki "),
-    (r"\bchronic kidney disease\b", " ckd "), (r"\bpna\b", " pneumonia "),
-    (r"\bshortness of breath\b|\bsob\b|\bdyspneic\b", " dyspnea "),
-    (r"\bchest x-?ray\b|\bcxr\b", " cxr "), (r"\bx-ray\b", " xray "),
-    (r"\bct angiogra(?:m|phy)\b|\bcta\b", " cta "),
-    (r"\btransthoracic echo(?:cardiogram)?\b|\bechocardiogram\b|\btte\b|\becho\b", " echo "),
-    (r"\b(renal|abdominal|abd|ruq|duplex|doppler|venous|lowerext) us\b", r" \1 ultrasound "),
-    (r"\bultrasonography\b", " ultrasound "), (r"\bcr\b", " creatinine "),
-    (r"\bhemoglobin\b|\bhb\b", " hgb "), (r"\bk\b(?= ?\d)", " potassium "),
-    (r"\bblood pressure\b", " bp "), (r"\bmyocardial infarction\b", " mi "),
-    (r"\bacute coronary syndrome\b", " acs "),
-    (r"\bpacked red (?:blood )?cells\b|\bprbcs?\b|\bunits? of blood\b", " prbc "),
-    (r"\bprimary care(?: physician| provider| doctor| clinic)?\b|\bpcp\b", " pcp "),
-    (r"\b(\w+)ologist\b", r" \1ology "), (r"\bskilled nursing(?: facility)?\b", " snf "),
-    (r"\brehabilitation\b", " rehab "), (r"\bweight[- ]bearing as tolerated\b", " wbat "),
-    (r"\bintramedullary\b", " im "), (r"\bopen reduction (?:and )?internal fixation\b", " orif "),
-    (r"\btransient ischemic attack\b", " tia "), (r"\binternal carotid(?: artery)?\b", " ica "),
-    (r"\bcarotid endarterectomy\b", " cea "),
-    (r"\bmagnetic resonance imaging\b", " mri "),
-    (r"\blow (?:blood )?(?:sugars?|glucoses?|bgs?)\b|\blows\b", " hypoglycemia "),
-    (r"\bblood sugars?\b|\bsugars?\b|\bfsbg\b|\bfingersticks?\b|\bbg\b", " glucose "),
-    (r"\bivf\b", " iv fluids "), (r"\bgtt\b|\binfusion\b", " drip "),
-    (r"\btemp\b|\btmax\b", " temperature "),
-    (r"\be\. ?coli\b|\bescherichia coli\b", " ecoli "),
-    (r"\bh\. ?pylori\b|\bhelicobacter pylori\b", " hpylori "),
-    (r"\bno growth(?: to date)?\b|\bngtd\b", " negative "),
-    (r"\bruled out\b|\brule out\b", " ruledout "), (r"\bwithin normal limits\b|\bwnl\b",
-                                                    " normal "),
-    (r"\bemergency (?:department|room)\b|\ber\b", " ed "),
-    # brand -> generic
-    (r"\blasix\b", " furosemide "), (r"\beliquis\b", " apixaban "),
-    (r"\bxarelto\b", " rivaroxaban "), (r"\bcoumadin\b|\bjantoven\b", " warfarin "),
-    (r"\binsulin glargine\b|\blantus\b|\bbasaglar\b", " glargine "),
-    (r"\binsulin lispro\b|\bhumalog\b", " lispro "), (r"\blovenox\b", " enoxaparin "),
-    (r"\baugmentin\b", " amoxicillin clavulanate "), (r"\bkeflex\b", " cephalexin "),
-    (r"\bplavix\b", " clopidogrel "), (r"\blipitor\b", " atorvastatin "),
-    (r"\bprotonix\b", " pantoprazole "), (r"\bspiriva\b", " tiotropium "),
-    (r"\bjardiance\b", " empagliflozin "), (r"\bfarxiga\b", " dapagliflozin "),
-    (r"\bozempic\b", " semaglutide "), (r"\bcipro\b", " ciprofloxacin "),
-    (r"\blevaquin\b", " levofloxacin "), (r"\brocephin\b", " ceftriaxone "),
-    (r"\bzithromax\b|\bz-?pa?c?k\b", " azithromycin "), (r"\btylenol\b", " acetaminophen "),
-    (r"\bmotrin\b|\badvil\b", " ibuprofen "), (r"\baldactone\b", " spironolactone "),
-    (r"\bnorvasc\b", " amlodipine "), (r"\bcardizem\b", " diltiazem "),
-    (r"\btoprol(?: xl)?\b", " metoprolol succinate "), (r"\blopressor\b", " metoprolol "),
-    (r"\bhctz\b", " hydrochlorothiazide "), (r"\bglucophage\b", " metformin "),
-    (r"\bsynthroid\b", " levothyroxine "), (r"\bcoreg\b", " carvedilol "),
-    (r"\bpip-?tazo?\b|\bzosyn\b", " piperacillin tazobactam "),
-    (r"\bbactrim(?: ds)?\b|\bsulfamethoxazole[- ]trimethoprim\b"
-     r"|\btrimethoprim[- ]sulfamethoxazole\b", " tmp smx "),
-)
+# The word tables (data/rubric.yaml): PHRASES, [regex on lower-cased text, replacement] applied
+# in order; STOPWORDS; DRUGS.
+_TABLE = Table("rubric")
+PHRASES: tuple[tuple[str, str], ...] = _TABLE.get("phrases", tuple[tuple[str, str], ...])
+STOPWORDS = frozenset(_TABLE.get("stopwords", str).split())
+DRUGS = frozenset(_TABLE.get("drugs", str).split())
+_TABLE.done()
 _PHRASES = tuple((re.compile(p), r) for p, r in PHRASES)
 
 NUMBER_WORDS = {"one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
                 "seven": "7", "eight": "8", "nine": "9", "ten": "10", "eleven": "11",
                 "twelve": "12", "fourteen": "14", "twenty": "20", "thirty": "30"}
-
-STOPWORDS = frozenset("""
-a an the of to in on at for with by from as and or but nor so than too very into onto over
-under per via after before during since until about against between through up down out off
-this that these those it its he she his her him hers they them their we our us i my me you your
-who whom whose which what when where while how why there here if then also both each all any
-some other such only own same just again once further more most
-is are was were be been being am has have had having do does did done doing will would shall
-should can could may might must
-patient pt pts mr mrs ms dr s t q statuspost
-showed show shows shown revealed reveals noted notes note found demonstrated demonstrating
-underwent undergo received receive given gave got get gets getting report reports reported
-reporting state states stated plan planned per due secondary likely
-""".split())
 
 # Units that name what a number measures (after normalisation and stemming).
 UNITS = frozenset({"mg", "mcg", "g", "kg", "lb", "l", "ml", "unit", "%", "meq", "mmol", "mmhg",
@@ -188,22 +86,6 @@ UNITS = frozenset({"mg", "mcg", "g", "kg", "lb", "l", "ml", "unit", "%", "meq", 
 _DOSE_WORDS = frozenset({"bid", "tid", "qid", "daili", "qh", "po", "iv", "prn", "sc", "total",
                          "dose", "new", "home", "ad", "add", "start", "continu", "increas",
                          "decreas", "reduc"})
-
-# Drug names (stemmed when compared): a fact naming one is covered only where it is named.
-DRUGS = frozenset("""
-furosemide torsemide bumetanide spironolactone eplerenone empagliflozin dapagliflozin metoprolol
-carvedilol diltiazem verapamil amlodipine lisinopril losartan sacubitril valsartan
-hydrochlorothiazide chlorthalidone digoxin amiodarone apixaban rivaroxaban warfarin enoxaparin
-heparin aspirin clopidogrel ticagrelor atorvastatin rosuvastatin ceftriaxone azithromycin
-doxycycline amoxicillin clavulanate cefpodoxime cephalexin cefazolin vancomycin ciprofloxacin
-levofloxacin nitrofurantoin piperacillin tazobactam metronidazole prednisone methylprednisolone
-tiotropium albuterol ipratropium budesonide fluticasone glargine lispro insulin metformin
-semaglutide glipizide pantoprazole omeprazole famotidine ibuprofen naproxen acetaminophen
-oxycodone tramadol gabapentin nicotine levothyroxine tamsulosin sertraline allopurinol
-potassium magnesium ondansetron senna docusate melatonin dicloxacillin clotrimazole
-pravastatin simvastatin umeclidinium vilanterol formoterol salmeterol tmp smx
-lantus keflex ozempic tylenol eliquis lasix
-""".split())
 
 # Opposed sides: axis -> {side: words (lower-case surface forms)}.
 AXES: dict[str, dict[str, tuple[str, ...]]] = {
