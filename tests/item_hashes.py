@@ -18,11 +18,9 @@ import json
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-# This checkout's package, whatever an installed copy (pip -e of another checkout) says.
-sys.path.insert(0, str(HERE.parent / "workflow"))
+from sftdpo.tasks import BUILTIN_TASKS
 
-from sftdpo.tasks import BUILTIN_TASKS  # noqa: E402
+HERE = Path(__file__).resolve().parent
 
 HASHES = HERE / "item_hashes.json"
 SEEDS = (0, 1, 2)

@@ -3,7 +3,6 @@ table and DPO/SFT ratios of hand-made records, and the errors of bad records."""
 
 import json
 import math
-import os
 import subprocess
 import sys
 import textwrap
@@ -139,20 +138,20 @@ def test_training_records_its_compute_with_every_non_padding_token_of_every_epoc
     evaluated = sum(len(row["input_ids"]) for row in trainer.eval_dataset)
     meter = JobMeter("cpu")
     train_and_save(trainer, sft_dir, meter)
-    summary = json.loads((sft_dir / "train_summary.json").read_text())
-    assert summary["tokens"] == 2 * per_epoch
-    assert summary["device"] == "cpu" and summary["accelerator_seconds"] is None
-    assert summary["wall_seconds"] > 0 and summary["peak_memory_mib"] > 0
-    assert 0 < summary["cpu_seconds"]
-    assert summary["global_steps"] == 4 and summary["train_runtime"] > 0
+    sft = json.loads((sft_dir / "compute.json").read_text())
+    assert sft["tokens"] == 2 * per_epoch
+    assert sft["device"] == "cpu" and sft["accelerator_seconds"] is None
+    assert sft["wall_seconds"] > 0 and sft["peak_memory_mib"] > 0
+    assert 0 < sft["cpu_seconds"]
+    assert sft["global_steps"] == 4 and sft["train_runtime"] > 0
     # FLOPs by hand: 2 blocks of 9,280 parameters; LoRA r=4 on q (32->32: 256) and v (32->16:
     # 192) in both: 896 trainable. A step 2 N_b (1 + 1) + 6 N_a per token; the validation
     # split's forward, 2 (N_b + N_a) per token, after each of the 2 epochs.
     blocks, adapters = 18560, 896
-    assert (summary["block_parameters"], summary["trainable_parameters"]) == (blocks, adapters)
-    assert summary["adapted_share"] == 1.0 and summary["evaluation_tokens"] == 2 * evaluated
+    assert (sft["block_parameters"], sft["trainable_parameters"]) == (blocks, adapters)
+    assert sft["adapted_share"] == 1.0 and sft["evaluation_tokens"] == 2 * evaluated
     step, forward = 4 * blocks + 6 * adapters, 2 * (blocks + adapters)
-    assert summary["flops"] == pytest.approx(summary["tokens"] * step + 2 * evaluated * forward)
+    assert sft["flops"] == pytest.approx(sft["tokens"] * step + 2 * evaluated * forward)
     # For inference the adapter is merged into the weights: it adds no FLOPs; unmerged (as on
     # a quantised model) the active adapter runs once.
     tally = inference.TokenTally(prompt=10, generated=2, scored=3)
@@ -174,9 +173,9 @@ def test_training_records_its_compute_with_every_non_padding_token_of_every_epoc
     train_and_save(trainer, dpo_dir)
     record = load_record(dpo_dir, {"model": "m", "task": "t", "seed": 0, "stage": "dpo"})
     assert record["tokens"] == 2 * per_epoch
-    assert record["source"] == str(dpo_dir / "train_summary.json")
+    assert record["source"] == str(dpo_dir / "compute.json")
     # The reference (the frozen SFT copy) runs forward over the same sequences at every step.
-    dpo = json.loads((dpo_dir / "train_summary.json").read_text())
+    dpo = json.loads((dpo_dir / "compute.json").read_text())
     assert dpo["trainable_parameters"] == adapters and dpo["reference_tokens"] == dpo["tokens"]
     assert dpo["flops"] == pytest.approx(dpo["tokens"] * (step + forward))
     # Precomputed, it runs once over the pairs: one epoch's tokens, not two.
@@ -184,7 +183,7 @@ def test_training_records_its_compute_with_every_non_padding_token_of_every_epoc
     trainer = build_dpo_trainer(tiny_model_dir, SPEC, sft_dir, pairs, settings, seed=0,
                                 device="cpu", out_dir=tmp_path / "dpo_pre")
     train_and_save(trainer, tmp_path / "dpo_pre")
-    pre = json.loads((tmp_path / "dpo_pre" / "train_summary.json").read_text())
+    pre = json.loads((tmp_path / "dpo_pre" / "compute.json").read_text())
     assert pre["tokens"] == 2 * per_epoch and pre["reference_tokens"] == per_epoch
     assert pre["flops"] == pytest.approx(pre["tokens"] * step + per_epoch * forward)
 
@@ -270,10 +269,10 @@ def test_a_record_without_a_field_names_the_file_and_the_field(tmp_path):
 def test_bad_values_and_misfiled_records_are_errors(tmp_path):
     adapter = tmp_path / "sft"
     adapter.mkdir()
-    (adapter / "train_summary.json").write_text(json.dumps(
+    (adapter / "compute.json").write_text(json.dumps(
         {"device": "cpu", "flops": 1.0, "cpu_seconds": 1.0, "wall_seconds": 1.0,
          "accelerator_seconds": None, "tokens": 2.5, "peak_memory_mib": 9.0}))
-    with pytest.raises(ComputeRecordError, match=r"train_summary.json: field 'tokens' is 2.5; "
+    with pytest.raises(ComputeRecordError, match=r"compute.json: field 'tokens' is 2.5; "
                                                  r"expected a whole number"):
         load_record(adapter, {"model": "m", "task": "t", "seed": 0, "stage": "sft"})
     with pytest.raises(ComputeRecordError, match=r"field 'wall_seconds' is None; expected a "
@@ -316,8 +315,7 @@ def test_gather_compute_script_writes_compute_csv(tmp_path):
         runpy.run_path({str(SCRIPTS / "gather_compute.py")!r},
                        init_globals={{"snakemake": snakemake}})
     """)
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=120,
-                   env={**os.environ, "PYTHONPATH": str(SCRIPTS)})
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
     written = (tmp_path / "out" / "compute.csv").read_text()
     expected = compute_csv(compute_table(
         [dict(rec, source=p) for rec, p in zip(hand_made_records(), paths, strict=True)]))

@@ -11,15 +11,13 @@ import pytest
 from sftdpo.tasks.choice import ChoiceTask, normalise
 from sftdpo.tasks.reasoning import (
     CLINICAL_REASONING,
-    CONDITION_BY_KEY,
-    CONDITIONS,
     DIAGNOSES,
     MAX_WORDS,
     MIN_WORDS,
-    STEPS,
     generate_vignettes,
     lookalikes_for,
 )
+from sftdpo.tasks.reasoning_conditions import CONDITION_BY_KEY, CONDITIONS, STEPS
 
 TASK = CLINICAL_REASONING
 

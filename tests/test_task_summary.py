@@ -9,29 +9,31 @@ from collections import Counter
 
 import pytest
 
+from sftdpo.tasks.rubric import (
+    _fact,
+    _sides,
+    _tokens,
+    fact_status,
+    grade_from,
+    rubric_grade,
+    word_count,
+)
 from sftdpo.tasks.summary import (
-    HARD_VARIANTS,
     HOSPITAL_COURSE,
+    SummaryTask,
+    key_facts_of,
+    parse_summary,
+    rouge_l,
+)
+from sftdpo.tasks.summary_degraders import contradict_fact, drop_key_facts
+from sftdpo.tasks.summary_notes import (
+    HARD_VARIANTS,
     MESSAGE_DISTRACTORS,
     MESSAGE_SCENARIOS,
     NOTE_DISTRACTORS,
     NOTE_SCENARIOS,
     SCENARIOS,
-    SummaryTask,
-    _fact,
-    _sides,
-    _tokens,
-    contradict_fact,
-    degraded_summary,
-    drop_key_facts,
-    fact_status,
     generate_notes,
-    grade_from,
-    key_facts_of,
-    parse_summary,
-    rouge_l,
-    rubric_grade,
-    word_count,
 )
 
 N = 300
@@ -278,12 +280,11 @@ def test_degraders_lower_the_grade_of_every_item(items):
 
 def test_degraders_are_deterministic_and_differ_from_the_reference(items):
     for item in items[:30]:
-        a = degraded_summary(item, random.Random(1))
-        assert a == degraded_summary(item, random.Random(1))
-        assert a != item["reference"]
+        for make in (contradict_fact, drop_key_facts):
+            a = make(item, random.Random(1))
+            assert a == make(item, random.Random(1))
+            assert a != item["reference"]
     assert drop_key_facts(items[0], random.Random(0), n=2) != items[0]["reference"]
-    assert HOSPITAL_COURSE.degrade(items[0], random.Random(0)) == degraded_summary(
-        items[0], random.Random(0))
 
 
 def test_degraders_on_user_data():
@@ -299,7 +300,7 @@ def test_degraders_on_user_data():
     dropped = drop_key_facts(one_sentence, random.Random(0))
     assert rubric_grade(dropped, one_sentence["key_facts"])["grade"] < 5
     unrelated = {"id": "bad", "reference": "Patient did well.", "key_facts": ["no PE on CTA"]}
-    for make in (contradict_fact, drop_key_facts, degraded_summary):
+    for make in (contradict_fact, drop_key_facts):
         with pytest.raises(ValueError, match="bad"):
             make(unrelated, random.Random(0))
     nothing_to_flip = {"reference": "Seen by nutrition. Likes tea.",

@@ -22,7 +22,7 @@ def table(tmp_path, text: str) -> Table:
 
 def test_every_data_file_belongs_to_a_module():
     assert sorted(p.stem for p in DATA.glob("*.yaml")) == [
-        "numeric", "radiology", "reasoning", "summary_notes", "triage"]
+        "numeric", "radiology", "reasoning", "rubric", "summary_notes", "triage"]
 
 
 def test_sections_convert_by_type(tmp_path):

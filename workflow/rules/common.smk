@@ -1,31 +1,27 @@
 # Config validation, wildcard constraints and the input functions the rules share.
 import os
 import re
-import sys
 from pathlib import Path
 
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
-# The workflow's package lives in workflow/sftdpo; found here even when it is not installed.
-PACKAGE_ROOT = os.path.join(workflow.basedir, "workflow")
-sys.path.insert(0, PACKAGE_ROOT)
-
-from sftdpo import METHODS  # noqa: E402
-from sftdpo.config import JUDGE_MODEL_NAME, ConfigError, check_config, check_yaml_keys  # noqa: E402
-from sftdpo.data import check_user_data  # noqa: E402
-from sftdpo.metrics import ALL_METRICS, evaluated  # noqa: E402
-from sftdpo.selection import candidates, scalar_settings  # noqa: E402
-from sftdpo.tasks import task_class  # noqa: E402
-from sftdpo.userfiles import data_files  # noqa: E402
+# The workflow's package (workflow/sftdpo), installed by `pip install -e .` (make install).
+from sftdpo import METHODS
+from sftdpo.config import JUDGE_MODEL_NAME, ConfigError, check_config, check_yaml_keys
+from sftdpo.data import check_user_data
+from sftdpo.metrics import ALL_METRICS, evaluated
+from sftdpo.selection import candidates, scalar_settings
+from sftdpo.tasks import task_class
+from sftdpo.userfiles import data_files
 
 # Every problem with the config, by key, before anything runs; then the schema's defaults.
 # Snakemake has loaded the config files already, keeping the last of a key given twice: each
 # file is read again by a loader that refuses that.
 for config_path in workflow.configfiles:
     check_yaml_keys(config_path)
-check_config(config, os.path.join(PACKAGE_ROOT, "schemas", "config.schema.yaml"),
+check_config(config, os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"),
              source=" + ".join(map(str, workflow.configfiles)) or "config")
 validate(config, "../schemas/config.schema.yaml")
 # The optional LLM judge of summaries, and the name of its model: one under models:, or its
@@ -182,3 +178,38 @@ def candidate_outputs(rule_output, wildcards, method):
     """A rule's output for every candidate of ``method`` in one model, task and seed."""
     return [expand(rule_output, model=wildcards.model, task=wildcards.task, seed=wildcards.seed,
                    method=method, candidate=name)[0] for name, _ in CANDIDATES[method]]
+
+
+# What several stage files use: the file reading it may be included before the one whose rule
+# writes it, so the patterns and lists are here, not in the writer's file.
+PREDICTIONS = out("results/predictions/{model}/{task}/seed{seed}/{method}.jsonl")
+POOLED_STATS_TABLE = out("results/stats/{model}/{task}/pooled.csv")
+METRIC_FIGURE = out("results/figures/{task}/{metric}.png")
+TRAINING_FIGURE = out("results/figures/{task}/{model}_seed{seed}_training.png")
+CONFUSION_FIGURE = out("results/figures/{task}/{model}_seed{seed}_confusion.png")
+# One seed's SFT and DPO predictions with the base model's, on the same test items (the stats
+# and confusion-figure inputs).
+SEED_PREDICTIONS = {
+    method: expand(PREDICTIONS, method=method, seed=BASE_SEED if method == "base" else "{seed}",
+                   allow_missing=True)[0]
+    for method in METHODS
+}
+# The pooled stats of every model and task where there are several seeds, else none.
+POOLED_STATS = ([expand(POOLED_STATS_TABLE, model=m, task=t)[0] for m in MODELS for t in TASKS]
+                if POOLED else [])
+# Every figure: per task and metric; per model, task and seed the training curves and (label
+# tasks) the confusion matrices.
+FIGURES = (
+    [expand(METRIC_FIGURE, task=t, metric=metric)[0] for t in TASKS for metric in TASK_METRICS[t]]
+    + outputs_of(TRAINING_FIGURE, TRAINING_KEYS)
+    + outputs_of(CONFUSION_FIGURE, [key for key in TRAINING_KEYS if TASK_KIND[key[1]] == "label"])
+)
+
+
+def compute_record(key):
+    """A job's compute record (sftdpo.compute.RECORD_NAME): an SFT or DPO adapter folder,
+    whose compute.json the gather reads, or the output named compute of the stage's rule
+    (called once every stage's rules are defined)."""
+    if key["stage"] in ("sft", "dpo"):
+        return expand(ADAPTER, **key, method=key["stage"])[0]
+    return expand(getattr(rules, key["stage"]).output.compute, **key)[0]

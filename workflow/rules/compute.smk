@@ -16,19 +16,11 @@ COMPUTE_KEYS = (
         if JUDGE is not None and TASK_KIND[t] == "summary"
     ]
 )
-# Where each stage's job writes its record (sft, dpo: train_summary.json in the adapter folder).
-COMPUTE_RECORDS = {
-    "sft": SFT_ADAPTER,
-    "pairs": rules.pairs.output.compute,
-    "dpo": DPO_ADAPTER,
-    "generate": rules.generate.output.summary,
-    "judge": rules.judge.output.compute,
-}
 
 
 rule compute:
     input:
-        records=[expand(COMPUTE_RECORDS[key["stage"]], **key)[0] for key in COMPUTE_KEYS],
+        records=[compute_record(key) for key in COMPUTE_KEYS],
     output:
         report(
             out("results/summary/compute.csv"),

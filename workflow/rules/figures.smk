@@ -18,7 +18,7 @@ rule figure_metric:
         ],
     output:
         png=report(
-            out("results/figures/{task}/{metric}.png"),
+            METRIC_FIGURE,
             caption="../report/figure_metric.rst",
             category="Figures",
             subcategory="{task}",
@@ -41,7 +41,7 @@ rule figure_training:
         dpo=DPO_ADAPTER,
     output:
         png=report(
-            out("results/figures/{task}/{model}_seed{seed}_training.png"),
+            TRAINING_FIGURE,
             caption="../report/figure_training.rst",
             category="Figures",
             subcategory="{task}",
@@ -61,7 +61,7 @@ rule figure_confusion:
         meta=rules.data.output.meta,
     output:
         png=report(
-            out("results/figures/{task}/{model}_seed{seed}_confusion.png"),
+            CONFUSION_FIGURE,
             caption="../report/figure_confusion.rst",
             category="Figures",
             subcategory="{task}",
@@ -76,17 +76,3 @@ rule figure_confusion:
         "../../envs/sftdpo.yaml"
     script:
         "../scripts/plot_confusion.py"
-
-
-FIGURES = (
-    [
-        expand(rules.figure_metric.output.png, task=t, metric=metric)[0]
-        for t in TASKS
-        for metric in TASK_METRICS[t]
-    ]
-    + outputs_of(rules.figure_training.output.png, TRAINING_KEYS)
-    + outputs_of(
-        rules.figure_confusion.output.png,
-        [key for key in TRAINING_KEYS if TASK_KIND[key[1]] == "label"],
-    )
-)

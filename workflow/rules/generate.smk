@@ -12,7 +12,7 @@ rule generate:
         ),
     output:
         generations=out("results/generations/{model}/{task}/seed{seed}/{method}.jsonl"),
-        summary=out("results/generations/{model}/{task}/seed{seed}/{method}.summary.json"),
+        compute=out("results/generations/{model}/{task}/seed{seed}/{method}.compute.json"),
     params:
         spec=model_spec,
         task=task_spec,

@@ -9,7 +9,7 @@ rule score:
             then=rules.judge.output.grades,
         ),
     output:
-        predictions=out("results/predictions/{model}/{task}/seed{seed}/{method}.jsonl"),
+        predictions=PREDICTIONS,
         metrics=out("results/metrics/{model}/{task}/seed{seed}/{method}.json"),
     params:
         task=task_spec,

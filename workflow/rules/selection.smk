@@ -82,7 +82,7 @@ if TUNED:
             adapter=CANDIDATE_ADAPTER,
         output:
             generations=f"{CANDIDATE}/validation.jsonl",
-            summary=f"{CANDIDATE}/validation.summary.json",
+            compute=f"{CANDIDATE}/validation.compute.json",
         wildcard_constraints:
             **TUNED_CONSTRAINTS,
         params:

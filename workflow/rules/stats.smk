@@ -1,15 +1,3 @@
-# One seed's SFT and DPO predictions with the base model's, on the same test items.
-SEED_PREDICTIONS = {
-    method: expand(
-        rules.score.output.predictions,
-        method=method,
-        seed=BASE_SEED if method == "base" else "{seed}",
-        allow_missing=True,
-    )[0]
-    for method in METHODS
-}
-
-
 rule stats:
     input:
         **SEED_PREDICTIONS,
@@ -43,7 +31,7 @@ rule stats_pooled:
         ),
         meta=rules.data.output.meta,
     output:
-        out("results/stats/{model}/{task}/pooled.csv"),
+        POOLED_STATS_TABLE,
     params:
         task=task_spec,
         runs=RUNS,
@@ -58,11 +46,3 @@ rule stats_pooled:
         "../../envs/sftdpo.yaml"
     script:
         "../scripts/compare_pooled.py"
-
-
-# The pooled stats of every model and task where there are several seeds, else none.
-POOLED_STATS = (
-    [expand(rules.stats_pooled.output[0], model=m, task=t)[0] for m in MODELS for t in TASKS]
-    if POOLED
-    else []
-)

@@ -38,7 +38,7 @@ with meter.measure():
         for record, item_logprobs in zip(records, logprobs, strict=True):
             record["logprobs"] = item_logprobs
 write_jsonl(sm.output.generations, records)
-write_json(sm.output.summary, meter.record(tokens=TALLY.processed,
+write_json(sm.output.compute, meter.record(tokens=TALLY.processed,
                                            flops=inference_flops(model, TALLY), items=len(items),
                                            prompt_tokens=TALLY.prompt,
                                            generated_tokens=generated_tokens,

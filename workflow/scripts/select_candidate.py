@@ -4,7 +4,7 @@ records; no test-split file is an input."""
 
 from pathlib import Path
 
-from sftdpo.compute import TRAINING_RECORD
+from sftdpo.compute import RECORD_NAME
 from sftdpo.io import read_json, write_json
 from sftdpo.runtime import redirect_output
 from sftdpo.selection import selection_record
@@ -16,7 +16,7 @@ selection = selection_record(
     metric=sm.params.metric,
     candidate_settings=[(name, dict(settings)) for name, settings in sm.params.candidates],
     metrics=[read_json(path) for path in sm.input.metrics],
-    records=[read_json(Path(folder) / TRAINING_RECORD) for folder in sm.input.adapters],
+    records=[read_json(Path(folder) / RECORD_NAME) for folder in sm.input.adapters],
 )
 write_json(sm.output[0], selection)
 print(selection)

@@ -55,8 +55,8 @@ positions only, a few answer tokens) are left out. A training record gives the c
 (``block_parameters``, ``trainable_parameters``, ``adapted_share``, ``flops_per_token``,
 ``reference_tokens`` or ``evaluation_tokens``).
 
-Where the records are: sft and dpo, the adapter folder's ``train_summary.json``; generate,
-``{method}.summary.json``; pairs and judge, a ``.compute.json`` beside their JSONL output.
+Where the records are: one name, :data:`RECORD_NAME`: ``compute.json`` in an sft or dpo adapter
+folder; ``<output>.compute.json`` beside the JSONL output of pairs, generate and judge.
 
 ``results/summary/compute.csv`` (:func:`compute_csv`) has the columns ``model, task, seed,
 stage, method, device, flops, cpu_seconds, wall_seconds, accelerator_seconds, tokens,
@@ -90,7 +90,7 @@ COLUMNS = (*KEYS, "device", *MEASURES)
 # May be null in a record: accelerator seconds on a CPU.
 NULLABLE = ("accelerator_seconds",)
 STAGE_ORDER = ("sft", "pairs", "dpo", "generate", "judge", "dpo_over_sft")
-TRAINING_RECORD = "train_summary.json"
+RECORD_NAME = "compute.json"
 
 
 def _count(parameter) -> int:
@@ -292,10 +292,10 @@ def check_record(record: Mapping, source: str) -> None:
 def load_record(path: str | Path, key: Mapping) -> dict:
     """One job's record, under its ``key`` (``model``, ``task``, ``seed``, ``stage`` and, for
     generate and judge, ``method``). ``path`` is the JSON file, or an adapter folder, whose
-    ``train_summary.json`` is read."""
+    ``compute.json`` is read."""
     path = Path(path)
     if path.is_dir():
-        path = path / TRAINING_RECORD
+        path = path / RECORD_NAME
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

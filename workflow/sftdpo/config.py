@@ -97,6 +97,10 @@ def _describe(error: jsonschema.ValidationError, schema: dict) -> str:
         return error.message
     if error.validator == "propertyNames":
         return f"{error.message}; allowed names: {_allowed(error.validator_value)}"
+    if (error.validator == "type" and isinstance(error.instance, bool)
+            and "string" in error.validator_value):
+        return (f"{error.message}: YAML reads yes/no/true/false unquoted as booleans; "
+                f"allowed: text, quoted ('{str(error.instance).lower()}')")
     if (error.validator == "type" and isinstance(error.instance, float)
             and error.instance.is_integer() and "integer" in error.validator_value):
         return (f"{error.instance} is written as a decimal number; allowed: a whole number "

@@ -1,6 +1,6 @@
 """An optional LLM judge for summaries: a model grades each summary 1-5 by a written rubric.
 
-The deterministic key-fact rubric (:func:`sftdpo.tasks.summary.rubric_grade`) stays the default
+The deterministic key-fact rubric (:func:`sftdpo.tasks.rubric.rubric_grade`) stays the default
 grader; the judge is a second opinion. The judge model sees :data:`JUDGE_RUBRIC` as its system
 prompt and the note, the key facts (when the item has them) and the summary as the user turn
 (:func:`judge_messages`), and answers greedily (:func:`sftdpo.inference.generate_answers`).

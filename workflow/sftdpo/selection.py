@@ -11,7 +11,7 @@ SFT first, then DPO from the chosen SFT:
 - every candidate (one point of the grid of the stage's listed keys, in the order listed; named
   by :func:`candidate_name`, e.g. ``lr0.0002`` or ``beta0.05_lr5e-05``) trains its own adapter,
   ``results/selection/{model}/{task}/seed{seed}/{method}/{candidate}/adapter`` (with its
-  compute record ``train_summary.json``), generates on the VALIDATION split and is scored there
+  compute record ``compute.json``), generates on the VALIDATION split and is scored there
   (``validation.jsonl``, ``validation.metrics.json`` beside it): each candidate is a wildcard
   value with its own cached outputs;
 - rule select_candidate reads the candidates' validation metrics and compute records (never a

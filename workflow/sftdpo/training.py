@@ -15,7 +15,7 @@ import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
-from .compute import JobMeter, training_flops
+from .compute import RECORD_NAME, JobMeter, training_flops
 from .io import partial_dir
 from .modeling import load_base_model, load_tokenizer, load_with_adapter
 from .pair_packing import share_pair_prefixes
@@ -122,19 +122,19 @@ def trainer_arguments(stage: dict, seed: int, device: str, out_dir: Path) -> dic
 
 def save_adapter(trainer, out_dir: Path, compute: dict) -> None:
     """Save only the trained adapter, the trainer's log, and its compute record with the
-    trainer's step count and runtime (``train_summary.json``); all or nothing."""
+    trainer's step count and runtime (``compute.json``); all or nothing."""
     partial = partial_dir(out_dir)
     shutil.rmtree(partial, ignore_errors=True)
     trainer.model.save_pretrained(partial, selected_adapters=["default"])
     trainer.processing_class.save_pretrained(partial)
     state = trainer.state
-    summary = {
+    record = {
         **compute,
         "train_runtime": state.log_history[-1].get("train_runtime"),
         "global_steps": state.global_step,
     }
     (partial / "log_history.json").write_text(json.dumps(state.log_history, indent=2))
-    (partial / "train_summary.json").write_text(json.dumps(summary, indent=2))
+    (partial / RECORD_NAME).write_text(json.dumps(record, indent=2))
     shutil.rmtree(out_dir, ignore_errors=True)
     partial.rename(out_dir)
 

@@ -1,23 +1,22 @@
 """Rejected summaries for preference pairs: the reference with key facts dropped
 (:func:`drop_key_facts`) or with one key fact contradicted (:func:`contradict_fact`), each
-checked with the rubric of :mod:`sftdpo.tasks.summary` to grade below the reference."""
+checked with the rubric (:mod:`sftdpo.tasks.rubric`) to grade below the reference."""
 
 from __future__ import annotations
 
 import random
 import re
 
-from sftdpo.tasks.summary import (
+from sftdpo.tasks.rubric import (
     _SIDE_OF,
     OPPOSITE_WORDS,
     _fact,
     _normalise,
     _number,
-    _split_sentences,
     fact_status,
-    key_facts_of,
     rubric_grade,
 )
+from sftdpo.tasks.summary import _split_sentences, key_facts_of
 
 
 def _units(reference: str) -> tuple[list[str], str]:
@@ -202,20 +201,3 @@ def contradict_fact(item: dict, rng: random.Random) -> str:
     kinds = sorted(kind for kind, options in found.items() if any(f == best for f, _ in options))
     kind = rng.choice(kinds)
     return next(text for flag, text in found[kind] if flag == best)
-
-
-def degraded_summary(item: dict, rng: random.Random) -> str:
-    """A rejected summary for a preference pair: :func:`contradict_fact` or
-    :func:`drop_key_facts` (half each, falling back on the other); ValueError when neither
-    can lower the reference's grade."""
-    makers = [contradict_fact, drop_key_facts]
-    if rng.random() < 0.5:
-        makers.reverse()
-    errors = []
-    for make in makers:
-        try:
-            return make(item, rng)
-        except ValueError as error:
-            errors.append(str(error))
-    raise ValueError("; ".join(errors))
-

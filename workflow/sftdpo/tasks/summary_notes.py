@@ -5,9 +5,8 @@ hospital courses and patient-portal messages, each with a reference summary and 
 scenario function of ``SCENARIOS`` (eleven hospital courses and four patient messages, in
 :mod:`sftdpo.tasks.summary_scenarios`) from seeded draws; the note's layout, the distractors
 and the typos are added here. The task
-that grades the summaries is :mod:`sftdpo.tasks.summary`; this module reads its ``DRUGS``
-(drug names get no typos) and ``HARD_VARIANTS``, and that module imports this one at its end,
-after both (the package imports it first, so importing this module on its own works too).
+that grades the summaries is :mod:`sftdpo.tasks.summary`; drug names (the rubric's ``DRUGS``,
+:mod:`sftdpo.tasks.rubric`) get no typos.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from operator import itemgetter
 
-from sftdpo.tasks.summary import DRUGS, HARD_VARIANTS
+from sftdpo.tasks.rubric import DRUGS
 from sftdpo.tasks.summary_scenarios.case import NOTES_TABLE, _Case, _course_end, _Patient
 from sftdpo.tasks.summary_scenarios.heart_lung import _afib, _chf, _copd, _pneumonia, _tia
 from sftdpo.tasks.summary_scenarios.medicine import (
@@ -49,6 +48,8 @@ SCENARIOS: dict[str, Callable[[random.Random, _Patient, str], _Case]] = {
 }
 NOTE_SCENARIOS = tuple(s for s in SCENARIOS if not s.startswith("msg_"))
 MESSAGE_SCENARIOS = tuple(s for s in SCENARIOS if s.startswith("msg_"))
+# How a hard item departs from its scenario's plain note.
+HARD_VARIANTS = ("negated_finding", "changed_plan", "distractor")
 
 
 
