@@ -234,22 +234,38 @@ STARTUP = textwrap.dedent("""
 """)
 
 
+# The floor under every model job: the imports of torch and of transformers' Llama (without
+# bitsandbytes), before any model, data or TRL.
+IMPORT_FLOOR = ("import sys, time; sys.modules['bitsandbytes'] = None; import torch; "
+                "print('TORCH', time.time()); from transformers.models.llama import "
+                "modeling_llama; print('LLAMA', time.time())")
+
+
+def _timestamps(code: str) -> tuple[float, dict[str, float]]:
+    started = time.time()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    return started, {line.split()[0]: float(line.split()[1]) for line in out.splitlines()
+                     if line.split() and line.split()[0] in ("TORCH", "LLAMA", "READY")}
+
+
 def startup(model_dir: Path, threads: int) -> None:
     print("\n== model-job start-up: interpreter start to first step / first answer (s), "
           "best of 3")
+    floor = [_timestamps(IMPORT_FLOOR) for _ in range(3)]
+    print(f"{'imports':10s} {'import torch':32s} "
+          f"{min(t['TORCH'] - s for s, t in floor):5.1f}")
+    print(f"{'imports':10s} {'+ transformers Llama':32s} "
+          f"{min(t['LLAMA'] - s for s, t in floor):5.1f}", flush=True)
     for what in ("train", "generate", "likelihood"):
         for skip in (False, True):
             best = float("inf")
             for _ in range(3):
                 with tempfile.TemporaryDirectory() as tmp:
-                    code = STARTUP.format(skip=skip, threads=threads, what=what, settings=NOW,
-                                          model_dir=model_dir, out=Path(tmp) / "sft")
-                    started = time.time()
-                    out = subprocess.run([sys.executable, "-c", code], capture_output=True,
-                                         text=True, check=True).stdout
-                ready = float(next(line for line in out.splitlines()
-                                   if line.startswith("READY")).split()[1])
-                best = min(best, ready - started)
+                    started, stamps = _timestamps(STARTUP.format(
+                        skip=skip, threads=threads, what=what, settings=NOW,
+                        model_dir=model_dir, out=Path(tmp) / "sft"))
+                best = min(best, stamps["READY"] - started)
             name = "without bitsandbytes (now)" if skip else "bitsandbytes imported (before)"
             print(f"{what:10s} {name:32s} {best:5.1f}", flush=True)
 
