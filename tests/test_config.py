@@ -33,6 +33,9 @@ def test_shipped_configs_are_valid(name):
          "models.llama: 'hub_id' is a required property"),
         (lambda c: c["tasks"].update(triage={}),
          "tasks.triage: not a built-in task and no data: given; built-in tasks: provider_triage"),
+        (lambda c: c["tasks"].update(triage={"builtin": "provider_triag"}),
+         "tasks.triage.builtin: 'provider_triag' is not a built-in task; allowed: "
+         "provider_triage, urgency_triage"),
         (lambda c: c["tasks"]["radiology_finding"]["generator"].update(hard=0.5),
          "tasks.radiology_finding.generator.hard: not a setting of this task's generator; "
          "allowed: hard_share, typo_rate"),

@@ -119,8 +119,8 @@ STRATEGY_KINDS = {
 
 
 def task_problems(tasks: dict) -> list[str]:
-    """What the schema cannot say about ``tasks``: built-in names, and pair strategies that
-    do not suit the task's kind."""
+    """What the schema cannot say about ``tasks``: built-in names (the registry's, the one
+    list of them), and pair strategies that do not suit the task's kind."""
     from .tasks import BUILTIN_TASKS, FAMILIES
 
     problems = []
@@ -138,6 +138,10 @@ def task_problems(tasks: dict) -> list[str]:
             problems += [f"tasks.{name}.generator.{key}: not a setting of this task's "
                          f"generator; allowed: {', '.join(settings)}"
                          for key in spec.get("generator", {}) if key not in settings]
+        elif "builtin" in spec:
+            problems.append(f"tasks.{name}.builtin: {spec['builtin']!r} is not a built-in "
+                            f"task; allowed: {', '.join(BUILTIN_TASKS)}")
+            continue
         else:
             problems.append(
                 f"tasks.{name}: not a built-in task and no data: given; built-in tasks: "
