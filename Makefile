@@ -27,10 +27,13 @@ install: $(VENV)/.installed
 # all against 355 for one 2-thread job (tests/benchmarks/throughput.py, "threads").
 MODEL_JOB_THREADS ?= 1
 
+# Every rule that runs a model (the tuning candidates' too: a rule missing here takes all the
+# cores and runs alone).
+MODEL_RULES := sft sft_candidate pairs dpo dpo_candidate generate validate_candidate judge
+
 run: install
 	$(VENV)/bin/snakemake --cores $(CORES) \
-		--set-threads sft=$(MODEL_JOB_THREADS) pairs=$(MODEL_JOB_THREADS) \
-		dpo=$(MODEL_JOB_THREADS) generate=$(MODEL_JOB_THREADS) judge=$(MODEL_JOB_THREADS) -- all
+		--set-threads $(foreach rule,$(MODEL_RULES),$(rule)=$(MODEL_JOB_THREADS)) -- all
 
 test: install
 	$(VENV)/bin/python -m pytest -q
