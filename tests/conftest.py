@@ -2,6 +2,7 @@ import pytest
 
 from sftdpo.tasks import BUILTIN_TASKS
 from tiny_model import build_tiny_model
+from workflow_runs import ONE_THREAD, new_workdir, snakemake
 
 
 @pytest.fixture(scope="session")
@@ -14,3 +15,15 @@ def tiny_model_dir(tmp_path_factory):
         corpus += [task.completion(item) for item in items] * 3
         corpus += [task.instruction] * 5
     return build_tiny_model(tmp_path_factory.mktemp("tiny-llama"), corpus)
+
+
+@pytest.fixture(scope="session")
+def finished_run(tiny_model_dir, tmp_path_factory):
+    """The whole DAG of three tasks (tests/workflow_runs.py: new_workdir), run once per session:
+    tests/test_workflow.py checks its results and runs a second experiment in its folder;
+    tests/test_slurm.py compares a SLURM run of its my_messages task with it. The GPU rules run
+    one thread each (ONE_THREAD), as in the SLURM run."""
+    workdir = new_workdir(tmp_path_factory, tiny_model_dir)
+    result = snakemake(workdir, "all", *ONE_THREAD)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return workdir

@@ -149,14 +149,14 @@ def test_single_values_plan_no_selection_job(tmp_path):
 
 def test_a_2x3_grid_runs_end_to_end_and_the_chosen_candidates_are_tested(tiny_model_dir,
                                                                          tmp_path):
-    from test_workflow import command, tiny_config
+    from workflow_runs import ONE_THREAD, command, tiny_config
 
     config = tiny_config(tiny_model_dir, {"provider_triage": {"n_items": 40}})
     config["sft"]["learning_rate"] = [2e-4, 1e-3]
     config["dpo"]["beta"] = [0.05, 0.1, 0.3]
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    result = subprocess.run(command(tmp_path, "all"), capture_output=True, text=True,
-                            timeout=900)
+    result = subprocess.run(command(tmp_path, "all", *ONE_THREAD), capture_output=True,
+                            text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-4000:]
     run = tmp_path / "results"
     table = pd.read_csv(run / "summary/selection.csv")

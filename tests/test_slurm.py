@@ -1,5 +1,6 @@
 """The workflow on a real SLURM cluster through the shipped profile (``snakemake --profile slurm``):
-every job becomes a SLURM job, and the results equal a local run's.
+every job becomes a SLURM job, and the results equal a local run's: the shared finished run's
+(tests/conftest.py), whose my_messages task the SLURM run repeats in the same config.
 
 The cluster is one node on this machine, started by .ci/slurm/start-single-node.sh (a no-op when
 one is already up); the module is skipped, with the script's reason, only where SLURM cannot be
@@ -14,42 +15,25 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from snakemake.profiles import ProfileConfigFileParser
 
-from test_workflow import tiny_config
+from workflow_runs import (
+    PROFILE,
+    REPO,
+    SNAKEMAKE,
+    THREADS,
+    gpu_rules,
+    profile_resources,
+    profile_settings,
+    tiny_config,
+    write_user_files,
+)
 
-REPO = Path(__file__).resolve().parents[1]
 START_CLUSTER = REPO / ".ci/slurm/start-single-node.sh"
-PROFILE = REPO / "slurm"
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
-# The GPU rules' threads in both runs, the same since torch's results may depend on them; one,
-# so that two jobs share the test machine's two cores.
-THREADS = 1
+# The finished run's task the SLURM run repeats: a label task over a user's CSV file.
+TASK = "my_messages"
+# The GPU rules' threads (THREADS) in both runs are the same, since torch's results may depend
+# on them; one, so that two jobs share the test machine's two cores.
 SUBMITTED = re.compile(r"Job \d+ has been submitted with SLURM jobid (\d+) \(log: (\S+)\)\.")
-
-
-def profile_settings(path: Path = PROFILE / "config.yaml") -> dict:
-    """The profile as Snakemake reads it: option name to value or list of KEY=VALUE strings."""
-    with path.open() as handle:
-        return dict(ProfileConfigFileParser().parse(handle))
-
-
-def profile_resources(option: str) -> dict:
-    """``default-resources`` as {resource: value}; ``set-resources`` as {rule: {resource: value}}
-    (values as written, unevaluated)."""
-    resources: dict = {}
-    for entry in profile_settings().get(option, []):
-        key, value = entry.split("=", 1)
-        if option == "set-resources":
-            rule, key = key.split(":", 1)
-            resources.setdefault(rule, {})[key] = value
-        else:
-            resources[key] = value
-    return resources
-
-
-def gpu_rules() -> list[str]:
-    return sorted(rule for rule, res in profile_resources("set-resources").items() if "gpu" in res)
 
 
 def dry_run_jobs(workdir: Path, *profile: str) -> list[tuple[str, dict]]:
@@ -139,42 +123,51 @@ def slurm_command(workdir: Path) -> list[str]:
             "--set-threads", *[f"{rule}={THREADS}" for rule in rules]]
 
 
-def local_command(workdir: Path) -> list[str]:
-    return [*SNAKEMAKE, "all", "--directory", str(workdir), "--configfile",
-            str(workdir / "config.yaml"), "--cores", "2",
-            "--set-threads", *[f"{rule}={THREADS}" for rule in gpu_rules()]]
+def planned_rules(workdir: Path) -> list[str]:
+    """The rule of every job a local dry run of ``all`` plans in ``workdir``."""
+    result = subprocess.run(
+        [*SNAKEMAKE, "all", "--directory", str(workdir), "--configfile",
+         str(workdir / "config.yaml"), "--cores", "2", "--dry-run"],
+        cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return re.findall(r"^(?:local)?rule (\w+):$", result.stdout, flags=re.MULTILINE)
 
 
 @pytest.fixture(scope="module")
-def runs(slurm_cluster, tiny_model_dir, tmp_path_factory) -> dict:
-    """The tiny experiment through SLURM and, at the same time, locally: name to (work folder,
-    Snakemake's output)."""
-    config = yaml.safe_dump(tiny_config(tiny_model_dir, {"provider_triage": {"n_items": 40}}))
-    running = {}
-    for name, command in (("slurm", slurm_command), ("local", local_command)):
-        workdir = tmp_path_factory.mktemp(name)
-        (workdir / "config.yaml").write_text(config)
-        with (workdir / "snakemake.out").open("w") as out:
-            running[name] = (workdir, subprocess.Popen(command(workdir), cwd=REPO, stdout=out,
-                                                       stderr=subprocess.STDOUT))
-    runs = {}
-    for name, (workdir, process) in running.items():
+def runs(slurm_cluster, tiny_model_dir, tmp_path_factory, request) -> dict:
+    """The finished run's my_messages task, in the finished run's config, through SLURM and, at
+    the same time, locally: "slurm" to (work folder, Snakemake's output), "planned" to the rules
+    of the jobs a local dry run plans in that folder first, "local" to the finished run's folder
+    (tests/conftest.py; built while SLURM runs where no test has built it yet)."""
+    workdir = tmp_path_factory.mktemp("slurm")
+    tasks = {TASK: write_user_files(workdir)[TASK]}
+    (workdir / "config.yaml").write_text(yaml.safe_dump(tiny_config(tiny_model_dir, tasks)))
+    runs = {"planned": planned_rules(workdir)}
+    with (workdir / "snakemake.out").open("w") as out:
+        process = subprocess.Popen(slurm_command(workdir), cwd=REPO, stdout=out,
+                                   stderr=subprocess.STDOUT)
+    try:
+        runs["local"] = request.getfixturevalue("finished_run")
         process.wait(timeout=1200)
-        runs[name] = (workdir, (workdir / "snakemake.out").read_text())
-        assert process.returncode == 0, f"{name} run failed:\n{runs[name][1][-6000:]}"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    runs["slurm"] = (workdir, (workdir / "snakemake.out").read_text())
+    assert process.returncode == 0, f"slurm run failed:\n{runs['slurm'][1][-6000:]}"
     return runs
 
 
 def test_every_job_ran_as_a_slurm_job(runs, slurm_cluster):
     workdir, output = runs["slurm"]
-    local_rules = re.findall(r"^localrule (\w+):$", runs["local"][1], flags=re.MULTILINE)
     submitted = SUBMITTED.findall(output)
     # The plugin's log of each job: .snakemake/slurm_logs/rule_RULE/WILDCARDS/JOBID.log
     logs = {job_id: Path(log).relative_to(workdir / ".snakemake/slurm_logs")
             for job_id, log in submitted}
     rules = {job_id: log.parts[0].removeprefix("rule_") for job_id, log in logs.items()}
-    # One SLURM job per job of the local run; only the target rule `all` runs in Snakemake.
-    assert sorted(rules.values()) == sorted(rule for rule in local_rules if rule != "all")
+    # One SLURM job per job a local run plans; only the target rule `all` runs in Snakemake.
+    assert "all" in runs["planned"]
+    assert sorted(rules.values()) == sorted(rule for rule in runs["planned"] if rule != "all")
     assert re.findall(r"^localrule (\w+):$", output, flags=re.MULTILINE) == ["all"]
     for job_id, log in logs.items():
         assert log.name == f"{job_id}.log"
@@ -235,14 +228,16 @@ def relative_files(root: Path, pattern: str) -> list[Path]:
 
 def test_slurm_results_equal_the_local_run(runs):
     """Same numbers either way: the trained adapters and the generations byte for byte, the
-    predictions' answers, and metrics, statistics and the summary table to 1e-9."""
-    slurm, local = (runs[name][0] for name in ("slurm", "local"))
+    predictions' answers, and metrics, statistics and the summary table to 1e-9. The local run
+    (the finished run) has two more tasks: its files and table rows of the SLURM run's task."""
+    slurm, local = runs["slurm"][0], runs["local"]
     for pattern in ("results/adapters/**/adapter_model.safetensors", "results/pairs/**/*.jsonl",
                     "results/generations/**/*.jsonl", "results/predictions/**/*.jsonl",
                     "results/metrics/**/*.json", "results/stats/**/*.csv",
                     "results/summary/table.csv"):
         paths = relative_files(slurm, pattern)
-        assert paths and paths == relative_files(local, pattern), pattern
+        assert paths and paths == [path for path in relative_files(local, pattern)
+                                   if TASK in path.parts or path.parts[1] == "summary"], pattern
         for path in paths:
             if path.parts[1] in ("adapters", "pairs", "generations"):
                 assert (slurm / path).read_bytes() == (local / path).read_bytes(), path
@@ -256,5 +251,9 @@ def test_slurm_results_equal_the_local_run(runs):
                 assert close(json.loads((slurm / path).read_text()),
                              json.loads((local / path).read_text())), path
             else:
-                pd.testing.assert_frame_equal(pd.read_csv(slurm / path),
-                                              pd.read_csv(local / path), rtol=1e-9, atol=1e-12)
+                expected = pd.read_csv(local / path)
+                if path.parts[1] == "summary":
+                    expected = expected[expected["task"] == TASK].reset_index(drop=True)
+                    assert len(expected), path
+                pd.testing.assert_frame_equal(pd.read_csv(slurm / path), expected, rtol=1e-9,
+                                              atol=1e-12)

@@ -5,89 +5,23 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
-from sftdpo.tasks import BUILTIN_TASKS, load_task_with_meta
+from sftdpo.tasks import load_task_with_meta
+from workflow_runs import ONE_THREAD, SNAKEMAKE, command, new_workdir, snakemake, tiny_config
 
-REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
-# One task of each kind: a built-in choice task and two over user files, a CSV of portal
-# messages (label) with its own column names and a JSONL of notes (summary) as real summary
-# sets come: one-sentence references and no key facts (graded against the references'
-# clauses; key facts: tests/test_task_summary.py). Built-in label tasks run in the seeds test
-# below and in tests/test_slurm.py.
+# One task of each kind (the shared finished run, tests/conftest.py): a built-in choice task and
+# two over user files (tests/workflow_runs.py), a CSV of portal messages (label) with its own
+# column names and a JSONL of notes (summary) as real summary sets come: one-sentence references
+# and no key facts (graded against the references' clauses; key facts:
+# tests/test_task_summary.py). A built-in label task runs in the seeds test below; the finished
+# run's my_messages also runs through SLURM in tests/test_slurm.py.
 TASKS = ("clinical_reasoning", "my_messages", "my_summaries")
 METHODS = ("base", "sft", "dpo")
-
-
-def write_user_files(workdir: Path) -> dict:
-    """The user's data files in ``workdir`` and the config entries that point at them."""
-    messages = BUILTIN_TASKS["provider_triage"].build_items(60, 11)
-    pd.DataFrame({"msg_id": [f"m{i}" for i in range(len(messages))],
-                  "message": [item["text"] for item in messages],
-                  "role": [item["provider"] for item in messages]}).to_csv(
-        workdir / "messages.csv", index=False)
-    notes = BUILTIN_TASKS["hospital_course_summary"].build_items(30, 11)
-    with (workdir / "notes.jsonl").open("w") as handle:
-        for item in notes:
-            first_sentence = item["reference"].split(". ")[0].rstrip(".") + "."
-            handle.write(json.dumps({"note": item["text"], "summary": first_sentence}) + "\n")
-    return {
-        "my_messages": {"family": "triage", "data": {
-            "path": "messages.csv", "columns": {"id": "msg_id", "text": "message",
-                                                "label": "role"}}},
-        "my_summaries": {"family": "summarization", "max_new_tokens": 24, "data": {
-            "path": "notes.jsonl", "columns": {"text": "note", "reference": "summary"}}},
-    }
-
-
-def tiny_config(model_dir, tasks: dict) -> dict:
-    stage = {"epochs": 1, "batch_size": 8, "mixed_precision": "none"}
-    return {
-        "seed": 3,
-        "context_length": 1024,
-        "models": {"tiny": {"source": "local", "path": str(model_dir), "dtype": "float32"}},
-        "tasks": tasks,
-        "split": {"validation": 0.1, "test": 0.4},
-        "sft": {**stage, "learning_rate": 1e-3},
-        "dpo": {**stage, "learning_rate": 1e-3, "beta": 0.1},
-        "generation": {"batch_size": 8},
-        "statistics": {"n_resamples": 500},
-        # The tiny model also judges the summaries (a real judge would be a larger model).
-        "judge": {"model": "tiny", "max_new_tokens": 6},
-    }
-
-
-def command(workdir: Path, *args: str) -> list[str]:
-    return [*SNAKEMAKE, "--directory", str(workdir), "--configfile",
-            str(workdir / "config.yaml"), "--cores", "2", *args]
-
-
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(command(workdir, *args), capture_output=True, text=True, timeout=900)
-
-
-def new_workdir(tmp_path_factory, model_dir, all_tasks: bool = True) -> Path:
-    workdir = tmp_path_factory.mktemp("run")
-    tasks = ({"clinical_reasoning": {"n_items": 40, "max_new_tokens": 6},
-              **write_user_files(workdir)} if all_tasks
-             else {"provider_triage": {"n_items": 60}})
-    (workdir / "config.yaml").write_text(yaml.safe_dump(tiny_config(model_dir, tasks)))
-    return workdir
-
-
-@pytest.fixture(scope="module")
-def finished_run(tiny_model_dir, tmp_path_factory):
-    workdir = new_workdir(tmp_path_factory, tiny_model_dir)
-    result = snakemake(workdir, "all")
-    assert result.returncode == 0, result.stderr[-4000:]
-    return workdir
 
 
 def test_predictions_follow_the_results_contract(finished_run):
@@ -269,7 +203,8 @@ def test_several_seeds_repeat_training_and_report_mean_sd_and_each_seed(tiny_mod
         "seeds": [5, 6], "experiment": "seeds"}
     (finished_run / "seeds.yaml").write_text(yaml.safe_dump(config))
     result = subprocess.run([*SNAKEMAKE, "--directory", str(finished_run), "--configfile",
-                             str(finished_run / "seeds.yaml"), "--cores", "2", "all"],
+                             str(finished_run / "seeds.yaml"), "--cores", "2", "all",
+                             *ONE_THREAD],
                             capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-4000:]
     assert (finished_run / "results/summary/table.md").read_text() == first_table
