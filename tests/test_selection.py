@@ -120,6 +120,8 @@ def test_no_selection_job_reads_the_test_split(tmp_path):
     config = default_config()
     config["tasks"] = {"provider_triage": config["tasks"]["provider_triage"]}
     config["sft"]["learning_rate"] = [2e-4, 1e-3]
+    # The grid is these two keys (the default config may tune other keys too).
+    config["dpo"]["learning_rate"] = 5e-5
     config["dpo"]["beta"] = [0.05, 0.1, 0.3]
     jobs = dry_run_jobs(tmp_path, config)
     selection_jobs = [job for job in jobs if job["rule"] in SELECTION_RULES]
@@ -142,6 +144,7 @@ def test_single_values_plan_no_selection_job(tmp_path):
     config = default_config()
     config["tasks"] = {"provider_triage": config["tasks"]["provider_triage"]}
     config["sft"]["learning_rate"] = [2e-4]
+    config["dpo"]["learning_rate"] = 5e-5
     rules = {job["rule"] for job in dry_run_jobs(tmp_path, config)}
     assert {"sft", "dpo", "generate"} <= rules
     assert not rules & {*SELECTION_RULES, "adopt_candidate", "selection_table"}
@@ -153,6 +156,8 @@ def test_a_2x3_grid_runs_end_to_end_and_the_chosen_candidates_are_tested(tiny_mo
 
     config = tiny_config(tiny_model_dir, {"provider_triage": {"n_items": 40}})
     config["sft"]["learning_rate"] = [2e-4, 1e-3]
+    # The grid is these two keys (the default config may tune other keys too).
+    config["dpo"]["learning_rate"] = 5e-5
     config["dpo"]["beta"] = [0.05, 0.1, 0.3]
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     result = subprocess.run(command(tmp_path, "all", *ONE_THREAD), capture_output=True,
