@@ -156,8 +156,6 @@ def test_a_2x3_grid_runs_end_to_end_and_the_chosen_candidates_are_tested(tiny_mo
 
     config = tiny_config(tiny_model_dir, {"provider_triage": {"n_items": 40}})
     config["sft"]["learning_rate"] = [2e-4, 1e-3]
-    # The grid is these two keys (the default config may tune other keys too).
-    config["dpo"]["learning_rate"] = 5e-5
     config["dpo"]["beta"] = [0.05, 0.1, 0.3]
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     result = subprocess.run(command(tmp_path, "all", *ONE_THREAD), capture_output=True,
