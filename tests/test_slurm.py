@@ -60,11 +60,21 @@ def test_profile_gives_every_gpu_rule_a_gpu_and_its_own_limits(tiny_model_dir, t
     and give each its cores, memory and time; every other job takes the defaults and no GPU.
     A dry run plans without a cluster, with the site settings left unset."""
     tasks = {"provider_triage": {"n_items": 40}, "hospital_course_summary": {"n_items": 30}}
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(tiny_config(tiny_model_dir, tasks)))
-    declaring_gpu = {rule for rule, res in dry_run_jobs(tmp_path) if res.get("gpu", "0") != "0"}
+    config = tiny_config(tiny_model_dir, tasks)
+    # A tuned config plans the candidates' rules instead of sft and dpo: both together name
+    # every rule that declares a GPU.
+    tuned = tmp_path / "tuned"
+    tuned.mkdir()
+    (tuned / "config.yaml").write_text(yaml.safe_dump(
+        config | {"sft": {**config["sft"], "learning_rate": [2e-4, 1e-3]},
+                  "dpo": {**config["dpo"], "learning_rate": [1e-5, 5e-5]}}))
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    declaring_gpu = {rule for workdir in (tmp_path, tuned)
+                     for rule, res in dry_run_jobs(workdir) if res.get("gpu", "0") != "0"}
     assert declaring_gpu == set(gpu_rules())
     defaults = profile_resources("default-resources")
-    jobs = dry_run_jobs(tmp_path, "--profile", "slurm")
+    jobs = [job for workdir in (tmp_path, tuned)
+            for job in dry_run_jobs(workdir, "--profile", "slurm")]
     assert {rule for rule, _ in jobs} > declaring_gpu | {"all"}
     for rule, res in jobs:
         if rule == "all":
