@@ -202,3 +202,25 @@ def test_a_2x3_grid_runs_end_to_end_and_the_chosen_candidates_are_tested(tiny_mo
     assert result.returncode == 0, result.stderr[-4000:]
     assert "select_candidate" in result.stderr
     pd.testing.assert_frame_equal(pd.read_csv(run / "summary/selection.csv"), table)
+
+
+def test_the_search_overlay_tunes_the_default_over_candidates_that_hold_its_values(tmp_path):
+    """config/search.yaml over config/config.yaml (as Snakemake merges several --configfile
+    files) plans every candidate of both methods for every task, and the default's single
+    learning rates are candidates of that search (config/README.md, "How the defaults were
+    chosen")."""
+    default = default_config()
+    search = yaml.safe_load((REPO / "config/search.yaml").read_text())
+    for method in ("sft", "dpo"):
+        assert default[method]["learning_rate"] in search[method]["learning_rate"]
+    result = subprocess.run(
+        [*SNAKEMAKE, "--directory", str(tmp_path), "-n", "--quiet", "rules", "--configfile",
+         str(REPO / "config/config.yaml"), str(REPO / "config/search.yaml"), "--", "all"],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    counts = {line.split()[0]: int(line.split()[1]) for line in result.stdout.splitlines()
+              if len(line.split()) == 2 and line.split()[1].isdigit()}
+    n_tasks = len(default["tasks"])
+    assert counts["sft_candidate"] == n_tasks * len(search["sft"]["learning_rate"])
+    assert counts["dpo_candidate"] == n_tasks * len(search["dpo"]["learning_rate"])
+    assert "sft" not in counts and "dpo" not in counts

@@ -271,7 +271,7 @@ def startup(model_dir: Path, threads: int) -> None:
 
 
 def evaluation(model_dir: Path, n_items: int, batch_size: int) -> None:
-    from sftdpo.inference import generate_answers
+    from sftdpo.inference import batches, generate_answers, render_prompt
     from sftdpo.modeling import load_tokenizer, load_with_adapter
     from sftdpo.scoring import candidate_logprobs
     from sftdpo.tasks import BUILTIN_TASKS, answer_tokens
@@ -295,6 +295,19 @@ def evaluation(model_dir: Path, n_items: int, batch_size: int) -> None:
               f"{failures}/{n_items} unparseable")
         print(f"{name:20s} likelihood {n_items / likelihood_seconds:6.2f} items/s, "
               f"0/{n_items} unparseable ({generate_seconds / likelihood_seconds:.1f}x)",
+              flush=True)
+        # The ceiling of any mode that reads the prompt: the prompt pass alone, as both modes
+        # run it (left-padded batches, the last position's logits only).
+        started = time.perf_counter()
+        with torch.inference_mode():
+            for batch in batches([task.prompt_messages(i) for i in items], batch_size):
+                encoded = tokenizer([render_prompt(tokenizer, m) for m in batch],
+                                    return_tensors="pt", padding=True, padding_side="left",
+                                    add_special_tokens=False)
+                model(**encoded, logits_to_keep=1)
+        prompt_seconds = time.perf_counter() - started
+        print(f"{name:20s} prompt pass only {n_items / prompt_seconds:6.2f} items/s "
+              f"({generate_seconds / prompt_seconds:.1f}x generate: the most any mode can gain)",
               flush=True)
 
 
