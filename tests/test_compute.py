@@ -43,6 +43,7 @@ SETTINGS = {
     "sft": STAGE,
     "dpo": {**STAGE, "beta": 0.1, "loss_type": ["sigmoid"], "loss_weights": None,
             "precompute_reference": False, "precompute_batch_size": 8,
+            "reference_from_pairs": True,
             "share_prompt": False},
 }
 

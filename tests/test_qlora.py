@@ -34,6 +34,7 @@ SETTINGS = {
     "dpo": {**STAGE, "epochs": 1, "learning_rate": 5e-2, "beta": 0.1,
             "loss_type": ["sigmoid"], "loss_weights": None,
             "precompute_reference": False, "precompute_batch_size": 8,
+            "reference_from_pairs": True,
             "share_prompt": False},
 }
 

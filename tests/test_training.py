@@ -5,7 +5,9 @@ import json
 import pytest
 import torch
 
-from sftdpo.modeling import load_base_model, load_with_adapter
+from sftdpo.compute import training_flops
+from sftdpo.modeling import load_base_model, load_tokenizer, load_with_adapter
+from sftdpo.pairs import PairContext, hardest_wrong_label_pairs
 from sftdpo.tasks import BUILTIN_TASKS
 from sftdpo.training import (
     build_dpo_trainer,
@@ -27,6 +29,7 @@ SETTINGS = {
     "dpo": {**STAGE, "learning_rate": 5e-2, "beta": 0.1,
             "loss_type": ["sigmoid"], "loss_weights": None,
             "precompute_reference": False, "precompute_batch_size": 8,
+            "reference_from_pairs": True,
             "share_prompt": False},
 }
 
@@ -132,6 +135,74 @@ def test_precomputed_reference_log_probs_equal_the_online_reference(tiny_model_d
     assert torch.allclose(batch["ref_rejected_logps"], online_rejected, atol=1e-4)
     # They are the SFT model's: the chosen and rejected answers differ, so do their values.
     assert not torch.allclose(online_chosen, online_rejected, atol=1e-3)
+
+
+def hardest_wrong_pairs(model_dir, sft_adapter, items):
+    """Pairs as the pairs job makes them: the SFT model loaded for inference ranks the labels."""
+    context = PairContext(model=load_with_adapter(model_dir, SPEC, sft_adapter, "cpu"),
+                          tokenizer=load_tokenizer(model_dir), task=TASK, items=items, seed=0,
+                          max_new_tokens=8, batch_size=4)
+    return hardest_wrong_label_pairs(context)
+
+
+def reference_settings(from_pairs: bool) -> dict:
+    return {**SETTINGS, "dpo": {**SETTINGS["dpo"], "precompute_reference": True,
+                                "precompute_batch_size": 4, "reference_from_pairs": from_pairs}}
+
+
+def test_the_pairs_jobs_log_probabilities_are_the_reference_trl_precomputes(
+        tiny_model_dir, sft_adapter, tmp_path):
+    pairs = hardest_wrong_pairs(tiny_model_dir, sft_adapter, TASK.build_items(6, 3))
+    trainer = build_dpo_trainer(tiny_model_dir, SPEC, sft_adapter, pairs,
+                                reference_settings(from_pairs=False), seed=0, device="cpu",
+                                out_dir=tmp_path / "dpo")
+    assert trainer.args.precompute_ref_log_probs  # TRL's own pass ran
+    torch.testing.assert_close(torch.tensor(trainer.train_dataset["ref_chosen_logps"]),
+                               torch.tensor([p["chosen_logprob"] for p in pairs]), atol=1e-4,
+                               rtol=0)
+    torch.testing.assert_close(torch.tensor(trainer.train_dataset["ref_rejected_logps"]),
+                               torch.tensor([p["rejected_logprob"] for p in pairs]), atol=1e-4,
+                               rtol=0)
+
+
+def test_dpo_reads_its_reference_from_the_pairs_and_runs_no_reference_pass(
+        tiny_model_dir, sft_adapter, tmp_path, monkeypatch):
+    pairs = hardest_wrong_pairs(tiny_model_dir, sft_adapter, TASK.build_items(6, 3))
+    losses = {}
+    for from_pairs in (False, True):
+        trainer = build_dpo_trainer(tiny_model_dir, SPEC, sft_adapter, pairs,
+                                    reference_settings(from_pairs), seed=0, device="cpu",
+                                    out_dir=tmp_path / f"dpo{from_pairs}")
+        batch = trainer.data_collator([trainer.train_dataset[i] for i in range(len(pairs))])
+        if from_pairs:
+            assert not trainer.args.precompute_ref_log_probs
+            assert batch["ref_chosen_logps"].tolist() == pytest.approx(
+                [p["chosen_logprob"] for p in pairs])
+            monkeypatch.setattr(trainer, "compute_ref_log_probs", None)  # never called
+        with torch.no_grad():
+            losses[from_pairs] = trainer.compute_loss(trainer.model, dict(batch)).item()
+            if from_pairs:
+                # The loss moves with the values in the batch: TRL reads them.
+                shifted = dict(batch, ref_chosen_logps=batch["ref_chosen_logps"] + 1.0)
+                assert trainer.compute_loss(trainer.model, shifted).item() > losses[True] + 1e-3
+        if from_pairs:
+            # Training runs no reference pass either, and the compute record counts none.
+            with score_labelled_positions_only():
+                trainer.train()
+            assert training_flops(trainer)["reference_tokens"] == 0
+    assert losses[True] == pytest.approx(losses[False], abs=1e-5)
+
+
+def test_pairs_without_recorded_log_probabilities_get_trls_reference_pass(
+        tiny_model_dir, sft_adapter, tmp_path):
+    items = TASK.build_items(4, 2)
+    pairs = [{"prompt": TASK.prompt_messages(i), "chosen": TASK.gold(i),
+              "rejected": next(x for x in TASK.labels if x != TASK.gold(i))} for i in items]
+    trainer = build_dpo_trainer(tiny_model_dir, SPEC, sft_adapter, pairs,
+                                reference_settings(from_pairs=True), seed=0, device="cpu",
+                                out_dir=tmp_path / "dpo")
+    assert trainer.args.precompute_ref_log_probs
+    assert {"ref_chosen_logps", "ref_rejected_logps"} <= set(trainer.train_dataset.column_names)
 
 
 def test_the_switch_holds_while_training_and_only_then(tiny_model_dir, tmp_path):

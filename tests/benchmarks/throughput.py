@@ -8,13 +8,15 @@ Prints, in one run, on the embedded model as the workflow materialises it
 1. the machine's bf16 matmul peak (a 2048^3 product at the benchmark's thread count);
 2. SFT and DPO training tokens/s and their share of that peak, for plain TRL defaults, the
    workflow's settings before this benchmark existed (``BEFORE``) and its settings now
-   (``NOW``), all on the same provider-triage items with the same LoRA adapter; the FLOPs a
+   (``NOW``), all on the same provider-triage items with the same LoRA adapter, DPO on the
+   hardest-wrong-label pairs the pairs job would make from that SFT model; the FLOPs a
    run did by :func:`sftdpo.compute.training_flops` (the formula of its compute record: the
    validation pass of SFT and the reference forward of DPO included; a packed DPO pair counts
    its prompt once, as it runs); tokens as the trainer counts them (a DPO pair's prompt twice),
    so tokens/s of the DPO rows compare like with like;
 3. DPO seconds per epoch over SFT seconds per epoch on the same items (DPO's reference pass
-   included, whether it runs at every step or once before training);
+   included, whether it runs at every step or once before training; none runs where the
+   reference is read from the pairs, which the pairs job scored anyway);
 4. model-job start-up: seconds from the interpreter's start to the first training step and
    to the first answer (generated, and by likelihood), in a fresh process as a job runs;
 5. evaluation items/s and parse failures by evaluation mode (generate, likelihood);
@@ -45,7 +47,8 @@ STAGE = {"epochs": 1, "batch_size": 8, "gradient_accumulation_steps": 1, "max_le
          "lr_scheduler": "constant", "warmup_steps": 2, "gradient_checkpointing": False,
          "mixed_precision": "bf16", "group_by_length": True}
 DPO = {"beta": 0.1, "loss_type": ["sigmoid"], "loss_weights": None,
-       "precompute_reference": True, "precompute_batch_size": 32, "share_prompt": True}
+       "precompute_reference": True, "precompute_batch_size": 32, "reference_from_pairs": True,
+       "share_prompt": True}
 # The workflow's settings now, and as they were before (commit d2113e1: LoRA dropout 0.05,
 # random batches, the reference run at every DPO step).
 NOW = {"lora": LORA, "sft": {**STAGE, "learning_rate": 5e-4},
@@ -56,6 +59,8 @@ BEFORE = {"lora": {**LORA, "dropout": 0.05},
                   "share_prompt": False}}
 # The settings now, but every prompt run twice (DPO as TRL runs it): what sharing the prompt saves.
 PROMPT_TWICE = {**NOW, "dpo": {**NOW["dpo"], "share_prompt": False}}
+# The settings now, but the reference computed by TRL's pass instead of read from the pairs.
+REFERENCE_PASS = {**NOW, "dpo": {**NOW["dpo"], "reference_from_pairs": False}}
 SPEC = {"dtype": "bfloat16", "quantization": "none"}
 
 
@@ -129,6 +134,8 @@ def trl_default_dpo(model_dir, sft_dir, pairs, out_dir):
 
 def training(model_dir: Path, n_items: int, peak: float) -> None:
     from sftdpo.compute import training_flops
+    from sftdpo.modeling import load_tokenizer, load_with_adapter
+    from sftdpo.pairs import PairContext, hardest_wrong_label_pairs
     from sftdpo.tasks import BUILTIN_TASKS
     from sftdpo.training import (
         build_dpo_trainer,
@@ -140,8 +147,6 @@ def training(model_dir: Path, n_items: int, peak: float) -> None:
     task = BUILTIN_TASKS["provider_triage"]
     items = task.build_items(n_items + 8, 0)
     train, validation = items[:n_items], items[n_items:]
-    pairs = [{"prompt": task.prompt_messages(i), "chosen": task.gold(i),
-              "rejected": next(x for x in task.labels if x != task.gold(i))} for i in train]
     # The workflow's LM-head switch holds inside score_labelled_positions_only() only (its
     # train_and_save and DPO's constructor); TRL's defaults run without it.
     def head(label):
@@ -168,10 +173,16 @@ def training(model_dir: Path, n_items: int, peak: float) -> None:
             epochs[label] = seconds
             if label == "SFT  workflow now":
                 save_adapter(trainer, sft_dir, {})
+        # The pairs as the pairs job makes them from that SFT model (hardest wrong label, with
+        # both answers' log-probabilities recorded); not part of any DPO row's time.
+        pairs = hardest_wrong_label_pairs(PairContext(
+            model=load_with_adapter(model_dir, SPEC, sft_dir, "cpu"),
+            tokenizer=load_tokenizer(model_dir), task=task, items=train, seed=0,
+            max_new_tokens=8, batch_size=16))
         dpo_rows = [("DPO  TRL defaults", lambda: trl_default_dpo(model_dir, sft_dir, pairs,
                                                                    tmp / "b"))]
         for name, settings in (("before", BEFORE), ("now, prompt twice", PROMPT_TWICE),
-                               ("now", NOW)):
+                               ("now, reference pass", REFERENCE_PASS), ("now", NOW)):
             dpo_rows.append((f"DPO  workflow {name}", lambda s=settings: build_dpo_trainer(
                 model_dir, SPEC, sft_dir, pairs, s, 0, "cpu", tmp / "dpo")))
         for label, build in dpo_rows:
@@ -183,8 +194,18 @@ def training(model_dir: Path, n_items: int, peak: float) -> None:
                 seconds, tokens, _ = run(trainer)
             report(label, seconds + precompute, tokens, training_flops(trainer)["flops"], peak)
             epochs[label] = seconds + precompute
+            if label.endswith("reference pass"):
+                trl_reference = trainer.train_dataset
+    # What reading the reference from the pairs changes: the pairs job's values (the SFT model
+    # merged, left-padded batches of 16) against TRL's pass (the "ref" adapter, packed pairs).
+    gap = [abs((p["chosen_logprob"] - p["rejected_logprob"]) - (c - r)) for p, c, r in zip(
+        pairs, trl_reference["ref_chosen_logps"], trl_reference["ref_rejected_logps"],
+        strict=True)]
+    print(f"reference margin (chosen - rejected log-prob), pairs job against TRL's pass: mean "
+          f"|difference| {sum(gap) / len(gap):.4f}, max {max(gap):.4f} nats")
     for dpo, sft in (("TRL defaults", "TRL defaults"), ("workflow before", "workflow before"),
                      ("workflow now, prompt twice", "workflow now"),
+                     ("workflow now, reference pass", "workflow now"),
                      ("workflow now", "workflow now")):
         ratio = epochs["DPO  " + dpo] / epochs["SFT  " + sft]
         print(f"DPO/SFT seconds per epoch, {dpo}: {ratio:.2f}x")

@@ -46,7 +46,8 @@ to the lowest adapted block: 1 without ``top_layers``), and token counts T:
 - DPO: T_train (F + B) + T_ref F: the frozen reference's forward over the same sequences, once
   per pair when it is precomputed (T_ref = T_train / epochs), at every step otherwise
   (T_ref = T_train); with ``share_prompt`` T_ref is the packed tokens the no-gradient passes
-  ran, counted as they run;
+  ran, counted as they run; 0 where the reference is read from the pairs
+  (``dpo.reference_from_pairs``: the pairs job's record holds that scoring);
 - generate, pairs, judge (no backward): T F + 2 N_h (T_generated + T_scored): every token
   through the blocks, the vocabulary projection where a position's logits are used.
 
@@ -78,10 +79,14 @@ import time
 from collections.abc import Iterable, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from . import METHODS
+
+# pandas only in the table functions (the gather job): every model job imports this module for
+# its meter, and importing pandas is ~0.4 s of a job's start-up.
+if TYPE_CHECKING:
+    import pandas as pd
 
 KEYS = ("model", "task", "seed", "stage", "method")
 MEASURES = ("flops", "cpu_seconds", "wall_seconds", "accelerator_seconds", "tokens",
@@ -175,8 +180,12 @@ def training_flops(trainer) -> dict:
         counts["input_tokens"] = int(state.num_input_tokens_seen)
         counts["reference_tokens"] = reference
     elif hasattr(args, "precompute_ref_log_probs"):  # DPO: the reference's forward
-        epochs = state.epoch or 1.0
-        reference = round(tokens / epochs) if args.precompute_ref_log_probs else tokens
+        if not trainer.precompute_ref_logps:  # at every step
+            reference = tokens
+        elif args.precompute_ref_log_probs:  # TRL's pass, once
+            reference = round(tokens / (state.epoch or 1.0))
+        else:  # read from the pairs (sftdpo.training): no pass
+            reference = 0
         counts["reference_tokens"] = reference
     else:  # SFT: the validation passes
         evaluations = sum("eval_loss" in entry for entry in state.log_history)
@@ -314,6 +323,8 @@ def compute_table(records: list[dict]) -> pd.DataFrame:
     """One row per job record (``COLUMNS``), ordered by model, task, seed and pipeline stage.
     Each record needs the key fields and the measures; ``source`` (its file) names it in
     errors."""
+    import pandas as pd
+
     if not records:
         raise ComputeRecordError("no compute records to gather")
     seen: dict[tuple, str] = {}
@@ -347,6 +358,8 @@ def dpo_over_sft_ratios(table: pd.DataFrame) -> pd.DataFrame:
     """Per model and task: DPO's measures divided by SFT's, per seed, then the mean over the
     seeds that have both stages (``n_seeds``). A ratio is NaN where either value is null
     (accelerator seconds on a CPU) or SFT's is 0. ``device``: the devices the two ran on."""
+    import pandas as pd
+
     keys = ["model", "task", "seed"]
     sft = table[table["stage"] == "sft"].set_index(keys)
     dpo = table[table["stage"] == "dpo"].set_index(keys)
@@ -371,6 +384,8 @@ def dpo_over_sft_ratios(table: pd.DataFrame) -> pd.DataFrame:
 def compute_csv(table: pd.DataFrame) -> pd.DataFrame:
     """``compute.csv``'s rows: every job of :func:`compute_table`, then the ``dpo_over_sft``
     row of each model and task (module docstring)."""
+    import pandas as pd
+
     ratios = dpo_over_sft_ratios(table).drop(columns="n_seeds")
     ratios = ratios.assign(seed=None, stage="dpo_over_sft", method=None)
     rows = pd.concat([table.astype(object), ratios[list(COLUMNS)].astype(object)],

@@ -5,6 +5,8 @@ they reject. Every pair records the strategy that made it, so a fallback is visi
 
 * ``hardest_wrong_label``: the wrong answer (label, or option of a multiple-choice item) the
   SFT model itself finds most likely, so DPO pushes exactly against its strongest confusion.
+  The pair records both answers' log-probabilities under that model (``chosen_logprob``,
+  ``rejected_logprob``): DPO's reference, which then needs no pass of its own.
 * ``sft_wrong_answers``: the SFT model's own greedy answer to the training prompt, where it is
   wrong (on-policy rejected). Where it is right, the pair falls back to the hardest wrong
   label (label and choice tasks) or to a degraded summary (summaries).
@@ -77,15 +79,16 @@ def _hardest_wrong_pairs(ctx: PairContext, items: list[dict]) -> list[dict]:
     pairs = []
     for item, logprobs in zip(items, candidate_logprobs(ctx.model, ctx.tokenizer, task, items,
                                                         ctx.batch_size), strict=True):
-        gold_logprob = max(lp for answer, lp in logprobs.items()
-                           if _is_correct(task, item, answer))
         wrong = {answer: lp for answer, lp in logprobs.items()
                  if not _is_correct(task, item, answer)}
         answer = most_likely(wrong)
+        # The SFT model's log-probabilities of the pair's two texts exactly (the chosen is the
+        # gold's text): DPO can take them as its reference (sftdpo.training).
+        chosen_logprob = logprobs[task.gold(item)]
         pairs.append(_pair(ctx, item, "hardest_wrong_label", task.answer_text(item, answer),
-                           rejected_answer=answer, chosen_logprob=gold_logprob,
+                           rejected_answer=answer, chosen_logprob=chosen_logprob,
                            rejected_logprob=wrong[answer],
-                           sft_prefers_rejected=wrong[answer] > gold_logprob))
+                           sft_prefers_rejected=wrong[answer] > chosen_logprob))
     return pairs
 
 

@@ -82,12 +82,23 @@ def sft_records(task: Task, items: list[dict]) -> list[dict]:
     ]
 
 
-def dpo_records(pairs: list[dict]) -> list[dict]:
+def recorded_reference(pairs: list[dict]) -> bool:
+    """Whether every pair carries the SFT model's log-probabilities of its two answers, as the
+    pairs job records them where it ranks answers by likelihood (``hardest_wrong_label``)."""
+    return bool(pairs) and all("chosen_logprob" in pair and "rejected_logprob" in pair
+                               for pair in pairs)
+
+
+def dpo_records(pairs: list[dict], with_reference: bool = False) -> list[dict]:
+    """TRL's conversational preference rows; ``with_reference``: with the pairs' recorded
+    log-probabilities in the columns TRL reads a precomputed reference from."""
     return [
         {
             "prompt": pair["prompt"],
             "chosen": [{"role": "assistant", "content": pair["chosen"]}],
             "rejected": [{"role": "assistant", "content": pair["rejected"]}],
+            **({"ref_chosen_logps": pair["chosen_logprob"],
+                "ref_rejected_logps": pair["rejected_logprob"]} if with_reference else {}),
         }
         for pair in pairs
     ]
@@ -180,27 +191,37 @@ def build_dpo_trainer(
     if stage["share_prompt"]:
         # Before the trainer exists: a precomputed reference pass is packed too.
         share_pair_prefixes(model)
+    # The reference is the SFT model, frozen: where the pairs job already scored both answers
+    # of every pair with it, those values are the reference and no reference pass runs.
+    from_pairs = (stage["precompute_reference"] and stage["reference_from_pairs"]
+                  and recorded_reference(pairs))
     args = DPOConfig(
         **trainer_arguments(stage, seed, device, out_dir),
         beta=stage["beta"],
         loss_type=stage["loss_type"],
         loss_weights=stage["loss_weights"],
-        # The reference is frozen, so its log-probabilities are computed in one no-gradient
-        # pass over the pairs before training (with the "ref" adapter copy) and read from the
-        # batch at every step.
-        precompute_ref_log_probs=stage["precompute_reference"],
+        # Otherwise its log-probabilities are computed in one no-gradient pass over the pairs
+        # before training (with the "ref" adapter copy) and read from the batch at every step.
+        precompute_ref_log_probs=stage["precompute_reference"] and not from_pairs,
         precompute_ref_batch_size=stage["precompute_batch_size"],
     )
     # No peft_config and no ref_model: TRL copies the loaded SFT adapter into a frozen "ref"
     # adapter and computes the reference log-probabilities with it (precomputed: here, in the
     # constructor, so the LM-head switch covers it too).
     with score_labelled_positions_only():
-        return DPOTrainer(
+        trainer = DPOTrainer(
             model=model,
             args=args,
-            train_dataset=Dataset.from_list(dpo_records(pairs)),
+            train_dataset=Dataset.from_list(dpo_records(pairs, with_reference=from_pairs)),
             processing_class=load_tokenizer(model_dir),
         )
+    if from_pairs:
+        # TRL 1.16 reads the reference from each batch's ref_chosen_logps/ref_rejected_logps
+        # when this attribute is set (DPOTrainer._compute_loss); its own precompute pass sets
+        # it from precompute_ref_log_probs, which stays off so that pass does not run.
+        # tests/test_training.py fails if a TRL version stops reading them.
+        trainer.precompute_ref_logps = True
+    return trainer
 
 
 def train_and_save(trainer, out_dir, meter: JobMeter | None = None) -> None:
