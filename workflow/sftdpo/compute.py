@@ -79,14 +79,10 @@ import time
 from collections.abc import Iterable, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+import pandas as pd
 
 from . import METHODS
-
-# pandas only in the table functions (the gather job): every model job imports this module for
-# its meter, and importing pandas is ~0.4 s of a job's start-up.
-if TYPE_CHECKING:
-    import pandas as pd
 
 KEYS = ("model", "task", "seed", "stage", "method")
 MEASURES = ("flops", "cpu_seconds", "wall_seconds", "accelerator_seconds", "tokens",
@@ -323,8 +319,6 @@ def compute_table(records: list[dict]) -> pd.DataFrame:
     """One row per job record (``COLUMNS``), ordered by model, task, seed and pipeline stage.
     Each record needs the key fields and the measures; ``source`` (its file) names it in
     errors."""
-    import pandas as pd
-
     if not records:
         raise ComputeRecordError("no compute records to gather")
     seen: dict[tuple, str] = {}
@@ -358,8 +352,6 @@ def dpo_over_sft_ratios(table: pd.DataFrame) -> pd.DataFrame:
     """Per model and task: DPO's measures divided by SFT's, per seed, then the mean over the
     seeds that have both stages (``n_seeds``). A ratio is NaN where either value is null
     (accelerator seconds on a CPU) or SFT's is 0. ``device``: the devices the two ran on."""
-    import pandas as pd
-
     keys = ["model", "task", "seed"]
     sft = table[table["stage"] == "sft"].set_index(keys)
     dpo = table[table["stage"] == "dpo"].set_index(keys)
@@ -384,8 +376,6 @@ def dpo_over_sft_ratios(table: pd.DataFrame) -> pd.DataFrame:
 def compute_csv(table: pd.DataFrame) -> pd.DataFrame:
     """``compute.csv``'s rows: every job of :func:`compute_table`, then the ``dpo_over_sft``
     row of each model and task (module docstring)."""
-    import pandas as pd
-
     ratios = dpo_over_sft_ratios(table).drop(columns="n_seeds")
     ratios = ratios.assign(seed=None, stage="dpo_over_sft", method=None)
     rows = pd.concat([table.astype(object), ratios[list(COLUMNS)].astype(object)],

@@ -176,11 +176,11 @@ def load_base_model(model_dir: str | Path, spec: dict, device: str, for_training
 
 def load_with_adapter(model_dir, spec: dict, adapter_dir, device: str, trainable: bool = False):
     """Base model plus a LoRA adapter; merged for speed when only inference is needed."""
+    from peft import PeftModel
+
     base = load_base_model(model_dir, spec, device, for_training=trainable)
     if adapter_dir is None:
         return base
-    from peft import PeftModel  # only here: the base model's jobs skip its import (~1 s)
-
     model = PeftModel.from_pretrained(base, adapter_dir, is_trainable=trainable)
     if not trainable and quantization_config(spec) is None:
         model = model.merge_and_unload()

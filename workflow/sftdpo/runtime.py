@@ -26,18 +26,11 @@ def redirect_output(log_path: str) -> None:
 
 
 def prepare_torch(threads: int, seed: int) -> None:
-    """Threads, and the seeds transformers' ``set_seed`` sets (Python, NumPy, torch on every
-    device), without importing transformers' trainer utilities: they import PEFT, about 1 s
-    of a job that runs the base model only. The trainers seed again from their own config."""
-    import random
-
-    import numpy as np
     import torch
+    from transformers import set_seed
 
     torch.set_num_threads(max(1, threads))
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
+    set_seed(seed)
 
 
 def skip_bitsandbytes() -> None:
