@@ -23,8 +23,9 @@ $(VENV)/.installed: pyproject.toml $(CONSTRAINTS)
 
 install: $(VENV)/.installed
 
-# One thread per model job, so two jobs run side by side on 2 cores: measured 410 tokens/s in
-# all against 355 for one 2-thread job (tests/benchmarks/throughput.py, "threads").
+# One thread per model job, so two jobs run side by side on 2 cores: measured 327 tokens/s in
+# all against 246 for one 2-thread job (tests/benchmarks/throughput.py, "threads"; README,
+# "Speed on a CPU").
 MODEL_JOB_THREADS ?= 1
 
 # Every rule that runs a model (the tuning candidates' too: a rule missing here takes all the

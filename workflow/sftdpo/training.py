@@ -4,7 +4,9 @@ SFT trains a fresh LoRA adapter on prompt/completion pairs with the loss on the 
 only. DPO starts from the SFT model: the SFT adapter is loaded as the trainable adapter and,
 because no ``peft_config`` and no ``ref_model`` are passed, TRL copies it into a frozen "ref"
 adapter and uses that as the reference. So the reference is the SFT model, not the raw base
-(which is what disabling the adapter would give).
+(which is what disabling the adapter would give). Where the pairs job already scored both
+answers of every pair with that SFT model, DPO reads those values as the reference and runs
+no reference pass (``dpo.reference_from_pairs``).
 """
 
 from __future__ import annotations
