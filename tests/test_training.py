@@ -34,6 +34,12 @@ SETTINGS = {
 }
 
 
+def first_wrong_label_pairs(items):
+    """Pairs rejecting the first wrong label, with no log-probabilities recorded."""
+    return [{"prompt": TASK.prompt_messages(i), "chosen": TASK.gold(i),
+             "rejected": next(x for x in TASK.labels if x != TASK.gold(i))} for i in items]
+
+
 @pytest.fixture(scope="module")
 def sft_adapter(tiny_model_dir, tmp_path_factory):
     items = TASK.build_items(12, 0)
@@ -69,8 +75,7 @@ def test_top_layers_adapt_only_the_last_blocks():
 
 def test_dpo_reference_is_the_sft_model_not_the_base(tiny_model_dir, sft_adapter, tmp_path):
     items = TASK.build_items(8, 1)
-    pairs = [{"prompt": TASK.prompt_messages(i), "chosen": TASK.gold(i),
-              "rejected": next(x for x in TASK.labels if x != TASK.gold(i))} for i in items]
+    pairs = first_wrong_label_pairs(items)
     trainer = build_dpo_trainer(tiny_model_dir, SPEC, sft_adapter, pairs, SETTINGS, seed=0,
                                 device="cpu", out_dir=tmp_path / "dpo")
     model = trainer.model
@@ -122,8 +127,7 @@ def test_precomputed_reference_log_probs_equal_the_online_reference(tiny_model_d
     """The values DPO reads from the batch with ``precompute_reference`` are what the "ref"
     adapter (the SFT model) gives the same batch online."""
     items = TASK.build_items(6, 2)
-    pairs = [{"prompt": TASK.prompt_messages(i), "chosen": TASK.gold(i),
-              "rejected": next(x for x in TASK.labels if x != TASK.gold(i))} for i in items]
+    pairs = first_wrong_label_pairs(items)
     settings = {**SETTINGS, "dpo": {**SETTINGS["dpo"], "precompute_reference": True,
                                     "precompute_batch_size": 4}}
     trainer = build_dpo_trainer(tiny_model_dir, SPEC, sft_adapter, pairs, settings, seed=0,
@@ -196,8 +200,7 @@ def test_dpo_reads_its_reference_from_the_pairs_and_runs_no_reference_pass(
 def test_pairs_without_recorded_log_probabilities_get_trls_reference_pass(
         tiny_model_dir, sft_adapter, tmp_path):
     items = TASK.build_items(4, 2)
-    pairs = [{"prompt": TASK.prompt_messages(i), "chosen": TASK.gold(i),
-              "rejected": next(x for x in TASK.labels if x != TASK.gold(i))} for i in items]
+    pairs = first_wrong_label_pairs(items)
     trainer = build_dpo_trainer(tiny_model_dir, SPEC, sft_adapter, pairs,
                                 reference_settings(from_pairs=True), seed=0, device="cpu",
                                 out_dir=tmp_path / "dpo")
