@@ -26,7 +26,13 @@ from sftdpo.compute import (
     load_record,
     trainable_parameters,
 )
-from sftdpo.inference import answer_logprobs, generate_answers, render_completion, render_prompt
+from sftdpo.inference import (
+    answer_logprobs,
+    generate_answers,
+    render_completion,
+    render_prompt,
+    shared_prefix_length,
+)
 from sftdpo.modeling import load_base_model, load_tokenizer, load_with_adapter
 from sftdpo.tasks import BUILTIN_TASKS
 from sftdpo.training import build_dpo_trainer, build_sft_trainer, train_and_save
@@ -118,7 +124,11 @@ def test_inference_tallies_prompt_generated_and_scored_tokens(tiny_model_dir):
                  for p, candidates in zip(prompts, answers, strict=True) for a in candidates)
     # Nor is the padding of the shorter prompts and answers of a scoring batch.
     assert before.scored == scored
-    assert before.prompt == 2 * sum(prompt_tokens)
+    # Scoring runs the start the three prompts share (the system turn) once for the batch.
+    shared = shared_prefix_length([tokenizer(render_prompt(tokenizer, p), add_special_tokens=False)
+                                   ["input_ids"] for p in prompts])
+    assert shared > 10
+    assert before.prompt == sum(prompt_tokens) + sum(prompt_tokens) - 2 * shared
     assert before.processed == before.prompt + generated + scored
     # Forward FLOPs: 2 x the block parameters per token, the LM head on generated and scored
     # positions (the tiny model: 2 blocks of 9,280 parameters, a 32-wide head).

@@ -1,7 +1,13 @@
 import pytest
 import torch
 
-from sftdpo.inference import answer_logprobs, generate_answers, render_completion, render_prompt
+from sftdpo.inference import (
+    answer_logprobs,
+    generate_answers,
+    render_completion,
+    render_prompt,
+    shared_prefix_length,
+)
 from sftdpo.modeling import load_base_model, load_tokenizer
 from sftdpo.tasks import BUILTIN_TASKS
 
@@ -64,3 +70,10 @@ def test_generation_answers_every_prompt_in_order(tiny_model_dir):
     assert alone[0] == answers[1]  # left padding in a batch does not change the answer
 
 
+
+
+def test_the_shared_start_leaves_every_prompt_a_token_of_its_own():
+    assert shared_prefix_length([[1, 2, 3], [1, 2, 4, 5]]) == 2
+    assert shared_prefix_length([[1, 2], [1, 2, 5]]) == 1
+    assert shared_prefix_length([[7, 2], [1, 2]]) == 0
+    assert shared_prefix_length([[1, 2, 3]]) == 2

@@ -89,45 +89,83 @@ def answer_logprobs(
     """Summed log-probability of each candidate answer (end-of-turn included) after its prompt:
     ``answers[i]`` are prompt ``i``'s candidates, any number of them.
 
-    ``batch_size`` prompts run at once, once each; a prompt's key/value cache is repeated for
-    its candidates, which then cost only their own few tokens.
+    ``batch_size`` prompts run at once, once each, in order of length (less padding); the
+    tokens every prompt of a batch starts with (the system turn of a task's prompts) run
+    once for the batch; a prompt's key/value cache is repeated for its candidates, which then
+    cost only their own few tokens.
     """
     if len(prompts) != len(answers):
         raise ValueError(f"{len(prompts)} prompts but {len(answers)} lists of answers")
     model.eval()
-    totals: list[list[float]] = []
-    for batch in batches(list(zip(prompts, answers, strict=True)), batch_size):
-        totals += _batch_logprobs(model, tokenizer, batch)
-    return totals
+    prompt_ids = [tokenizer(render_prompt(tokenizer, messages), add_special_tokens=False)
+                  ["input_ids"] for messages in prompts]
+    order = sorted(range(len(prompts)), key=lambda i: len(prompt_ids[i]))
+    totals: dict[int, list[float]] = {}
+    for batch in batches(order, batch_size):
+        scored = _batch_logprobs(model, tokenizer, [prompt_ids[i] for i in batch],
+                                 [[render_completion(tokenizer, prompts[i], a) for a in answers[i]]
+                                  for i in batch])
+        totals.update(zip(batch, scored, strict=True))
+    return [totals[i] for i in range(len(prompts))]
 
 
-def _batch_logprobs(model, tokenizer, batch: Sequence[tuple[list[dict], Sequence[str]]]):
+def shared_prefix_length(token_lists: Sequence[Sequence[int]]) -> int:
+    """How many leading tokens every list shares, leaving each at least one token of its own
+    (the prompt's last position gives the first answer token's log-probability)."""
+    limit = min(len(tokens) for tokens in token_lists) - 1
+    shared = 0
+    while shared < limit and len({tokens[shared] for tokens in token_lists}) == 1:
+        shared += 1
+    return shared
+
+
+def _left_padded(token_lists: Sequence[Sequence[int]], pad_id: int, device):
+    """Token ids left-padded to the longest list, and the mask of the real tokens."""
+    width = max(len(tokens) for tokens in token_lists)
+    ids = torch.full((len(token_lists), width), pad_id, device=device)
+    mask = torch.zeros((len(token_lists), width), dtype=torch.long, device=device)
+    for row, tokens in enumerate(token_lists):
+        if tokens:
+            ids[row, width - len(tokens):] = torch.tensor(tokens)
+            mask[row, width - len(tokens):] = 1
+    return ids, mask
+
+
+def _batch_logprobs(model, tokenizer, prompt_ids: Sequence[Sequence[int]],
+                    completions: Sequence[Sequence[str]]) -> list[list[float]]:
     device = model.device
-    encoded = tokenizer([render_prompt(tokenizer, messages) for messages, _ in batch],
-                        return_tensors="pt", padding=True, padding_side="left",
-                        add_special_tokens=False).to(device)
-    prompt_mask = encoded["attention_mask"]
+    shared = shared_prefix_length(prompt_ids)
+    # The shared start runs once and its cache is repeated for every prompt of the batch.
+    cache = None
+    if shared:
+        cache = model(input_ids=torch.tensor([prompt_ids[0][:shared]], device=device),
+                      use_cache=True, logits_to_keep=1).past_key_values
+        cache.batch_repeat_interleave(len(prompt_ids))
+    ids, rest_mask = _left_padded([tokens[shared:] for tokens in prompt_ids],
+                                  tokenizer.pad_token_id, device)
+    prompt_mask = torch.cat([torch.ones((len(prompt_ids), shared), dtype=torch.long,
+                                        device=device), rest_mask], dim=1)
     prompt_lengths = prompt_mask.sum(-1)
-    answer_ids = [
-        tokenizer(render_completion(tokenizer, messages, a), add_special_tokens=False)["input_ids"]
-        for messages, candidates in batch for a in candidates
-    ]
-    TALLY.prompt += int(prompt_lengths.sum())
-    TALLY.scored += sum(len(ids) for ids in answer_ids)
+    answer_ids = [tokenizer(completion, add_special_tokens=False)["input_ids"]
+                  for candidates in completions for completion in candidates]
+    TALLY.prompt += shared + int(rest_mask.sum())
+    TALLY.scored += sum(len(tokens) for tokens in answer_ids)
     # HF Llama numbers positions from the cache, not the mask: without these, left padding
-    # would put a prompt's tokens at other positions than an unpadded run does.
+    # (here between the shared start and each prompt's own tokens) would put a prompt's tokens
+    # at other positions than an unpadded run does.
     # Only the last prompt position's logits are needed: the vocabulary projection of every
     # other position would cost about a fifth of the pass for a model of SmolLM2's shape.
-    prompt = model(**encoded, position_ids=(prompt_mask.cumsum(-1) - 1).clamp(min=0),
+    prompt = model(input_ids=ids, attention_mask=prompt_mask, past_key_values=cache,
+                   position_ids=shared + (rest_mask.cumsum(-1) - 1).clamp(min=0),
                    use_cache=True, logits_to_keep=1)
     # The prompt of each answer row: candidate counts may differ between items (options).
-    counts = torch.tensor([len(candidates) for _, candidates in batch], device=device)
-    rows = torch.repeat_interleave(torch.arange(len(batch), device=device), counts)
+    counts = torch.tensor([len(candidates) for candidates in completions], device=device)
+    rows = torch.repeat_interleave(torch.arange(len(completions), device=device), counts)
     first_token_logprobs = torch.log_softmax(prompt.logits[:, -1].float(), dim=-1)[rows]
     cache = prompt.past_key_values
     cache.batch_select_indices(rows)
     # Answers are right-padded: padding comes after every real token, so it changes none of them.
-    width = max(len(ids) for ids in answer_ids)
+    width = max(len(tokens) for tokens in answer_ids)
     ids = torch.full((len(answer_ids), width), tokenizer.pad_token_id, device=device)
     for row, answer in enumerate(answer_ids):
         ids[row, : len(answer)] = torch.tensor(answer)
@@ -143,4 +181,4 @@ def _batch_logprobs(model, tokenizer, batch: Sequence[tuple[list[dict], Sequence
         -1, ids[:, 1:, None])[..., 0].masked_fill(~real[:, 1:], 0.0)
     totals = (first_token_logprobs.gather(-1, ids[:, :1])[:, 0] + later_logprobs.sum(-1)).tolist()
     by_prompt = iter(totals)
-    return [[next(by_prompt) for _ in candidates] for _, candidates in batch]
+    return [[next(by_prompt) for _ in candidates] for candidates in completions]
