@@ -201,6 +201,8 @@ def test_start_job_leases_before_torch_and_holds_the_gpu_after_it_returns(tmp_pa
             except BlockingIOError:
                 held = True
         print("RESULT", os.environ["CUDA_VISIBLE_DEVICES"], meter.device, held)
+        import torch
+        print("SUBNORMAL", (torch.tensor([1e-39]) * 1.0).item())
     """)
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "7,9",
            "SFTDPO_GPU_LOCK_DIR": str(tmp_path / "locks")}
@@ -212,6 +214,8 @@ def test_start_job_leases_before_torch_and_holds_the_gpu_after_it_returns(tmp_pa
     assert "RESULT 7 cpu True" in text
     # An unquantised model's job never imports bitsandbytes, though PEFT is imported.
     assert "BITSANDBYTES False None" in text
+    # Subnormal floats are flushed to zero (their slow path on x86 CPUs).
+    assert "SUBNORMAL 0.0" in text
 
 
 PROBE = textwrap.dedent("""

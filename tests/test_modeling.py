@@ -4,6 +4,7 @@ from sftdpo.modeling import (
     ModelSourceError,
     load_base_model,
     load_tokenizer,
+    load_with_adapter,
     materialise_model,
 )
 
@@ -39,3 +40,30 @@ def test_embedded_model_becomes_a_plain_trainable_llama(tmp_path):
         [[{"role": "user", "content": "What is the capital of France? One word."}]],
         max_new_tokens=12, batch_size=1)
     assert "paris" in answers[0].lower()
+
+
+@pytest.mark.parametrize("attention", ["eager", "sdpa"])
+def test_the_config_chooses_the_attention_implementation(tiny_model_dir, attention):
+    spec = {"dtype": "float32", "quantization": "none", "attention": attention}
+    model = load_base_model(tiny_model_dir, spec, "cpu")
+    assert model.config._attn_implementation == attention
+
+
+def test_an_inference_model_feeds_its_head_a_contiguous_input(tiny_model_dir):
+    """logits_to_keep=1 hands the head a strided view of the last position, which torch
+    multiplies slowly on a CPU (sftdpo.modeling.contiguous_head_input); the logits are the
+    same either way."""
+    import torch
+
+    spec = {"dtype": "float32", "quantization": "none"}
+    seen = []
+    ids = torch.tensor([[5, 6, 7, 8], [9, 10, 11, 12]])
+    logits = []
+    for model in (load_with_adapter(tiny_model_dir, spec, None, "cpu"),
+                  load_base_model(tiny_model_dir, spec, "cpu")):
+        model.get_output_embeddings().register_forward_hook(
+            lambda module, args, output: seen.append(args[0].is_contiguous()))
+        with torch.no_grad():
+            logits.append(model(input_ids=ids, logits_to_keep=1).logits)
+    assert seen == [True, False]
+    assert torch.equal(logits[0], logits[1])

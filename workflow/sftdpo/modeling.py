@@ -158,6 +158,8 @@ def load_base_model(model_dir: str | Path, spec: dict, device: str, for_training
     from transformers import AutoModelForCausalLM
 
     kwargs = {"dtype": torch_dtype(spec["dtype"])}
+    if spec.get("attention"):
+        kwargs["attn_implementation"] = spec["attention"]
     quantization = quantization_config(spec)
     if quantization is not None:
         kwargs["quantization_config"] = quantization
@@ -174,14 +176,34 @@ def load_base_model(model_dir: str | Path, spec: dict, device: str, for_training
     return model
 
 
+def _contiguous_input(module, args):
+    return (args[0].contiguous(), *args[1:])
+
+
+def contiguous_head_input(model) -> None:
+    """Hand the output head a contiguous input.
+
+    With ``logits_to_keep=1`` (prompt passes, and every step of ``generate``) HF models pass
+    the head ``hidden_states[:, -1:, :]``, a strided view; on a CPU, torch 2.13's ``F.linear``
+    then broadcasts the (vocabulary x hidden) weight over the batch and copies it for a
+    ``bmm``: about a second per call for SmolLM2's 49,152 x 576 head at batch 16, against
+    milliseconds for the same product on a contiguous input (tests/benchmarks/throughput.py,
+    "evaluation"). The copy costs nothing where the input is already contiguous.
+    """
+    model.get_output_embeddings().register_forward_pre_hook(_contiguous_input)
+
+
 def load_with_adapter(model_dir, spec: dict, adapter_dir, device: str, trainable: bool = False):
     """Base model plus a LoRA adapter; merged for speed when only inference is needed."""
     from peft import PeftModel
 
     base = load_base_model(model_dir, spec, device, for_training=trainable)
     if adapter_dir is None:
-        return base
-    model = PeftModel.from_pretrained(base, adapter_dir, is_trainable=trainable)
-    if not trainable and quantization_config(spec) is None:
-        model = model.merge_and_unload()
+        model = base
+    else:
+        model = PeftModel.from_pretrained(base, adapter_dir, is_trainable=trainable)
+        if not trainable and quantization_config(spec) is None:
+            model = model.merge_and_unload()
+    if not trainable:
+        contiguous_head_input(model)
     return model
