@@ -19,7 +19,9 @@ Prints, in one run, on the embedded model as the workflow materialises it
    reference is read from the pairs, which the pairs job scored anyway);
 4. model-job start-up: seconds from the interpreter's start to the first training step and
    to the first answer (generated, and by likelihood), in a fresh process as a job runs;
-5. evaluation items/s and parse failures by evaluation mode (generate, likelihood);
+5. evaluation items/s and parse failures by evaluation mode (generate, likelihood), and
+   likelihood as it ran before (sdpa attention, the output head fed a strided view, subnormal
+   floats computed) against now;
 6. one SFT job with 2 threads against two 1-thread SFT jobs side by side (tokens/s in all).
 
 A benchmark, not a test: it asserts nothing and takes about ten minutes on a 2-core CPU.
@@ -61,7 +63,10 @@ BEFORE = {"lora": {**LORA, "dropout": 0.05},
 PROMPT_TWICE = {**NOW, "dpo": {**NOW["dpo"], "share_prompt": False}}
 # The settings now, but the reference computed by TRL's pass instead of read from the pairs.
 REFERENCE_PASS = {**NOW, "dpo": {**NOW["dpo"], "reference_from_pairs": False}}
+# The model as TRL's defaults and the workflow before load it (transformers' attention choice,
+# sdpa), and as the default config's entry loads it now (eager attention).
 SPEC = {"dtype": "bfloat16", "quantization": "none"}
+SPEC_NOW = {**SPEC, "attention": "eager"}
 
 
 class LoopTimer(TrainerCallback):
@@ -162,9 +167,10 @@ def training(model_dir: Path, n_items: int, peak: float) -> None:
         tmp = Path(tmp)
         sft_dir = tmp / "sft"
         rows = [("SFT  TRL defaults", lambda: trl_default_sft(model_dir, task, train, tmp / "a"))]
-        for name, settings in (("before", BEFORE), ("now", NOW)):
-            rows.append((f"SFT  workflow {name}", lambda s=settings: build_sft_trainer(
-                model_dir, SPEC, task, train, validation, s, 0, "cpu", sft_dir)))
+        for name, settings, spec in (("before", BEFORE, SPEC), ("now, sdpa", NOW, SPEC),
+                                     ("now", NOW, SPEC_NOW)):
+            rows.append((f"SFT  workflow {name}", lambda s=settings, m=spec: build_sft_trainer(
+                model_dir, m, task, train, validation, s, 0, "cpu", sft_dir)))
         for label, build in rows:
             trainer = build()
             with head(label):
@@ -176,15 +182,17 @@ def training(model_dir: Path, n_items: int, peak: float) -> None:
         # The pairs as the pairs job makes them from that SFT model (hardest wrong label, with
         # both answers' log-probabilities recorded); not part of any DPO row's time.
         pairs = hardest_wrong_label_pairs(PairContext(
-            model=load_with_adapter(model_dir, SPEC, sft_dir, "cpu"),
+            model=load_with_adapter(model_dir, SPEC_NOW, sft_dir, "cpu"),
             tokenizer=load_tokenizer(model_dir), task=task, items=train, seed=0,
             max_new_tokens=8, batch_size=16))
         dpo_rows = [("DPO  TRL defaults", lambda: trl_default_dpo(model_dir, sft_dir, pairs,
                                                                    tmp / "b"))]
-        for name, settings in (("before", BEFORE), ("now, prompt twice", PROMPT_TWICE),
-                               ("now, reference pass", REFERENCE_PASS), ("now", NOW)):
-            dpo_rows.append((f"DPO  workflow {name}", lambda s=settings: build_dpo_trainer(
-                model_dir, SPEC, sft_dir, pairs, s, 0, "cpu", tmp / "dpo")))
+        for name, settings, spec in (("before", BEFORE, SPEC),
+                                     ("now, prompt twice", PROMPT_TWICE, SPEC_NOW),
+                                     ("now, reference pass", REFERENCE_PASS, SPEC_NOW),
+                                     ("now", NOW, SPEC_NOW)):
+            dpo_rows.append((f"DPO  workflow {name}", lambda s=settings, m=spec: build_dpo_trainer(
+                model_dir, m, sft_dir, pairs, s, 0, "cpu", tmp / "dpo")))
         for label, build in dpo_rows:
             started = time.perf_counter()
             trainer = build()
@@ -228,7 +236,7 @@ STARTUP = textwrap.dedent("""
     from sftdpo.tasks import BUILTIN_TASKS
     task = BUILTIN_TASKS["provider_triage"]
     items = task.build_items(16, 0)
-    spec = {{"dtype": "bfloat16", "quantization": "none"}}
+    spec = {{"dtype": "bfloat16", "quantization": "none", "attention": "eager"}}
     if "{what}" == "train":
         from transformers import TrainerCallback
         from sftdpo.training import build_sft_trainer
@@ -293,17 +301,28 @@ def startup(model_dir: Path, threads: int) -> None:
 
 def evaluation(model_dir: Path, n_items: int, batch_size: int) -> None:
     from sftdpo.inference import batches, generate_answers, render_prompt
-    from sftdpo.modeling import load_tokenizer, load_with_adapter
+    from sftdpo.modeling import load_base_model, load_tokenizer, load_with_adapter
     from sftdpo.scoring import candidate_logprobs
     from sftdpo.tasks import BUILTIN_TASKS, answer_tokens
 
     print(f"\n== evaluation: {n_items} items per task, the base model, {batch_size} prompts "
           "per batch in both modes")
     tokenizer = load_tokenizer(model_dir)
-    model = load_with_adapter(model_dir, SPEC, None, "cpu")
-    for name in ("provider_triage", "clinical_reasoning"):
+    # Before: sdpa, the head fed a strided view, subnormal floats computed (torch's defaults).
+    torch.set_flush_denormal(False)
+    before = load_base_model(model_dir, SPEC, "cpu")
+    items_of = {name: BUILTIN_TASKS[name].build_items(n_items, 1)
+                for name in ("provider_triage", "clinical_reasoning")}
+    before_seconds = {}
+    for name, items in items_of.items():
+        started = time.perf_counter()
+        candidate_logprobs(before, tokenizer, BUILTIN_TASKS[name], items, batch_size)
+        before_seconds[name] = time.perf_counter() - started
+    # Now: as a job loads the model (sftdpo.modeling, sftdpo.runtime.prepare_torch).
+    torch.set_flush_denormal(True)
+    model = load_with_adapter(model_dir, SPEC_NOW, None, "cpu")
+    for name, items in items_of.items():
         task = BUILTIN_TASKS[name]
-        items = task.build_items(n_items, 1)
         started = time.perf_counter()
         answers, _ = generate_answers(model, tokenizer, [task.prompt_messages(i) for i in items],
                                       answer_tokens(task, {}), batch_size)
@@ -314,11 +333,13 @@ def evaluation(model_dir: Path, n_items: int, batch_size: int) -> None:
         likelihood_seconds = time.perf_counter() - started
         print(f"{name:20s} generate   {n_items / generate_seconds:6.2f} items/s, "
               f"{failures}/{n_items} unparseable")
+        print(f"{name:20s} likelihood before {n_items / before_seconds[name]:6.2f} items/s "
+              "(sdpa, strided head input, subnormals)")
         print(f"{name:20s} likelihood {n_items / likelihood_seconds:6.2f} items/s, "
-              f"0/{n_items} unparseable ({generate_seconds / likelihood_seconds:.1f}x)",
-              flush=True)
-        # The ceiling of any mode that reads the prompt: the prompt pass alone, as both modes
-        # run it (left-padded batches, the last position's logits only).
+              f"0/{n_items} unparseable ({generate_seconds / likelihood_seconds:.1f}x generate, "
+              f"{before_seconds[name] / likelihood_seconds:.1f}x before)", flush=True)
+        # What generation's own first step costs: every prompt whole, as generate runs it
+        # (left-padded batches, the last position's logits only).
         started = time.perf_counter()
         with torch.inference_mode():
             for batch in batches([task.prompt_messages(i) for i in items], batch_size):
@@ -327,9 +348,8 @@ def evaluation(model_dir: Path, n_items: int, batch_size: int) -> None:
                                     add_special_tokens=False)
                 model(**encoded, logits_to_keep=1)
         prompt_seconds = time.perf_counter() - started
-        print(f"{name:20s} prompt pass only {n_items / prompt_seconds:6.2f} items/s "
-              f"({generate_seconds / prompt_seconds:.1f}x generate: the most any mode can gain)",
-              flush=True)
+        print(f"{name:20s} whole prompts only {n_items / prompt_seconds:6.2f} items/s "
+              f"({generate_seconds / prompt_seconds:.1f}x generate)", flush=True)
 
 
 SIDE_BY_SIDE = textwrap.dedent("""
