@@ -26,7 +26,7 @@ PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "
 # Two epochs, so the second one trains after SFT's validation pass.
 STAGE = {"epochs": 2, "batch_size": 4, "gradient_accumulation_steps": 1, "max_length": 1024,
          "lr_scheduler": "constant", "warmup_steps": 0, "gradient_checkpointing": True,
-         "mixed_precision": "bf16", "group_by_length": False}
+         "mixed_precision": "bf16", "group_by_length": False, "share_prompt": False}
 SETTINGS = {
     "lora": {"r": 4, "alpha": 8, "dropout": 0.0, "top_layers": None,
              "target_modules": PROJECTIONS},

@@ -21,7 +21,7 @@ SPEC = {"dtype": "float32", "quantization": "none"}
 TASK = BUILTIN_TASKS["provider_triage"]
 STAGE = {"epochs": 1, "batch_size": 4, "gradient_accumulation_steps": 1, "max_length": 1024,
          "lr_scheduler": "constant", "warmup_steps": 0, "gradient_checkpointing": False,
-         "mixed_precision": "none", "group_by_length": False}
+         "mixed_precision": "none", "group_by_length": False, "share_prompt": False}
 SETTINGS = {
     "lora": {"r": 4, "alpha": 8, "dropout": 0.0, "top_layers": None,
              "target_modules": ["q_proj", "v_proj", "up_proj"]},

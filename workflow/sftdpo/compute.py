@@ -17,14 +17,14 @@ with these fields (:meth:`JobMeter.record`), next to its output:
   On a CPU it is null, not 0: there is no accelerator, and 0 would read as "free".
 - ``tokens``: tokens processed. Training: the non-padding input tokens the trainer fed the
   model, summed over steps and epochs (the trainers' ``num_input_tokens_seen`` with
-  ``include_num_input_tokens_seen="non_padding"``). DPO with ``share_prompt`` (the default):
-  the tokens of the packed pairs the training steps ran, each prompt once
-  (:mod:`sftdpo.pair_packing`; the trainer's count, each prompt twice, is ``input_tokens``);
-  without it, TRL's count, every prompt twice, with the chosen and with the rejected answer,
-  as the model then runs them. The frozen reference's pass over the same tokens is not counted
-  again. Generation and scoring: every non-padding
-  token that went through the model, prompt tokens, generated tokens and scored answer tokens
-  (:data:`sftdpo.inference.TALLY`; the record also gives the three counts).
+  ``include_num_input_tokens_seen="non_padding"``). With ``share_prompt`` (the default):
+  the tokens of the packed sequences the training steps ran, each DPO pair's prompt once and
+  each SFT packed sequence's shared system turn once (:mod:`sftdpo.prefix_packing`; the
+  trainer's count is ``input_tokens``); without it, TRL's count, every DPO prompt twice,
+  with the chosen and with the rejected answer, as the model then runs them. The frozen
+  reference's pass over the same tokens is not counted again. Generation and scoring: every
+  non-padding token that went through the model, prompt tokens, generated tokens and scored
+  answer tokens (:data:`sftdpo.inference.TALLY`; the record also gives the three counts).
 - ``peak_memory_mib``: on CUDA, ``torch.cuda.max_memory_allocated`` (the tensors' peak; the
   CUDA context and the allocator's cache are not in it), summed over the job's GPUs; on a CPU
   the process's peak resident set (``ru_maxrss``), the Python runtime included; on Linux at
@@ -42,7 +42,8 @@ to the lowest adapted block: 1 without ``top_layers``), and token counts T:
   the backward pass is 2 N_b s for the activation gradients through frozen weights and 4 N_a
   for the adapters' activation and weight gradients), plus F again where gradient
   checkpointing recomputes the forward;
-- SFT: T_train (F + B) + T_eval F, T_eval the validation tokens times the evaluations run;
+- SFT: T_train (F + B) + T_eval F, T_eval the validation tokens times the evaluations run
+  (with ``share_prompt``, the packed tokens those passes ran);
 - DPO: T_train (F + B) + T_ref F: the frozen reference's forward over the same sequences, once
   per pair when it is precomputed (T_ref = T_train / epochs), at every step otherwise
   (T_ref = T_train); with ``share_prompt`` T_ref is the packed tokens the no-gradient passes
@@ -158,7 +159,7 @@ def training_flops(trainer) -> dict:
     behind them, from the trainer: its model, its token count (``num_input_tokens_seen``),
     its log (evaluations run) and its settings (reference precomputed, gradient
     checkpointing)."""
-    from .pair_packing import PairPrefixSharing, decoder_backbone  # torch: training jobs only
+    from .prefix_packing import PrefixSharing, decoder_backbone  # torch: training jobs only
 
     model, args, state = trainer.model, trainer.args, trainer.state
     blocks, adapters = block_parameters(model), trainable_parameters(model)
@@ -171,11 +172,12 @@ def training_flops(trainer) -> dict:
     counts = {"block_parameters": blocks, "trainable_parameters": adapters,
               "adapted_share": share, "flops_per_token": per_token}
     sharing = decoder_backbone(model).forward
-    if isinstance(sharing, PairPrefixSharing):  # DPO with each pair's prompt run once
-        tokens, reference = sharing.trained_tokens, sharing.reference_tokens
+    dpo = hasattr(args, "precompute_ref_log_probs")
+    if isinstance(sharing, PrefixSharing):  # rows' shared starts run once: what ran
+        tokens, reference = sharing.trained_tokens, sharing.forward_only_tokens
         counts["input_tokens"] = int(state.num_input_tokens_seen)
-        counts["reference_tokens"] = reference
-    elif hasattr(args, "precompute_ref_log_probs"):  # DPO: the reference's forward
+        counts["reference_tokens" if dpo else "evaluation_tokens"] = reference
+    elif dpo:  # DPO: the reference's forward
         if not trainer.precompute_ref_logps:  # at every step
             reference = tokens
         elif args.precompute_ref_log_probs:  # TRL's pass, once

@@ -20,7 +20,7 @@ from pathlib import Path
 from .compute import RECORD_NAME, JobMeter, training_flops
 from .io import partial_dir
 from .modeling import load_base_model, load_tokenizer, load_with_adapter
-from .pair_packing import share_pair_prefixes
+from .prefix_packing import cheapest_groups, pair_groups, share_prefixes
 from .tasks.base import Task
 
 # TRL's private switch (trl/trainer/utils.py, TRL 1.16) read at every fused LM-head call.
@@ -162,6 +162,9 @@ def build_sft_trainer(
 
     stage = settings["sft"]
     model = load_base_model(model_dir, spec, device, for_training=True)
+    if stage["share_prompt"]:
+        # The system turn every row starts with runs once per packed sequence.
+        share_prefixes(model, cheapest_groups)
     args = SFTConfig(
         **trainer_arguments(stage, seed, device, out_dir),
         completion_only_loss=True,
@@ -192,7 +195,7 @@ def build_dpo_trainer(
     model = load_with_adapter(model_dir, spec, sft_adapter_dir, device, trainable=True)
     if stage["share_prompt"]:
         # Before the trainer exists: a precomputed reference pass is packed too.
-        share_pair_prefixes(model)
+        share_prefixes(model, pair_groups)
     # The reference is the SFT model, frozen: where the pairs job already scored both answers
     # of every pair with it, those values are the reference and no reference pass runs.
     from_pairs = (stage["precompute_reference"] and stage["reference_from_pairs"]

@@ -1,0 +1,229 @@
+"""Rows of a training batch that start alike, run with their shared start once.
+
+In a causal model the hidden states of a prefix do not depend on what follows, so rows that
+start with the same tokens can share them. Two uses, both switched by ``share_prompt``:
+
+- DPO: TRL runs a batch of B pairs as 2B rows, ``[prompt + chosen; prompt + rejected]``, so
+  rows i and B + i share the pair's whole prompt (answers of 1-3 tokens after ~150).
+- SFT: every row of a batch starts with the task's system turn, about half of a triage or
+  radiology prompt; the rows are packed into a few sequences that hold it once each.
+
+A group of rows becomes one packed sequence: its first row whole, then each other row's rest
+after the prefix that row shares with the first:
+
+    packed:    first row        | row 2's rest    | row 3's rest ...
+    positions: 0..n1-1          | p2..n2-1        | p3..n3-1
+    attends:   causal           | the first row's tokens before p2, and its own rest, causally
+
+and is unpacked into the rows the trainer expects: the shared prefix's hidden states are
+copied into every row, so their gradients add up as they do when each row runs it. Loss and
+gradients are those of the unpacked batch up to rounding (``tests/test_prefix_packing.py``).
+
+:func:`share_prefixes` installs this on one model object's decoder backbone, the module TRL's
+fused LM head calls (``trl/trainer/utils.py``, ``add_fused_lm_head``: it runs
+``self.base_model(...)`` and reads ``last_hidden_state``; TRL 1.16, transformers 5.24, whose
+``create_causal_mask`` passes a 4D mask through unchanged). A call it cannot pack (left
+padding, embeddings instead of ids, position ids or a cache given, an attention implementation
+without 4D masks) goes through unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+# Attention implementations that take an arbitrary 4D mask.
+MASKABLE = ("sdpa", "eager")
+
+
+@dataclass
+class PackedRows:
+    input_ids: torch.Tensor  # (G, Lp): one packed sequence per group
+    attention_mask: torch.Tensor  # (G, 1, Lp, Lp): bool for sdpa, additive float for eager
+    position_ids: torch.Tensor  # (G, Lp)
+    gather_index: torch.Tensor  # (B, L): each unpacked position's index in the flat packing
+    real_tokens: int  # non-padding tokens of the packed sequences
+
+
+def right_padded_lengths(attention_mask: torch.Tensor) -> torch.Tensor | None:
+    """Each row's length when every row is real tokens then padding; None otherwise."""
+    lengths = attention_mask.sum(dim=1)
+    positions = torch.arange(attention_mask.shape[1], device=attention_mask.device)
+    if not torch.equal(attention_mask.bool(), positions < lengths[:, None]):
+        return None
+    return lengths
+
+
+def common_prefix(a: list[int], b: list[int]) -> int:
+    shared = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        shared += 1
+    return shared
+
+
+def pack_rows(input_ids: torch.Tensor, attention_mask: torch.Tensor,
+              groups: list[list[int]], attention: str) -> PackedRows | None:
+    """The rows of a right-padded (B, L) batch packed group by group (module docstring); each
+    row in exactly one group. None where the batch is not right-padded or the attention
+    implementation takes no 4D mask."""
+    if attention not in MASKABLE:
+        return None
+    lengths = right_padded_lengths(attention_mask)
+    if lengths is None:
+        return None
+    device, width = input_ids.device, input_ids.shape[1]
+    rows, lengths = input_ids.tolist(), lengths.tolist()
+    local = [[0] * width for _ in rows]  # slot in its group's sequence, per unpacked position
+    packed = []  # per group: tokens, positions, segments, each segment's shared prefix
+    for group in groups:
+        first = group[0]
+        tokens, positions = rows[first][:lengths[first]], list(range(lengths[first]))
+        segments, prefixes = [0] * lengths[first], [0]
+        local[first][:lengths[first]] = positions
+        for segment, row in enumerate(group[1:], start=1):
+            length = lengths[row]
+            shared = common_prefix(rows[row][:length], tokens[:lengths[first]])
+            start = len(tokens)
+            tokens += rows[row][shared:length]
+            positions += range(shared, length)
+            segments += [segment] * (length - shared)
+            prefixes.append(shared)
+            local[row][:length] = list(range(shared)) + list(range(start, start + length - shared))
+        packed.append((tokens, positions, segments, prefixes))
+    packed_width = max(len(tokens) for tokens, *_ in packed)
+
+    def padded(values, fill):
+        return torch.tensor([v + [fill] * (packed_width - len(v)) for v in values], device=device)
+
+    ids = padded([p[0] for p in packed], rows[0][0])
+    positions = padded([p[1] for p in packed], 0)
+    segments = padded([p[2] for p in packed], -1)  # -1: padding
+    prefix_of = padded([[p[3][s] for s in p[2]] for p in packed], 0)
+    # A query sees keys at earlier positions of its own segment, and the first row's keys
+    # before its shared prefix; padding sees itself only, so no row of the mask is empty.
+    seg_q, seg_k = segments[:, :, None], segments[:, None, :]
+    pos_q, pos_k = positions[:, :, None], positions[:, None, :]
+    real = (seg_q >= 0) & (seg_k >= 0)
+    allowed = real & (pos_k <= pos_q) & ((seg_k == seg_q)
+                                         | ((seg_k == 0) & (pos_k < prefix_of[:, :, None])))
+    allowed |= torch.eye(packed_width, dtype=torch.bool, device=device)
+    mask = allowed[:, None]
+    if attention == "eager":
+        mask = torch.zeros(mask.shape, device=device).masked_fill(
+            ~mask, torch.finfo(torch.float32).min)
+    # Where each unpacked position is read from in the flat (G * Lp) packing; padding reads
+    # slot 0 of its group (never scored: its label is -100).
+    group_of = {row: g for g, group in enumerate(groups) for row in group}
+    gather = torch.tensor([[group_of[r] * packed_width + slot for slot in local[r]]
+                           for r in range(len(rows))], device=device)
+    return PackedRows(ids, mask, positions, gather, sum(len(p[0]) for p in packed))
+
+
+def pair_groups(input_ids: torch.Tensor, lengths: list[int], cost) -> list[list[int]] | None:
+    """DPO's batch: rows i and B + i (chosen and rejected of one pair) together."""
+    rows = input_ids.shape[0]
+    if rows % 2 or rows == 0:
+        return None
+    return [[i, rows // 2 + i] for i in range(rows // 2)]
+
+
+def cheapest_groups(input_ids: torch.Tensor, lengths: list[int],
+                    cost: Callable[[int, int], float]) -> list[list[int]] | None:
+    """SFT's batch: consecutive rows in 1, 2, 4 ... groups, whichever the cost model finds
+    cheapest: one long sequence holds the shared start once but its attention grows with its
+    length squared. None where no grouping beats the rows run apart."""
+    rows, count = input_ids.tolist(), len(lengths)
+    # Unpacked, every row runs padded to the longest.
+    best, best_cost = None, cost(count * max(lengths), count * max(lengths) ** 2)
+    splits = 1
+    while splits < count:
+        size = math.ceil(count / splits)
+        groups = [list(range(start, min(start + size, count))) for start in range(0, count, size)]
+        packed = [lengths[g[0]] + sum(lengths[r] - common_prefix(rows[r][:lengths[r]],
+                                                                 rows[g[0]][:lengths[g[0]]])
+                                      for r in g[1:]) for g in groups]
+        # The packed sequences, padded to the longest of them.
+        candidate = cost(len(groups) * max(packed), len(groups) * max(packed) ** 2)
+        if candidate < best_cost:
+            best, best_cost = groups, candidate
+        splits *= 2
+    return best
+
+
+class PrefixSharing:
+    """The backbone's forward, packing each call's rows by ``grouping`` (module docstring).
+    Counts the tokens the backbone really ran, with and without gradient (training steps;
+    reference or validation passes)."""
+
+    def __init__(self, backbone, grouping):
+        self.backbone_forward = backbone.forward
+        self.attention = backbone.config._attn_implementation
+        self.grouping = grouping
+        # What a token and an attended pair cost in one block (multiply-adds): its weights,
+        # and a query-key product plus a weighted value (the cost model of cheapest_groups).
+        block_weights = sum(p.numel() for p in backbone.layers[0].parameters())
+        hidden = backbone.config.hidden_size
+        self.cost = lambda tokens, pairs: tokens * block_weights + pairs * 2 * hidden
+        self.trained_tokens = 0
+        self.forward_only_tokens = 0
+
+    def _count(self, tokens: int) -> None:
+        if torch.is_grad_enabled():
+            self.trained_tokens += tokens
+        else:
+            self.forward_only_tokens += tokens
+
+    def __call__(self, input_ids=None, attention_mask=None, **kwargs):
+        untouched = any(kwargs.get(k) is not None
+                        for k in ("position_ids", "inputs_embeds", "past_key_values"))
+        packed = None
+        if not untouched and input_ids is not None and attention_mask is not None \
+                and attention_mask.dim() == 2:
+            lengths = right_padded_lengths(attention_mask)
+            groups = None if lengths is None else self.grouping(input_ids, lengths.tolist(),
+                                                                self.cost)
+            if groups is not None:
+                packed = pack_rows(input_ids, attention_mask, groups, self.attention)
+        if packed is None:
+            self._count(int(attention_mask.sum()) if attention_mask is not None
+                        else input_ids.numel())
+            return self.backbone_forward(input_ids=input_ids, attention_mask=attention_mask,
+                                         **kwargs)
+        self._count(packed.real_tokens)
+        kwargs = {k: v for k, v in kwargs.items() if k not in ("position_ids", "inputs_embeds")}
+        outputs = self.backbone_forward(input_ids=packed.input_ids,
+                                        attention_mask=packed.attention_mask,
+                                        position_ids=packed.position_ids, **kwargs)
+        hidden = outputs.last_hidden_state
+        flat = hidden.reshape(-1, hidden.shape[-1])
+        outputs.last_hidden_state = flat[packed.gather_index]
+        return outputs
+
+
+def decoder_backbone(model):
+    """The module TRL's fused LM head runs: the causal LM's ``base_model`` (under PEFT, the
+    wrapped model's)."""
+    causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return causal_lm.base_model
+
+
+def share_prefixes(model, grouping=cheapest_groups) -> PrefixSharing | None:
+    """Install the packing on ``model``'s backbone (this object only), grouping each call's
+    rows by ``grouping`` (:func:`pair_groups` for DPO, :func:`cheapest_groups` for SFT); None,
+    with a warning, where its attention implementation takes no 4D mask (rows then run
+    unpacked)."""
+    backbone = decoder_backbone(model)
+    if backbone.config._attn_implementation not in MASKABLE:
+        warnings.warn(f"attention {backbone.config._attn_implementation!r} takes no 4D mask: "
+                      "every row runs its prompt itself (share_prompt has no effect)",
+                      RuntimeWarning, stacklevel=2)
+        return None
+    sharing = PrefixSharing(backbone, grouping)
+    backbone.forward = sharing
+    return sharing
