@@ -157,9 +157,10 @@ def cheapest_groups(input_ids: torch.Tensor, lengths: list[int],
 
 
 class PrefixSharing:
-    """The backbone's forward, packing each call's rows by ``grouping`` (module docstring).
-    Counts the tokens the backbone really ran, with and without gradient (training steps;
-    reference or validation passes)."""
+    """The backbone's forward, packing each call's rows by ``grouping`` (module docstring):
+    ``grouping(input_ids, lengths, cost)`` returns the groups of rows to pack, or None to run
+    the call as it is. Counts the tokens the backbone really ran, with and without gradient
+    (training steps; reference or validation passes)."""
 
     def __init__(self, backbone, grouping):
         self.backbone_forward = backbone.forward
