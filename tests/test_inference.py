@@ -36,13 +36,16 @@ def unpadded_logprob(model, tokenizer, messages, answer) -> float:
                for k, token in enumerate(answer_ids))
 
 
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
 @pytest.mark.parametrize("batch_size", [1, 3])
 def test_batched_answer_logprobs_match_one_unpadded_forward_per_answer(tiny_model_dir,
-                                                                       batch_size):
+                                                                       batch_size, attention):
     """Prompts of different lengths in one left-padded batch, answers of different lengths
-    and counts: every score is that of the answer run alone after its prompt."""
+    and counts run one after another after their prompt: every score is that of the answer
+    run alone after its prompt, with either attention's form of the mask."""
     tokenizer = load_tokenizer(tiny_model_dir)
-    model = load_base_model(tiny_model_dir, SPEC, "cpu")
+    model = load_base_model(tiny_model_dir, SPEC | {"attention": attention}, "cpu")
+    assert model.config._attn_implementation == attention
     texts = ["my BP is 182/110 and I have a bad HA", "ok", "a much longer message " * 8,
              "rash on my arm for two days", "fever"]
     prompts = [TASK.prompt_messages({"text": text}) for text in texts]

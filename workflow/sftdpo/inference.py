@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .prefix_packing import four_d_mask
+
 
 def render_prompt(tokenizer, messages: list[dict]) -> str:
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
@@ -146,10 +148,10 @@ def _batch_logprobs(model, tokenizer, prompt_ids: Sequence[Sequence[int]],
     prompt_mask = torch.cat([torch.ones((len(prompt_ids), shared), dtype=torch.long,
                                         device=device), rest_mask], dim=1)
     prompt_lengths = prompt_mask.sum(-1)
-    answer_ids = [tokenizer(completion, add_special_tokens=False)["input_ids"]
-                  for candidates in completions for completion in candidates]
+    per_prompt = [[tokenizer(completion, add_special_tokens=False)["input_ids"]
+                   for completion in candidates] for candidates in completions]
     TALLY.prompt += shared + int(rest_mask.sum())
-    TALLY.scored += sum(len(tokens) for tokens in answer_ids)
+    TALLY.scored += sum(len(tokens) for answers in per_prompt for tokens in answers)
     # HF Llama numbers positions from the cache, not the mask: without these, left padding
     # (here between the shared start and each prompt's own tokens) would put a prompt's tokens
     # at other positions than an unpadded run does.
@@ -158,27 +160,37 @@ def _batch_logprobs(model, tokenizer, prompt_ids: Sequence[Sequence[int]],
     prompt = model(input_ids=ids, attention_mask=prompt_mask, past_key_values=cache,
                    position_ids=shared + (rest_mask.cumsum(-1) - 1).clamp(min=0),
                    use_cache=True, logits_to_keep=1)
-    # The prompt of each answer row: candidate counts may differ between items (options).
-    counts = torch.tensor([len(candidates) for candidates in completions], device=device)
-    rows = torch.repeat_interleave(torch.arange(len(completions), device=device), counts)
-    first_token_logprobs = torch.log_softmax(prompt.logits[:, -1].float(), dim=-1)[rows]
-    cache = prompt.past_key_values
-    cache.batch_select_indices(rows)
-    # Answers are right-padded: padding comes after every real token, so it changes none of them.
-    width = max(len(tokens) for tokens in answer_ids)
-    ids = torch.full((len(answer_ids), width), tokenizer.pad_token_id, device=device)
-    for row, answer in enumerate(answer_ids):
-        ids[row, : len(answer)] = torch.tensor(answer)
-    real = torch.arange(width, device=device) < torch.tensor(
-        [len(answer) for answer in answer_ids], device=device)[:, None]
-    rest = model(
-        input_ids=ids,
-        past_key_values=cache,
-        attention_mask=torch.cat([prompt_mask[rows], torch.ones_like(ids)], dim=1),
-        position_ids=prompt_lengths[rows, None] + torch.arange(width, device=device),
-    )
-    later_logprobs = torch.log_softmax(rest.logits[:, :-1].float(), dim=-1).gather(
-        -1, ids[:, 1:, None])[..., 0].masked_fill(~real[:, 1:], 0.0)
-    totals = (first_token_logprobs.gather(-1, ids[:, :1])[:, 0] + later_logprobs.sum(-1)).tolist()
-    by_prompt = iter(totals)
-    return [[next(by_prompt) for _ in candidates] for candidates in completions]
+    first_token_logprobs = torch.log_softmax(prompt.logits[:, -1].float(), dim=-1)
+    # A prompt's answers run in one row after it, one after another, each at the positions it
+    # has after the prompt and attending to the prompt and to itself only (a 4D mask over
+    # the cache and the row): the prompt's cache is not copied once per answer, which cost
+    # more than the answers themselves where an item has many (clinical reasoning's
+    # free-response synonyms).
+    width = max(sum(len(tokens) for tokens in answers) for answers in per_prompt)
+    ids = torch.full((len(per_prompt), width), tokenizer.pad_token_id, device=device)
+    answer_of = torch.full((len(per_prompt), width), -1, device=device)  # -1: padding
+    offset = torch.zeros((len(per_prompt), width), dtype=torch.long, device=device)
+    for row, answers in enumerate(per_prompt):
+        column = 0
+        for index, tokens in enumerate(answers):
+            span = slice(column, column + len(tokens))
+            ids[row, span] = torch.tensor(tokens)
+            answer_of[row, span] = index
+            offset[row, span] = torch.arange(len(tokens))
+            column += len(tokens)
+    own = ((answer_of[:, :, None] == answer_of[:, None, :]) & (answer_of[:, None, :] >= 0)
+           & (offset[:, None, :] <= offset[:, :, None]))
+    own |= torch.eye(width, dtype=torch.bool, device=device)  # padding sees itself
+    seen = torch.cat([prompt_mask.bool()[:, None, :].expand(-1, width, -1), own], dim=2)
+    rest = model(input_ids=ids, past_key_values=prompt.past_key_values,
+                 attention_mask=four_d_mask(seen[:, None], model.config._attn_implementation),
+                 position_ids=prompt_lengths[:, None] + offset)
+    # Each answer's first token from the prompt's last position, every other token from the
+    # position before it in the same answer; summed per answer.
+    next_logprobs = torch.log_softmax(rest.logits[:, :-1].float(), dim=-1).gather(
+        -1, ids[:, 1:, None])[..., 0]
+    inside = (answer_of[:, 1:] == answer_of[:, :-1]) & (answer_of[:, 1:] >= 0)
+    sums = torch.zeros((len(per_prompt), max(len(a) for a in per_prompt)), device=device)
+    sums.scatter_add_(1, answer_of[:, 1:].clamp(min=0), next_logprobs.masked_fill(~inside, 0.0))
+    return [[first_token_logprobs[row, tokens[0]].item() + sums[row, index].item()
+             for index, tokens in enumerate(answers)] for row, answers in enumerate(per_prompt)]

@@ -40,6 +40,18 @@ import torch
 MASKABLE = ("sdpa", "eager")
 
 
+def four_d_mask(allowed: torch.Tensor, attention: str) -> torch.Tensor:
+    """A (B, 1, queries, keys) mask of which keys each query sees, in the form ``attention``
+    takes: bool for sdpa, additive float for eager (transformers passes either through)."""
+    if attention not in MASKABLE:
+        raise ValueError(f"attention {attention!r} takes no 4D mask; allowed: "
+                         f"{', '.join(MASKABLE)}")
+    if attention == "eager":
+        return torch.zeros(allowed.shape, device=allowed.device).masked_fill(
+            ~allowed, torch.finfo(torch.float32).min)
+    return allowed
+
+
 @dataclass
 class PackedRows:
     input_ids: torch.Tensor  # (G, Lp): one packed sequence per group
@@ -113,10 +125,7 @@ def pack_rows(input_ids: torch.Tensor, attention_mask: torch.Tensor,
     allowed = real & (pos_k <= pos_q) & ((seg_k == seg_q)
                                          | ((seg_k == 0) & (pos_k < prefix_of[:, :, None])))
     allowed |= torch.eye(packed_width, dtype=torch.bool, device=device)
-    mask = allowed[:, None]
-    if attention == "eager":
-        mask = torch.zeros(mask.shape, device=device).masked_fill(
-            ~mask, torch.finfo(torch.float32).min)
+    mask = four_d_mask(allowed[:, None], attention)
     # Where each unpacked position is read from in the flat (G * Lp) packing; padding reads
     # slot 0 of its group (never scored: its label is -100).
     group_of = {row: g for g, group in enumerate(groups) for row in group}
