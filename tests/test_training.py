@@ -7,7 +7,7 @@ import torch
 
 from sftdpo.compute import training_flops
 from sftdpo.modeling import load_base_model, load_tokenizer, load_with_adapter
-from sftdpo.pairs import PairContext, hardest_wrong_label_pairs
+from sftdpo.pairs import PairContext, hardest_wrong_label_pairs, with_reference
 from sftdpo.tasks import BUILTIN_TASKS
 from sftdpo.training import (
     build_dpo_trainer,
@@ -167,6 +167,29 @@ def test_the_pairs_jobs_log_probabilities_are_the_reference_trl_precomputes(
     torch.testing.assert_close(torch.tensor(trainer.train_dataset["ref_rejected_logps"]),
                                torch.tensor([p["rejected_logprob"] for p in pairs]), atol=1e-4,
                                rtol=0)
+
+
+def test_pairs_of_any_strategy_get_the_reference_trl_precomputes(tiny_model_dir, sft_adapter,
+                                                                 tmp_path):
+    """with_reference scores the pairs a strategy left without log-probabilities (several-token
+    answers here, as degraded summaries or on-policy answers have): TRL's pass agrees."""
+    items = TASK.build_items(6, 3)
+    pairs = [pair | {"rejected": f"Probably {pair['rejected']}, though the note is unclear."}
+             for pair in first_wrong_label_pairs(items)]
+    context = PairContext(model=load_with_adapter(tiny_model_dir, SPEC, sft_adapter, "cpu"),
+                          tokenizer=load_tokenizer(tiny_model_dir), task=TASK, items=items,
+                          seed=0, max_new_tokens=8, batch_size=4)
+    recorded = with_reference(context, pairs, context_length=512)
+    trainer = build_dpo_trainer(tiny_model_dir, SPEC, sft_adapter, recorded,
+                                reference_settings(from_pairs=False), seed=0, device="cpu",
+                                out_dir=tmp_path / "dpo")
+    assert trainer.args.precompute_ref_log_probs  # TRL's own pass ran
+    for side in ("chosen", "rejected"):
+        torch.testing.assert_close(torch.tensor(trainer.train_dataset[f"ref_{side}_logps"]),
+                                   torch.tensor([p[f"{side}_logprob"] for p in recorded]),
+                                   atol=1e-4, rtol=0)
+    # A pair longer than the context is one DPO truncates: no pair gets values then.
+    assert with_reference(context, pairs, context_length=20) == pairs
 
 
 def test_dpo_reads_its_reference_from_the_pairs_and_runs_no_reference_pass(

@@ -193,8 +193,11 @@ def contiguous_head_input(model) -> None:
     model.get_output_embeddings().register_forward_pre_hook(_contiguous_input)
 
 
-def load_with_adapter(model_dir, spec: dict, adapter_dir, device: str, trainable: bool = False):
-    """Base model plus a LoRA adapter; merged for speed when only inference is needed."""
+def load_with_adapter(model_dir, spec: dict, adapter_dir, device: str, trainable: bool = False,
+                      merge: bool = True):
+    """Base model plus a LoRA adapter; for inference merged into the weights for speed,
+    unless ``merge`` is false: merging rounds the adapter into bf16 weights, so the merged
+    model's log-probabilities are not quite those of the model as trained."""
     from peft import PeftModel
 
     base = load_base_model(model_dir, spec, device, for_training=trainable)
@@ -202,7 +205,7 @@ def load_with_adapter(model_dir, spec: dict, adapter_dir, device: str, trainable
         model = base
     else:
         model = PeftModel.from_pretrained(base, adapter_dir, is_trainable=trainable)
-        if not trainable and quantization_config(spec) is None:
+        if merge and not trainable and quantization_config(spec) is None:
             model = model.merge_and_unload()
     if not trainable:
         contiguous_head_input(model)

@@ -17,6 +17,10 @@ they reject. Every pair records the strategy that made it, so a fallback is visi
 * ``user_pairs``: the chosen and rejected answers the user's data brings in its columns
   (training rows without them make no pair).
 
+Whatever the strategy, :func:`with_reference` then gives every pair both answers'
+log-probabilities under the SFT model, where the strategy did not already, so DPO reads its
+reference from the pairs and runs no reference pass of its own.
+
 An item no strategy can pair is dropped, not fatal: ``PairContext.dropped`` lists it with
 where it came from and why, :func:`pair_counts` makes the pairs job's ``counts.json``, and
 :func:`check_enough_pairs` fails the job only when fewer than ``pairs.min_share`` of the
@@ -31,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .data import normalised
-from .inference import generate_answers
+from .inference import answer_logprobs, generate_answers, render_completion, render_prompt
 from .scoring import candidate_logprobs, most_likely
 from .tasks.base import Task
 from .tasks.summary_degraders import contradict_fact, drop_key_facts
@@ -247,6 +251,34 @@ def user_pairs(ctx: PairContext) -> list[dict]:
             f"answers in the data (tasks.{ctx.task.name}.data.columns.chosen / .rejected), "
             f"and none of the {len(ctx.items)} training items has both")
     return pairs
+
+
+def with_reference(ctx: PairContext, pairs: list[dict], context_length: int) -> list[dict]:
+    """``pairs`` with every pair's ``chosen_logprob`` and ``rejected_logprob`` under the SFT
+    model (``ctx.model``), scored here where the strategy has not recorded them: the values
+    TRL's reference pass would compute (tests/test_training.py), at the cost of scoring two
+    answers after a prompt that runs once. Unchanged where any pair's prompt and answer exceed
+    ``context_length`` tokens: DPO truncates that pair, so only its own pass gives the value."""
+    missing = [pair for pair in pairs if "chosen_logprob" not in pair]
+    if not missing:
+        return pairs
+    tokenizer = ctx.tokenizer
+
+    def length(text: str) -> int:
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    for pair in missing:
+        prompt = length(render_prompt(tokenizer, pair["prompt"]))
+        if any(prompt + length(render_completion(tokenizer, pair["prompt"], pair[side]))
+               > context_length for side in ("chosen", "rejected")):
+            return pairs
+    scored = iter(answer_logprobs(ctx.model, tokenizer, [pair["prompt"] for pair in missing],
+                                  [[pair["chosen"], pair["rejected"]] for pair in missing],
+                                  ctx.batch_size))
+    return [pair if "chosen_logprob" in pair
+            else pair | dict(zip(("chosen_logprob", "rejected_logprob"), next(scored),
+                                 strict=True))
+            for pair in pairs]
 
 
 def pair_counts(ctx: PairContext, pairs: list[dict], strategy: str) -> dict:
