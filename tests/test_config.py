@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sftdpo.config import ConfigError, check_config, check_yaml_keys
+from sftdpo.config import ConfigError, check_config, check_yaml_keys, task_model_spec
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
@@ -75,6 +75,8 @@ def test_shipped_configs_are_valid(name):
          "needs 2 items (one per class); allowed: at least 1500 items"),
         (lambda c: c["tasks"]["provider_triage"].update(n_items=20),
          "tasks.provider_triage.n_items: 20 items are too few"),
+        (lambda c: c["tasks"]["provider_triage"].update(attention="flash_attention_2"),
+         "tasks.provider_triage.attention: 'flash_attention_2' is not one of ['sdpa', 'eager']"),
         (lambda c: c["dpo"].update(loss_type=["sigmoid", "sft"], loss_weights=[1.0]),
          "dpo.loss_weights: 1 weight(s) for 2 loss_type term(s) (sigmoid, sft); allowed: one "
          "weight per loss_type term"),
@@ -87,6 +89,19 @@ def test_errors_name_the_key_and_what_is_allowed(change, expected):
         check_config(config, SCHEMA, source="my.yaml")
     assert str(raised.value).startswith("my.yaml is not a valid experiment config:")
     assert expected in str(raised.value)
+
+
+def test_a_tasks_attention_replaces_the_models_for_its_jobs_only():
+    config = default_config()
+    model = config["models"]["smollm2-135m"]
+    tasks = config["tasks"]
+    assert model["attention"] == "eager"
+    assert tasks["hospital_course_summary"]["attention"] == "sdpa"
+    summary = task_model_spec(model, tasks["hospital_course_summary"])
+    assert summary == model | {"attention": "sdpa"}
+    assert model["attention"] == "eager"  # the model's entry is not changed
+    assert task_model_spec(model, tasks["provider_triage"]) is model
+    assert task_model_spec(model, None) is model  # a job of no task (the model job)
 
 
 def test_every_problem_is_listed_at_once():

@@ -9,7 +9,13 @@ min_version("9.0")
 
 # The workflow's package (workflow/sftdpo), installed by `pip install -e .` (make install).
 from sftdpo import METHODS
-from sftdpo.config import JUDGE_MODEL_NAME, ConfigError, check_config, check_yaml_keys
+from sftdpo.config import (
+    JUDGE_MODEL_NAME,
+    ConfigError,
+    check_config,
+    check_yaml_keys,
+    task_model_spec,
+)
 from sftdpo.data import check_user_data
 from sftdpo.metrics import ALL_METRICS, evaluated
 from sftdpo.selection import candidates, scalar_settings
@@ -117,8 +123,18 @@ def outputs_of(rule_output, keys):
     return [expand(rule_output, **dict(zip(names, key)))[0] for key in keys]
 
 
+# Training (SFT, pairs, DPO) goes first wherever jobs wait for a core: each task's chain of
+# them is the DAG's longest path, and generation and scoring fill the cores around it (in the
+# default run on 2 cores, clinical reasoning's pairs had waited 9 minutes for base answers,
+# leaving one core idle at the end).
+TRAINING_PRIORITY = 1
+
+
 def model_spec(wildcards):
-    return MODEL_SPECS[wildcards.model]
+    """The model's config entry; a task's jobs take the task's attention where it sets one."""
+    task = getattr(wildcards, "task", None)
+    return task_model_spec(MODEL_SPECS[wildcards.model],
+                           config["tasks"][task] if task is not None else None)
 
 
 def task_spec(wildcards):

@@ -13,6 +13,7 @@ if "dpo" not in TUNED:
             settings=training_settings("dpo"),
             seed=lambda wildcards: int(wildcards.seed),
         threads: 8
+        priority: TRAINING_PRIORITY
         resources:
             gpu=1,
         log:

@@ -16,6 +16,7 @@ rule pairs:
         batch_size=config["generation"]["batch_size"],
         seed=lambda wildcards: int(wildcards.seed),
     threads: 8
+    priority: TRAINING_PRIORITY
     resources:
         gpu=1,
     log:

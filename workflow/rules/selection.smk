@@ -33,6 +33,7 @@ if TUNED:
                 context_length=config["context_length"],
                 seed=lambda wildcards: int(wildcards.seed),
             threads: 8
+            priority: TRAINING_PRIORITY
             resources:
                 gpu=1,
             log:
@@ -61,6 +62,7 @@ if TUNED:
                 settings=candidate_settings("dpo"),
                 seed=lambda wildcards: int(wildcards.seed),
             threads: 8
+            priority: TRAINING_PRIORITY
             resources:
                 gpu=1,
             log:

@@ -17,6 +17,7 @@ if "sft" not in TUNED:
             context_length=config["context_length"],
             seed=lambda wildcards: int(wildcards.seed),
         threads: 8
+        priority: TRAINING_PRIORITY
         resources:
             gpu=1,
         log:

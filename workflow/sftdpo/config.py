@@ -220,3 +220,10 @@ def check_config(config: dict, schema_path: str | Path, source: str = "config") 
         lines = [f"  {problem}" for problem in problems]
     if lines:
         raise ConfigError(f"{source} is not a valid experiment config:\n" + "\n".join(lines))
+
+
+def task_model_spec(model_spec: dict, task_spec: dict | None) -> dict:
+    """The model entry a task's jobs load the model by: the task's ``attention`` in place of
+    the model's where the task sets one (a speed choice: its answers do not depend on it)."""
+    attention = (task_spec or {}).get("attention")
+    return model_spec if attention is None else model_spec | {"attention": attention}
