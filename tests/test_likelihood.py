@@ -1,5 +1,7 @@
 """Evaluation by answer likelihood: records, metric names, paired tests, the schema's modes."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -106,3 +108,14 @@ def test_candidate_logprobs_need_two_candidates(tiny_model_dir):
     item = {"id": "q1", "text": "A case.", "label": "sepsis"}
     with pytest.raises(DataError, match="evaluation.mode: generate"):
         candidate_logprobs(None, load_tokenizer(tiny_model_dir), task, [item], 1)
+
+
+def test_the_score_job_imports_no_torch():
+    """Scoring reads answers and computes metrics: its job script's imports leave torch out
+    (about a second of each of the 18 score jobs' start)."""
+    script = (Path(__file__).resolve().parents[1] / "workflow/scripts/score.py").read_text()
+    imports = "\n".join(line for line in script.splitlines() if line.startswith("from "))
+    code = f"import sys\n{imports}\nprint('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == "False"

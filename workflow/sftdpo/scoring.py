@@ -3,7 +3,6 @@ answers by the model's log-probability, and scores the answer against the item."
 
 from __future__ import annotations
 
-from .inference import answer_logprobs
 from .tasks.base import Task
 from .userdata import DataError
 
@@ -21,6 +20,8 @@ def candidate_logprobs(model, tokenizer, task: Task, items: list[dict],
                 f"at least two candidate answers (labels, or an item's options or answers), and "
                 f"this item has {len(answers or [])}; evaluate with evaluation.mode: generate, "
                 "or give the item its options")
+    from .inference import answer_logprobs  # torch: model jobs only, not the score job
+
     logprobs = answer_logprobs(
         model, tokenizer, [task.prompt_messages(item) for item in items],
         [[task.answer_text(item, a) for a in answers]
