@@ -20,8 +20,10 @@ Prints, in one run, on the embedded model as the workflow materialises it
 4. model-job start-up: seconds from the interpreter's start to the first training step and
    to the first answer (generated, and by likelihood), in a fresh process as a job runs;
 5. evaluation items/s and parse failures by evaluation mode (generate, likelihood), and
-   likelihood as it ran before (sdpa attention, the output head fed a strided view, subnormal
-   floats computed) against now;
+   likelihood with the model set up as before (sdpa attention, the output head fed a strided
+   view, subnormal floats computed) against now; both score a prompt's answers packed in one
+   row after it (the per-answer copies of the prompt's cache that ran before are gone from
+   the code: 64 reasoning items took 25.8 s with them, 17.3 s packed, commit e84261b);
 6. one SFT job with 2 threads against two 1-thread SFT jobs side by side (tokens/s in all).
 
 A benchmark, not a test: it asserts nothing and takes about ten minutes on a 2-core CPU.

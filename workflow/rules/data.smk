@@ -34,6 +34,7 @@ rule check_context:
     params:
         task=task_spec,
         context_length=config["context_length"],
+    priority: TRAINING_PRIORITY
     log:
         out("logs/context/{model}/{task}.log"),
     conda:
