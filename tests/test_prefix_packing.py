@@ -45,19 +45,40 @@ def _tiny_backbone(attention: str):
     return LlamaModel(config).eval()
 
 
+# Each pair in a group of its own: pair 0's second row after its first, and so on.
+PAIRS = [[0, 3], [1, 4], [2, 5]]
+
+
 @pytest.mark.parametrize("attention", ["sdpa", "eager"])
-def test_packed_hidden_states_equal_the_unpacked_ones_at_every_real_token(attention):
+@pytest.mark.parametrize(("groups", "ran"), [
+    # Each pair its prompt once: 7+5-4, 4+6-4, 3+3-3 real tokens instead of 28.
+    (PAIRS, 8 + 6 + 3),
+    # All pairs in one sequence, a tree: pair 1's first row after the 3 tokens it shares with
+    # pair 0's, its second after the 4 it shares with its first (3 of them pair 0's), pair 2
+    # whole: 7 + 1 + 1 + 2 + 3 + 0.
+    ([[0, 3, 1, 4, 2, 5]], 14),
+])
+def test_packed_hidden_states_equal_the_unpacked_ones_at_every_real_token(attention, groups,
+                                                                          ran):
     ids, mask = _pair_batch()
     backbone = _tiny_backbone(attention)
     with torch.no_grad():
         expected = backbone(input_ids=ids, attention_mask=mask).last_hidden_state
-        share_prefixes(backbone, pair_groups)
+        share_prefixes(backbone, lambda *args: groups)
         packed = backbone(input_ids=ids, attention_mask=mask).last_hidden_state
     real = mask.bool()
     assert packed.shape == expected.shape
     torch.testing.assert_close(packed[real], expected[real], atol=1e-5, rtol=1e-5)
-    # Each pair ran its prefix once: 7+5-4, 4+6-4, 3+3-3 real tokens instead of 28.
-    assert backbone.forward.forward_only_tokens == 8 + 6 + 3
+    assert backbone.forward.forward_only_tokens == ran
+
+
+def test_dpo_pairs_are_grouped_by_the_cost_model():
+    ids, mask = _pair_batch()
+    lengths = mask.sum(1).tolist()
+    assert pair_groups(ids, lengths, lambda tokens, pairs: tokens) == [[0, 3, 1, 4, 2, 5]]
+    # Where attention dominates, a pair a sequence: its prompt still runs once.
+    assert pair_groups(ids, lengths, lambda tokens, pairs: pairs) == PAIRS
+    assert pair_groups(ids[:5], lengths[:5], lambda tokens, pairs: tokens) is None  # odd rows
 
 
 def _rows_sharing_a_start():
@@ -110,7 +131,7 @@ def test_the_cost_model_packs_a_long_shared_start_and_leaves_rows_that_share_not
 
 def test_packing_shares_exactly_the_common_prefix():
     ids, mask = _pair_batch()
-    packed = pack_rows(ids, mask, pair_groups(ids, [], None), "sdpa")
+    packed = pack_rows(ids, mask, PAIRS, "sdpa")
     # Pair 0: 7 tokens of the first row, then the second row's rest after its 4 shared ones.
     assert packed.input_ids[0, :8].tolist() == [5, 6, 7, 8, 9, 10, 11, 20]
     assert packed.position_ids[0, :8].tolist() == [0, 1, 2, 3, 4, 5, 6, 4]
@@ -121,10 +142,8 @@ def test_packing_shares_exactly_the_common_prefix():
 
 def test_a_batch_it_cannot_pack_goes_through_unchanged():
     ids, mask = _pair_batch()
-    assert pair_groups(ids[:5], [], None) is None  # an odd number of rows
-    groups = pair_groups(ids, [], None)
-    assert pack_rows(ids, mask.flip(1), groups, "sdpa") is None  # left padding
-    assert pack_rows(ids, mask, groups, "flash_attention_2") is None
+    assert pack_rows(ids, mask.flip(1), PAIRS, "sdpa") is None  # left padding
+    assert pack_rows(ids, mask, PAIRS, "flash_attention_2") is None
 
 
 def _pairs(n, seed):

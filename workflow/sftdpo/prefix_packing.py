@@ -4,16 +4,23 @@ In a causal model the hidden states of a prefix do not depend on what follows, s
 start with the same tokens can share them. Two uses, both switched by ``share_prompt``:
 
 - DPO: TRL runs a batch of B pairs as 2B rows, ``[prompt + chosen; prompt + rejected]``, so
-  rows i and B + i share the pair's whole prompt (answers of 1-3 tokens after ~150).
+  rows i and B + i share the pair's whole prompt (answers of 1-3 tokens after ~150), and the
+  pairs of a batch share the task's system turn.
 - SFT: every row of a batch starts with the task's system turn, about half of a triage or
-  radiology prompt; the rows are packed into a few sequences that hold it once each.
+  radiology prompt.
 
 A group of rows becomes one packed sequence: its first row whole, then each other row's rest
-after the prefix that row shares with the first:
+after the longest prefix it shares with an earlier row of the group (its parent):
 
     packed:    first row        | row 2's rest    | row 3's rest ...
     positions: 0..n1-1          | p2..n2-1        | p3..n3-1
-    attends:   causal           | the first row's tokens before p2, and its own rest, causally
+    attends:   causal           | its parent's tokens before p2 (and what the parent sees
+                                  there), and its own rest, causally
+
+so a DPO group ``[chosen 1, rejected 1, chosen 2, rejected 2 ...]`` holds the system turn once
+and each pair's prompt once: a tree of shared prefixes. How rows are grouped is a choice
+(:func:`cheapest_groups`): one long sequence holds the most once, but its attention grows with
+its length squared.
 
 and is unpacked into the rows the trainer expects: the shared prefix's hidden states are
 copied into every row, so their gradients add up as they do when each row runs it. Loss and
@@ -79,6 +86,30 @@ def common_prefix(a: list[int], b: list[int]) -> int:
     return shared
 
 
+def longest_shared(row: list[int], earlier: list[list[int]]) -> tuple[int, int]:
+    """The earlier row ``row`` shares the longest start with (the first of equals), and how
+    many tokens."""
+    shares = [common_prefix(row, other) for other in earlier]
+    parent = max(range(len(earlier)), key=shares.__getitem__)
+    return parent, shares[parent]
+
+
+def ancestor_limits(parents: list[int | None], branches: list[int]) -> list[list[int]]:
+    """``limits[s][t]``: the positions of segment t that segment s sees are those below it;
+    its own segment all (a large number), an ancestor's those below the lowest branch point
+    between them, any other segment none (0)."""
+    everything = 1 << 30
+    limits = [[0] * len(parents) for _ in parents]
+    for segment in range(len(parents)):
+        limits[segment][segment] = everything
+        current, limit = segment, everything
+        while parents[current] is not None:
+            limit = min(limit, branches[current])
+            current = parents[current]
+            limits[segment][current] = limit
+    return limits
+
+
 def pack_rows(input_ids: torch.Tensor, attention_mask: torch.Tensor,
               groups: list[list[int]], attention: str) -> PackedRows | None:
     """The rows of a right-padded (B, L) batch packed group by group (module docstring); each
@@ -92,22 +123,25 @@ def pack_rows(input_ids: torch.Tensor, attention_mask: torch.Tensor,
     device, width = input_ids.device, input_ids.shape[1]
     rows, lengths = input_ids.tolist(), lengths.tolist()
     local = [[0] * width for _ in rows]  # slot in its group's sequence, per unpacked position
-    packed = []  # per group: tokens, positions, segments, each segment's shared prefix
+    packed = []  # per group: tokens, positions, segments, and each segment's parent and branch
     for group in groups:
         first = group[0]
         tokens, positions = rows[first][:lengths[first]], list(range(lengths[first]))
-        segments, prefixes = [0] * lengths[first], [0]
+        segments, parents, branches = [0] * lengths[first], [None], [lengths[first]]
         local[first][:lengths[first]] = positions
         for segment, row in enumerate(group[1:], start=1):
             length = lengths[row]
-            shared = common_prefix(rows[row][:length], tokens[:lengths[first]])
+            parent, shared = longest_shared(rows[row][:length], [rows[r][:lengths[r]]
+                                                                 for r in group[:segment]])
             start = len(tokens)
             tokens += rows[row][shared:length]
             positions += range(shared, length)
             segments += [segment] * (length - shared)
-            prefixes.append(shared)
-            local[row][:length] = list(range(shared)) + list(range(start, start + length - shared))
-        packed.append((tokens, positions, segments, prefixes))
+            parents.append(parent)
+            branches.append(shared)
+            local[row][:length] = (local[group[parent]][:shared]
+                                   + list(range(start, start + length - shared)))
+        packed.append((tokens, positions, segments, ancestor_limits(parents, branches)))
     packed_width = max(len(tokens) for tokens, *_ in packed)
 
     def padded(values, fill):
@@ -116,14 +150,17 @@ def pack_rows(input_ids: torch.Tensor, attention_mask: torch.Tensor,
     ids = padded([p[0] for p in packed], rows[0][0])
     positions = padded([p[1] for p in packed], 0)
     segments = padded([p[2] for p in packed], -1)  # -1: padding
-    prefix_of = padded([[p[3][s] for s in p[2]] for p in packed], 0)
-    # A query sees keys at earlier positions of its own segment, and the first row's keys
-    # before its shared prefix; padding sees itself only, so no row of the mask is empty.
-    seg_q, seg_k = segments[:, :, None], segments[:, None, :]
+    most = max(len(p[3]) for p in packed)
+    limits = torch.zeros((len(packed), most, most), dtype=torch.long, device=device)
+    for g, p in enumerate(packed):
+        limits[g, :len(p[3]), :len(p[3])] = torch.tensor(p[3], device=device)
+    # A query sees keys at earlier positions of its own segment and of its ancestors' below
+    # the limit; padding sees itself only, so no row of the mask is empty.
+    seg_q, seg_k = segments.clamp(min=0)[:, :, None], segments.clamp(min=0)[:, None, :]
     pos_q, pos_k = positions[:, :, None], positions[:, None, :]
-    real = (seg_q >= 0) & (seg_k >= 0)
-    allowed = real & (pos_k <= pos_q) & ((seg_k == seg_q)
-                                         | ((seg_k == 0) & (pos_k < prefix_of[:, :, None])))
+    real = (segments[:, :, None] >= 0) & (segments[:, None, :] >= 0)
+    limit = limits[torch.arange(len(packed), device=device)[:, None, None], seg_q, seg_k]
+    allowed = real & (pos_k <= pos_q) & (pos_k < limit)
     allowed |= torch.eye(packed_width, dtype=torch.bool, device=device)
     mask = four_d_mask(allowed[:, None], attention)
     # Where each unpacked position is read from in the flat (G * Lp) packing; padding reads
@@ -134,35 +171,45 @@ def pack_rows(input_ids: torch.Tensor, attention_mask: torch.Tensor,
     return PackedRows(ids, mask, positions, gather, sum(len(p[0]) for p in packed))
 
 
-def pair_groups(input_ids: torch.Tensor, lengths: list[int], cost) -> list[list[int]] | None:
-    """DPO's batch: rows i and B + i (chosen and rejected of one pair) together."""
-    rows = input_ids.shape[0]
-    if rows % 2 or rows == 0:
-        return None
-    return [[i, rows // 2 + i] for i in range(rows // 2)]
+def packed_length(rows: list[list[int]], lengths: list[int], group: list[int]) -> int:
+    """Tokens of ``group`` packed as :func:`pack_rows` packs it."""
+    heads = [rows[r][:lengths[r]] for r in group]
+    return lengths[group[0]] + sum(len(head) - longest_shared(head, heads[:k])[1]
+                                   for k, head in enumerate(heads[1:], start=1))
 
 
 def cheapest_groups(input_ids: torch.Tensor, lengths: list[int],
-                    cost: Callable[[int, int], float]) -> list[list[int]] | None:
-    """SFT's batch: consecutive rows in 1, 2, 4 ... groups, whichever the cost model finds
-    cheapest: one long sequence holds the shared start once but its attention grows with its
-    length squared. None where no grouping beats the rows run apart."""
+                    cost: Callable[[int, int], float],
+                    units: list[list[int]] | None = None) -> list[list[int]] | None:
+    """SFT's batch: consecutive rows (or ``units``, rows kept together in their order) in 1,
+    2, 4 ... groups, or one unit a group, whichever the cost model finds cheapest: one long
+    sequence holds the most once, but its attention grows with its length squared. None
+    where no grouping beats the rows run apart."""
     rows, count = input_ids.tolist(), len(lengths)
+    units = units or [[row] for row in range(count)]
     # Unpacked, every row runs padded to the longest.
     best, best_cost = None, cost(count * max(lengths), count * max(lengths) ** 2)
-    splits = 1
-    while splits < count:
-        size = math.ceil(count / splits)
-        groups = [list(range(start, min(start + size, count))) for start in range(0, count, size)]
-        packed = [lengths[g[0]] + sum(lengths[r] - common_prefix(rows[r][:lengths[r]],
-                                                                 rows[g[0]][:lengths[g[0]]])
-                                      for r in g[1:]) for g in groups]
+    splits = sorted({2 ** k for k in range(len(units).bit_length())} | {len(units)})
+    for size in sorted({math.ceil(len(units) / split) for split in splits}, reverse=True):
+        groups = [[row for unit in units[start:start + size] for row in unit]
+                  for start in range(0, len(units), size)]
+        packed = [packed_length(rows, lengths, group) for group in groups]
         # The packed sequences, padded to the longest of them.
         candidate = cost(len(groups) * max(packed), len(groups) * max(packed) ** 2)
         if candidate < best_cost:
             best, best_cost = groups, candidate
-        splits *= 2
     return best
+
+
+def pair_groups(input_ids: torch.Tensor, lengths: list[int],
+                cost: Callable[[int, int], float]) -> list[list[int]] | None:
+    """DPO's batch of B pairs as 2B rows, ``[chosen; rejected]``: the pairs (rows i and B + i)
+    in groups by :func:`cheapest_groups`; each pair's rejected row after its chosen one."""
+    rows = input_ids.shape[0]
+    if rows % 2 or rows == 0:
+        return None
+    return cheapest_groups(input_ids, lengths, cost,
+                           units=[[i, rows // 2 + i] for i in range(rows // 2)])
 
 
 class PrefixSharing:
