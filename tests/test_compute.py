@@ -164,15 +164,16 @@ def test_training_records_its_compute_with_every_non_padding_token_of_every_epoc
     assert sft["adapted_share"] == 1.0 and sft["evaluation_tokens"] == 2 * evaluated
     step, forward = 4 * blocks + 6 * adapters, 2 * (blocks + adapters)
     assert sft["flops"] == pytest.approx(sft["tokens"] * step + 2 * evaluated * forward)
-    # For inference the adapter is merged into the weights: it adds no FLOPs; unmerged (as on
-    # a quantised model) the active adapter runs once.
+    # For inference the adapter runs beside the weights (never merged): the active adapter
+    # once per token; the base model has none.
     tally = inference.TokenTally(prompt=10, generated=2, scored=3)
-    merged = load_with_adapter(tiny_model_dir, SPEC, sft_dir, "cpu")
-    head = head_parameters(merged)
-    assert inference_flops(merged, tally) == pytest.approx(15 * 2 * blocks + 2 * head * 5)
-    unmerged = load_with_adapter(tiny_model_dir, SPEC, sft_dir, "cpu", trainable=True)
-    assert trainable_parameters(unmerged) == adapters
-    assert inference_flops(unmerged, tally) == pytest.approx(15 * forward + 2 * head * 5)
+    base = load_with_adapter(tiny_model_dir, SPEC, None, "cpu")
+    head = head_parameters(base)
+    assert inference_flops(base, tally) == pytest.approx(15 * 2 * blocks + 2 * head * 5)
+    adapted = load_with_adapter(tiny_model_dir, SPEC, sft_dir, "cpu")
+    assert inference_flops(adapted, tally) == pytest.approx(15 * forward + 2 * head * 5)
+    assert trainable_parameters(load_with_adapter(tiny_model_dir, SPEC, sft_dir, "cpu",
+                                                  trainable=True)) == adapters
 
     pairs = [{"prompt": TASK.prompt_messages(i), "chosen": TASK.gold(i),
               "rejected": next(x for x in TASK.labels if x != TASK.gold(i))} for i in items[:5]]

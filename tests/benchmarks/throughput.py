@@ -183,7 +183,7 @@ def training(model_dir: Path, n_items: int, peak: float) -> None:
         # The pairs as the pairs job makes them from that SFT model (hardest wrong label, with
         # both answers' log-probabilities recorded); not part of any DPO row's time.
         pairs = hardest_wrong_label_pairs(PairContext(
-            model=load_with_adapter(model_dir, SPEC_NOW, sft_dir, "cpu", merge=False),
+            model=load_with_adapter(model_dir, SPEC_NOW, sft_dir, "cpu"),
             tokenizer=load_tokenizer(model_dir), task=task, items=train, seed=0,
             max_new_tokens=8, batch_size=16))
         dpo_rows = [("DPO  TRL defaults", lambda: trl_default_dpo(model_dir, sft_dir, pairs,
@@ -206,8 +206,8 @@ def training(model_dir: Path, n_items: int, peak: float) -> None:
             if label.endswith("reference pass"):
                 trl_reference = trainer.train_dataset
     # What reading the reference from the pairs changes: the pairs job's values (the SFT
-    # adapter unmerged, batches of 16 sharing a cache) against TRL's pass (the "ref" adapter,
-    # packed pairs).
+    # adapter beside the weights, batches of 16 sharing a cache) against TRL's pass (the
+    # "ref" adapter, packed pairs).
     gap = [abs((p["chosen_logprob"] - p["rejected_logprob"]) - (c - r)) for p, c, r in zip(
         pairs, trl_reference["ref_chosen_logps"], trl_reference["ref_rejected_logps"],
         strict=True)]

@@ -23,10 +23,7 @@ task = load_task_with_meta(sm.wildcards.task, sm.params.task, sm.input.meta)
 tokenizer = load_tokenizer(sm.input.model)
 strategy = pair_strategy(task, sm.params.task)
 context = PairContext(
-    # Unmerged, the SFT model as DPO runs it: the log-probabilities recorded here are DPO's
-    # reference, and merging rounds the adapter into bf16 weights (on the summaries' pairs
-    # the margins then differed from TRL's pass by 0.98 nats on average, unmerged 0.41).
-    model=load_with_adapter(sm.input.model, sm.params.spec, sm.input.sft, device, merge=False),
+    model=load_with_adapter(sm.input.model, sm.params.spec, sm.input.sft, device),
     tokenizer=tokenizer,
     task=task,
     items=read_fitted(task, sm.params.task, sm.input.train, sm.input.model, tokenizer,

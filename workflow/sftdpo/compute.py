@@ -32,8 +32,8 @@ with these fields (:meth:`JobMeter.record`), next to its output:
   carries over at ``exec``. MiB.
 
 FLOPs (``flops``), from N_b, the parameters of the decoder blocks (the per-token matmul weights;
-a 4-bit weight counts its unpacked size), N_a, the trainable (adapter) parameters (0 where
-the adapter is merged into the weights for inference, as on a model that is not quantised),
+a 4-bit weight counts its unpacked size), N_a, the adapter's parameters (the active adapter's,
+beside the weights: never merged; 0 for the base model),
 N_h, the LM head's, s, the share of the blocks the gradient flows through (from the top down
 to the lowest adapted block: 1 without ``top_layers``), and token counts T:
 
