@@ -45,6 +45,20 @@ def _tiny_backbone(attention: str):
     return LlamaModel(config).eval()
 
 
+def assert_packing_changes_no_hidden_state(ids, mask, attention, groups, ran):
+    """The rows packed by ``groups`` give the unpacked rows' hidden states at every real token,
+    and the backbone ran ``ran`` real tokens."""
+    backbone = _tiny_backbone(attention)
+    with torch.no_grad():
+        expected = backbone(input_ids=ids, attention_mask=mask).last_hidden_state
+        share_prefixes(backbone, lambda *args: groups)
+        packed = backbone(input_ids=ids, attention_mask=mask).last_hidden_state
+    real = mask.bool()
+    assert packed.shape == expected.shape
+    torch.testing.assert_close(packed[real], expected[real], atol=1e-5, rtol=1e-5)
+    assert backbone.forward.forward_only_tokens == ran
+
+
 # Each pair in a group of its own: pair 0's second row after its first, and so on.
 PAIRS = [[0, 3], [1, 4], [2, 5]]
 
@@ -60,16 +74,7 @@ PAIRS = [[0, 3], [1, 4], [2, 5]]
 ])
 def test_packed_hidden_states_equal_the_unpacked_ones_at_every_real_token(attention, groups,
                                                                           ran):
-    ids, mask = _pair_batch()
-    backbone = _tiny_backbone(attention)
-    with torch.no_grad():
-        expected = backbone(input_ids=ids, attention_mask=mask).last_hidden_state
-        share_prefixes(backbone, lambda *args: groups)
-        packed = backbone(input_ids=ids, attention_mask=mask).last_hidden_state
-    real = mask.bool()
-    assert packed.shape == expected.shape
-    torch.testing.assert_close(packed[real], expected[real], atol=1e-5, rtol=1e-5)
-    assert backbone.forward.forward_only_tokens == ran
+    assert_packing_changes_no_hidden_state(*_pair_batch(), attention, groups, ran)
 
 
 def test_dpo_pairs_are_grouped_by_the_cost_model():
@@ -101,15 +106,7 @@ def _rows_sharing_a_start():
 ])
 def test_rows_packed_after_their_shared_start_give_the_unpacked_hidden_states(attention, groups,
                                                                               ran):
-    ids, mask = _rows_sharing_a_start()
-    backbone = _tiny_backbone(attention)
-    with torch.no_grad():
-        expected = backbone(input_ids=ids, attention_mask=mask).last_hidden_state
-        share_prefixes(backbone, lambda *args: groups)
-        packed = backbone(input_ids=ids, attention_mask=mask).last_hidden_state
-    real = mask.bool()
-    torch.testing.assert_close(packed[real], expected[real], atol=1e-5, rtol=1e-5)
-    assert backbone.forward.forward_only_tokens == ran
+    assert_packing_changes_no_hidden_state(*_rows_sharing_a_start(), attention, groups, ran)
 
 
 def test_the_cost_model_packs_a_long_shared_start_and_leaves_rows_that_share_nothing():
