@@ -16,7 +16,6 @@ from sftdpo import inference
 from sftdpo.compute import (
     COLUMNS,
     ComputeRecordError,
-    JobMeter,
     block_parameters,
     compute_csv,
     compute_table,
@@ -34,6 +33,7 @@ from sftdpo.inference import (
     shared_prefix_length,
 )
 from sftdpo.modeling import load_base_model, load_tokenizer, load_with_adapter
+from sftdpo.runtime import JobMeter
 from sftdpo.tasks import BUILTIN_TASKS
 from sftdpo.training import build_dpo_trainer, build_sft_trainer, train_and_save
 
@@ -76,7 +76,7 @@ def test_the_cpu_meter_times_the_job_and_reads_the_peak_resident_memory():
     (null, not 0)."""
     code = textwrap.dedent("""
         import json, time
-        from sftdpo.compute import JobMeter
+        from sftdpo.runtime import JobMeter
         meter = JobMeter("cpu")
         time.sleep(0.2)
         with meter.measure():

@@ -182,10 +182,12 @@ def test_more_gpus_than_the_machine_has_is_an_error(tmp_path):
 
 
 def test_start_job_leases_before_torch_and_holds_the_gpu_after_it_returns(tmp_path):
-    """A job script's start, in a process of its own (it redirects the process's output)."""
+    """A job script's start, in a process of its own (it redirects the process's output).
+    Start-up runs without the garbage collector; the compute section with it, start-up's
+    objects frozen."""
     log = tmp_path / "job.log"
     code = textwrap.dedent(f"""
-        import fcntl, os, sys
+        import fcntl, gc, os, sys
         from types import SimpleNamespace
         from sftdpo.runtime import start_job
         sm = SimpleNamespace(log=[{str(log)!r}], resources={{"gpu": 1}}, threads=1,
@@ -203,6 +205,9 @@ def test_start_job_leases_before_torch_and_holds_the_gpu_after_it_returns(tmp_pa
         print("RESULT", os.environ["CUDA_VISIBLE_DEVICES"], meter.device, held)
         import torch
         print("SUBNORMAL", (torch.tensor([1e-39]) * 1.0).item())
+        print("COLLECTOR", gc.isenabled())
+        with meter.measure():
+            print("MEASURED", gc.isenabled(), gc.get_freeze_count() > 100_000)
     """)
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "7,9",
            "SFTDPO_GPU_LOCK_DIR": str(tmp_path / "locks")}
@@ -216,6 +221,7 @@ def test_start_job_leases_before_torch_and_holds_the_gpu_after_it_returns(tmp_pa
     assert "BITSANDBYTES False None" in text
     # Subnormal floats are flushed to zero (their slow path on x86 CPUs).
     assert "SUBNORMAL 0.0" in text
+    assert "COLLECTOR False" in text and "MEASURED True True" in text
 
 
 PROBE = textwrap.dedent("""

@@ -227,42 +227,56 @@ def report(label, seconds, tokens, flops, peak):
 
 
 # A job's start in a fresh interpreter: what the sft and generate scripts do, timed from the
-# interpreter's start (time.time() at the top of the code, against the parent's clock).
+# interpreter's start (time.time() at the top of the code, against the parent's clock). The
+# "job" variant starts as the scripts do (sftdpo.runtime.start_job: bitsandbytes kept out, the
+# garbage collector off until the compute section); "no-bnb" only keeps bitsandbytes out (the
+# jobs of 2d83c14 to b760b0f); "bnb" neither (before). READY goes to a copy of stdout taken
+# before start_job sends the output to the job's log.
 STARTUP = textwrap.dedent("""
-    import sys, time
+    import os, sys, time
     from types import SimpleNamespace
-    from sftdpo.runtime import skip_bitsandbytes, prepare_torch
-    if {skip}:
-        skip_bitsandbytes()
-    prepare_torch({threads}, 0)
+    from sftdpo.runtime import JobMeter, prepare_torch, skip_bitsandbytes, start_job
+    stamps = os.fdopen(os.dup(1), "w")
+    spec = {{"dtype": "bfloat16", "quantization": "none", "attention": "eager"}}
+    if "{variant}" == "job":
+        meter = start_job(SimpleNamespace(log=["{out}.log"], resources={{}}, threads={threads},
+                                          params=SimpleNamespace(seed=0)), spec)
+    else:
+        if "{variant}" == "no-bnb":
+            skip_bitsandbytes()
+        prepare_torch({threads}, 0)
+        meter = JobMeter("cpu")
     from sftdpo.tasks import BUILTIN_TASKS
     task = BUILTIN_TASKS["provider_triage"]
     items = task.build_items(16, 0)
-    spec = {{"dtype": "bfloat16", "quantization": "none", "attention": "eager"}}
     if "{what}" == "train":
         from transformers import TrainerCallback
-        from sftdpo.training import build_sft_trainer
+        from sftdpo.training import build_sft_trainer, train_and_save
         settings = {settings}
         class First(TrainerCallback):
             def on_step_begin(self, *args, **kwargs):
-                print("READY", time.time(), flush=True)
-                sys.exit(0)
+                print("READY", time.time(), file=stamps, flush=True)
+                os._exit(0)
         trainer = build_sft_trainer("{model_dir}", spec, task, items, items[:8], settings, 0,
                                     "cpu", __import__("pathlib").Path("{out}"))
         trainer.add_callback(First())
-        trainer.train()
+        train_and_save(trainer, "{out}", meter)
     else:
         from sftdpo.modeling import load_tokenizer, load_with_adapter
         tokenizer = load_tokenizer("{model_dir}")
         model = load_with_adapter("{model_dir}", spec, None, "cpu")
-        if "{what}" == "generate":
-            from sftdpo.inference import generate_answers
-            generate_answers(model, tokenizer, [task.prompt_messages(items[0])], 8, 1)
-        else:
-            from sftdpo.scoring import candidate_logprobs
-            candidate_logprobs(model, tokenizer, task, items[:1], 1)
-        print("READY", time.time(), flush=True)
+        with meter.measure():
+            if "{what}" == "generate":
+                from sftdpo.inference import generate_answers
+                generate_answers(model, tokenizer, [task.prompt_messages(items[0])], 8, 1)
+            else:
+                from sftdpo.scoring import candidate_logprobs
+                candidate_logprobs(model, tokenizer, task, items[:1], 1)
+        print("READY", time.time(), file=stamps, flush=True)
 """)
+STARTUP_VARIANTS = {"bnb": "bitsandbytes imported (before)",
+                    "no-bnb": "without bitsandbytes (b760b0f)",
+                    "job": "+ collector off (now)"}
 
 
 # The floor under every model job: the imports of torch and of transformers' Llama (without
@@ -289,15 +303,14 @@ def startup(model_dir: Path, threads: int) -> None:
     print(f"{'imports':10s} {'+ transformers Llama':32s} "
           f"{min(t['LLAMA'] - s for s, t in floor):5.1f}", flush=True)
     for what in ("train", "generate", "likelihood"):
-        for skip in (False, True):
+        for variant, name in STARTUP_VARIANTS.items():
             best = float("inf")
             for _ in range(3):
                 with tempfile.TemporaryDirectory() as tmp:
                     started, stamps = _timestamps(STARTUP.format(
-                        skip=skip, threads=threads, what=what, settings=NOW,
+                        variant=variant, threads=threads, what=what, settings=NOW,
                         model_dir=model_dir, out=Path(tmp) / "sft"))
                 best = min(best, stamps["READY"] - started)
-            name = "without bitsandbytes (now)" if skip else "bitsandbytes imported (before)"
             print(f"{what:10s} {name:32s} {best:5.1f}", flush=True)
 
 

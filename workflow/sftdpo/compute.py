@@ -1,7 +1,7 @@
 """What each training and generation job cost, and what DPO cost relative to SFT.
 
 Every GPU-capable job (sft, pairs, dpo, generate, judge) writes a compute record, a JSON object
-with these fields (:meth:`JobMeter.record`), next to its output:
+with these fields (:meth:`sftdpo.runtime.JobMeter.record`), next to its output:
 
 - ``device``: "cpu", or the CUDA device's name ("NVIDIA H100 80GB HBM3"; "N x name" for N GPUs).
 - ``flops``: the estimated floating-point operations of the job's forward and backward passes
@@ -74,16 +74,14 @@ from __future__ import annotations
 
 import json
 import math
-import resource
-import sys
-import time
 from collections.abc import Iterable, Mapping
-from contextlib import contextmanager
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from . import METHODS
+
+if TYPE_CHECKING:  # pandas only in the gather job: importing it costs every model job 0.2 s
+    import pandas as pd
 
 KEYS = ("model", "task", "seed", "stage", "method")
 MEASURES = ("flops", "cpu_seconds", "wall_seconds", "accelerator_seconds", "tokens",
@@ -213,63 +211,6 @@ class ComputeRecordError(ValueError):
     """A compute record lacks a field or holds a value of the wrong kind."""
 
 
-class JobMeter:
-    """Measures one job: the clock starts when the meter is made; :meth:`measure` brackets the
-    compute section; :meth:`record` gives the compute record. ``device`` is "cuda" or "cpu"."""
-
-    def __init__(self, device: str):
-        self.device = device
-        self.started = time.perf_counter()
-        self.cpu_started = time.process_time()
-        self.accelerator_seconds = 0.0 if device == "cuda" else None
-
-    @contextmanager
-    def measure(self):
-        """Count the block's wall time as accelerator time (on CUDA; nothing on a CPU)."""
-        if self.accelerator_seconds is None:
-            yield
-            return
-        import torch
-
-        torch.cuda.synchronize()
-        started = time.perf_counter()
-        yield
-        torch.cuda.synchronize()
-        self.accelerator_seconds += time.perf_counter() - started
-
-    def device_name(self) -> str:
-        if self.device != "cuda":
-            return self.device
-        import torch
-
-        count = torch.cuda.device_count()
-        name = torch.cuda.get_device_name(0)
-        return name if count == 1 else f"{count} x {name}"
-
-    def peak_memory_mib(self) -> float:
-        if self.device == "cuda":
-            import torch
-
-            return sum(torch.cuda.max_memory_allocated(index)
-                       for index in range(torch.cuda.device_count())) / 2**20
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        # Linux counts kibibytes, macOS bytes.
-        return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
-
-    def record(self, tokens: int, flops: float, **details) -> dict:
-        """The compute record (module docstring), with ``details`` added as they are."""
-        return {
-            "device": self.device_name(),
-            "flops": float(flops),
-            "cpu_seconds": time.process_time() - self.cpu_started,
-            "wall_seconds": time.perf_counter() - self.started,
-            "accelerator_seconds": self.accelerator_seconds,
-            "tokens": int(tokens),
-            "peak_memory_mib": self.peak_memory_mib(),
-            **details,
-        }
-
-
 def _is_number(value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -321,6 +262,8 @@ def compute_table(records: list[dict]) -> pd.DataFrame:
     """One row per job record (``COLUMNS``), ordered by model, task, seed and pipeline stage.
     Each record needs the key fields and the measures; ``source`` (its file) names it in
     errors."""
+    import pandas as pd
+
     if not records:
         raise ComputeRecordError("no compute records to gather")
     seen: dict[tuple, str] = {}
@@ -354,6 +297,8 @@ def dpo_over_sft_ratios(table: pd.DataFrame) -> pd.DataFrame:
     """Per model and task: DPO's measures divided by SFT's, per seed, then the mean over the
     seeds that have both stages (``n_seeds``). A ratio is NaN where either value is null
     (accelerator seconds on a CPU) or SFT's is 0. ``device``: the devices the two ran on."""
+    import pandas as pd
+
     keys = ["model", "task", "seed"]
     sft = table[table["stage"] == "sft"].set_index(keys)
     dpo = table[table["stage"] == "dpo"].set_index(keys)
@@ -378,6 +323,8 @@ def dpo_over_sft_ratios(table: pd.DataFrame) -> pd.DataFrame:
 def compute_csv(table: pd.DataFrame) -> pd.DataFrame:
     """``compute.csv``'s rows: every job of :func:`compute_table`, then the ``dpo_over_sft``
     row of each model and task (module docstring)."""
+    import pandas as pd
+
     ratios = dpo_over_sft_ratios(table).drop(columns="n_seeds")
     ratios = ratios.assign(seed=None, stage="dpo_over_sft", method=None)
     rows = pd.concat([table.astype(object), ratios[list(COLUMNS)].astype(object)],

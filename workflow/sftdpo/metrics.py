@@ -30,7 +30,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import stats
 
 UNPARSED = -1
 CONFIDENCE_LEVEL = 0.95
@@ -229,6 +228,8 @@ def paired_bootstrap_ci(
     if data[0].shape[-1] < 2:  # scipy needs two items; one item gives a point interval
         value = float(statistic(*data, axis=-1))
         return [value, value]
+    from scipy import stats  # here, not above: 0.3 s that every generate job would import
+
     result = stats.bootstrap(
         data,
         statistic,

@@ -198,11 +198,11 @@ def load_with_adapter(model_dir, spec: dict, adapter_dir, device: str, trainable
     merging rounds the adapter into the bf16 weights, and the merged SFT models of a default
     run gave another answer than the trained ones on 7-17% of test items (provider triage,
     radiology, clinical reasoning; likelihood); the adapter costs about a tenth more time."""
-    from peft import PeftModel
+    model = load_base_model(model_dir, spec, device, for_training=trainable)
+    if adapter_dir is not None:
+        from peft import PeftModel  # not for the base model's jobs: 0.1-0.2 s of start-up
 
-    base = load_base_model(model_dir, spec, device, for_training=trainable)
-    model = base if adapter_dir is None else PeftModel.from_pretrained(
-        base, adapter_dir, is_trainable=trainable)
+        model = PeftModel.from_pretrained(model, adapter_dir, is_trainable=trainable)
     if not trainable:
         contiguous_head_input(model)
     return model

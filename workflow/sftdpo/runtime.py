@@ -3,11 +3,13 @@ a model job also leases its GPU and starts its compute meter (:func:`start_job`)
 
 from __future__ import annotations
 
+import gc
 import os
+import resource
 import sys
-from contextlib import ExitStack
+import time
+from contextlib import ExitStack, contextmanager
 
-from .compute import JobMeter
 from .gpu import gpu_lease
 
 # The job's GPU lease, held until the process ends; the kernel drops the lock then, even when
@@ -55,12 +57,84 @@ def start_job(sm, spec: dict) -> JobMeter:
     """Start a job that runs the model of config entry ``spec``: log, bitsandbytes kept out
     unless the model is quantised, the GPUs of its ``resources: gpu=N`` leased (before
     anything initialises CUDA, which reads ``CUDA_VISIBLE_DEVICES`` once), threads and seed.
-    Returns the job's meter, whose clock starts now that the GPU is held."""
+    Returns the job's meter, whose clock starts now that the GPU is held.
+
+    Python's cyclic garbage collector is off from here to the compute section
+    (:meth:`JobMeter.measure`): importing transformers, PEFT and TRL after torch creates
+    objects by the million, and each full collection on the way scans them all. Measured by
+    tests/benchmarks/throughput.py on the 2-core CPU of README's "Speed on a CPU": first
+    training step 4.1 s with the collector on, 3.1 s off; first answer 3.3 s and 2.8 s."""
     from .modeling import resolve_device
 
+    gc.disable()
     redirect_output(sm.log[0])
     if spec.get("quantization", "none") == "none":
         skip_bitsandbytes()
     _JOB_LEASE.enter_context(gpu_lease(int(sm.resources.get("gpu", 0))))
     prepare_torch(sm.threads, sm.params.seed)
     return JobMeter(resolve_device())
+
+
+class JobMeter:
+    """Measures one job: the clock starts when the meter is made; :meth:`measure` brackets the
+    compute section; :meth:`record` gives the compute record (:mod:`sftdpo.compute`).
+    ``device`` is "cuda" or "cpu"."""
+
+    def __init__(self, device: str):
+        self.device = device
+        self.started = time.perf_counter()
+        self.cpu_started = time.process_time()
+        self.accelerator_seconds = 0.0 if device == "cuda" else None
+
+    @contextmanager
+    def measure(self):
+        """Count the block's wall time as accelerator time (on CUDA; nothing on a CPU).
+
+        The job's start-up ends here: where :func:`start_job` turned the garbage collector
+        off, what start-up loaded is frozen (kept out of every later collection: it lives as
+        long as the job) and the collector is turned back on for the compute section."""
+        if not gc.isenabled():
+            gc.freeze()
+            gc.enable()
+        if self.accelerator_seconds is None:
+            yield
+            return
+        import torch
+
+        torch.cuda.synchronize()
+        started = time.perf_counter()
+        yield
+        torch.cuda.synchronize()
+        self.accelerator_seconds += time.perf_counter() - started
+
+    def device_name(self) -> str:
+        if self.device != "cuda":
+            return self.device
+        import torch
+
+        count = torch.cuda.device_count()
+        name = torch.cuda.get_device_name(0)
+        return name if count == 1 else f"{count} x {name}"
+
+    def peak_memory_mib(self) -> float:
+        if self.device == "cuda":
+            import torch
+
+            return sum(torch.cuda.max_memory_allocated(index)
+                       for index in range(torch.cuda.device_count())) / 2**20
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        # Linux counts kibibytes, macOS bytes.
+        return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+
+    def record(self, tokens: int, flops: float, **details) -> dict:
+        """The compute record (:mod:`sftdpo.compute`), with ``details`` added as they are."""
+        return {
+            "device": self.device_name(),
+            "flops": float(flops),
+            "cpu_seconds": time.process_time() - self.cpu_started,
+            "wall_seconds": time.perf_counter() - self.started,
+            "accelerator_seconds": self.accelerator_seconds,
+            "tokens": int(tokens),
+            "peak_memory_mib": self.peak_memory_mib(),
+            **details,
+        }

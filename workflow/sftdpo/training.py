@@ -17,10 +17,11 @@ import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
-from .compute import RECORD_NAME, JobMeter, training_flops
+from .compute import RECORD_NAME, training_flops
 from .io import partial_dir
 from .modeling import load_base_model, load_tokenizer, load_with_adapter
 from .prefix_packing import cheapest_groups, pair_groups, share_prefixes
+from .runtime import JobMeter
 from .tasks.base import Task
 
 # TRL's private switch (trl/trainer/utils.py, TRL 1.16) read at every fused LM-head call.
