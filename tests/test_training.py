@@ -1,6 +1,10 @@
 """SFT and DPO wiring on the tiny model: what is trained, and what DPO's reference is."""
 
 import json
+import os
+import subprocess
+import sys
+import textwrap
 
 import pytest
 import torch
@@ -66,6 +70,31 @@ def test_sft_leaves_an_adapter_with_its_training_log(sft_adapter):
     history = json.loads((sft_adapter / "log_history.json").read_text())
     assert any("loss" in e for e in history) and any("eval_loss" in e for e in history)
     assert not sft_adapter.with_name("sft.partial").exists()
+
+
+def test_a_saved_adapter_config_does_not_depend_on_pythons_hash_seed(tiny_model_dir, tmp_path):
+    """Reruns give the same files: PEFT keeps target_modules as a set, whose order follows
+    the string hash seed each Python process draws."""
+    code = textwrap.dedent(f"""
+        from pathlib import Path
+        from types import SimpleNamespace
+        from peft import get_peft_model
+        from sftdpo.modeling import load_base_model, load_tokenizer
+        from sftdpo.training import lora_config, save_adapter
+        lora = {{**{SETTINGS["lora"]!r},
+                 "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "up_proj"]}}
+        model = get_peft_model(load_base_model({str(tiny_model_dir)!r}, {SPEC!r}, "cpu"),
+                               lora_config(lora, num_layers=2))
+        trainer = SimpleNamespace(model=model,
+                                  processing_class=load_tokenizer({str(tiny_model_dir)!r}),
+                                  state=SimpleNamespace(log_history=[{{}}], global_step=0))
+        save_adapter(trainer, Path(__import__("sys").argv[1]), {{}})
+    """)
+    for seed in ("1", "2"):
+        subprocess.run([sys.executable, "-c", code, str(tmp_path / seed)], check=True,
+                       timeout=120, env={**os.environ, "PYTHONHASHSEED": seed})
+    assert ((tmp_path / "1" / "adapter_config.json").read_bytes()
+            == (tmp_path / "2" / "adapter_config.json").read_bytes())
 
 
 def test_top_layers_adapt_only_the_last_blocks():

@@ -139,6 +139,12 @@ def save_adapter(trainer, out_dir: Path, compute: dict) -> None:
     trainer's step count and runtime (``compute.json``); all or nothing."""
     partial = partial_dir(out_dir)
     shutil.rmtree(partial, ignore_errors=True)
+    # PEFT holds target_modules as a set and writes it in the set's order, which follows
+    # Python's per-process string hashing: sorted, a rerun's adapter_config.json is the same
+    # file (peft 0.21, LoraConfig.save_pretrained; PEFT reads a list back as that set).
+    config = trainer.model.peft_config["default"]
+    if isinstance(config.target_modules, set):
+        config.target_modules = sorted(config.target_modules)
     trainer.model.save_pretrained(partial, selected_adapters=["default"])
     trainer.processing_class.save_pretrained(partial)
     state = trainer.state
