@@ -23,8 +23,8 @@ $(VENV)/.installed: pyproject.toml $(CONSTRAINTS)
 
 install: $(VENV)/.installed
 
-# One thread per model job, so two jobs run side by side on 2 cores: measured 247 tokens/s in
-# all against 159 for one 2-thread job (tests/benchmarks/throughput.py, "threads"; README,
+# One thread per model job, so two jobs run side by side on 2 cores: measured 266 tokens/s in
+# all against 152 for one 2-thread job (tests/benchmarks/throughput.py, "threads"; README,
 # "Speed on a CPU").
 MODEL_JOB_THREADS ?= 1
 
