@@ -229,9 +229,10 @@ def report(label, seconds, tokens, flops, peak):
 # A job's start in a fresh interpreter: what the sft and generate scripts do, timed from the
 # interpreter's start (time.time() at the top of the code, against the parent's clock). The
 # "job" variant starts as the scripts do (sftdpo.runtime.start_job: bitsandbytes kept out, the
-# garbage collector off until the compute section); "no-bnb" only keeps bitsandbytes out (the
-# jobs of 2d83c14 to b760b0f); "bnb" neither (before). READY goes to a copy of stdout taken
-# before start_job sends the output to the job's log.
+# garbage collector off until the compute section); "no-bnb" only keeps bitsandbytes out (as
+# the jobs of 2d83c14 to b760b0f started, less their imports of pandas, scipy and, for the base
+# model, PEFT); "bnb" neither (before). READY goes to a copy of stdout taken before start_job
+# sends the output to the job's log.
 STARTUP = textwrap.dedent("""
     import os, sys, time
     from types import SimpleNamespace
@@ -275,7 +276,7 @@ STARTUP = textwrap.dedent("""
         print("READY", time.time(), file=stamps, flush=True)
 """)
 STARTUP_VARIANTS = {"bnb": "bitsandbytes imported (before)",
-                    "no-bnb": "without bitsandbytes (b760b0f)",
+                    "no-bnb": "without bitsandbytes",
                     "job": "+ collector off (now)"}
 
 
