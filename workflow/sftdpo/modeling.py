@@ -45,8 +45,9 @@ def embedded_gguf_path() -> Path:
 
 def materialise_embedded(out_dir: Path, dtype: str) -> None:
     """De-quantise the embedded GGUF into a trainable safetensors model folder, its weights in
-    ``dtype``, the entry's: every job loads them in it, so none converts them again (0.13 s a
-    job for float32 to bfloat16) and the file is half the size (270 MB)."""
+    ``dtype``, the entry's: every job loads them in it, so none converts them again (a load
+    took 0.22 s from float32 to bfloat16, 0.11 s from bfloat16) and the file is half the size
+    (270 MB)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
     gguf = embedded_gguf_path()
