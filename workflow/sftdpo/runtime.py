@@ -61,9 +61,9 @@ def start_job(sm, spec: dict) -> JobMeter:
 
     Python's cyclic garbage collector is off from here to the compute section
     (:meth:`JobMeter.measure`): importing transformers, PEFT and TRL after torch creates
-    objects by the million, and each full collection on the way scans them all. Measured by
-    tests/benchmarks/throughput.py on the 2-core CPU of README's "Speed on a CPU": first
-    training step 4.1 s with the collector on, 3.1 s off; first answer 3.3 s and 2.8 s."""
+    objects by the million, and each full collection on the way scans them all: about a
+    second off the first training step and half a second off the first answer
+    (tests/benchmarks/throughput.py, start-up; the figures: README, "Speed on a CPU")."""
     from .modeling import resolve_device
 
     gc.disable()
