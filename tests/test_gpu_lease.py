@@ -6,6 +6,7 @@ import ast
 import fcntl
 import json
 import os
+import platform
 import signal
 import subprocess
 import sys
@@ -181,18 +182,42 @@ def test_more_gpus_than_the_machine_has_is_an_error(tmp_path):
         pass
 
 
+# Where glibc's malloc puts a 64 MiB block (a mapping of its own, or the heap) and whether
+# the heap still holds it once freed: mallinfo2 (glibc 2.33+) counts both.
+MALLOC_PROBE = textwrap.dedent("""
+    import ctypes, platform
+    class Mallinfo2(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_size_t) for name in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+            "fordblks", "keepcost")]
+    def malloc_probe():
+        if platform.libc_ver()[0] != "glibc":
+            return "not glibc"
+        libc = ctypes.CDLL(None)
+        libc.mallinfo2.restype = Mallinfo2
+        libc.malloc.restype = ctypes.c_void_p
+        libc.free.argtypes = [ctypes.c_void_p]
+        block = libc.malloc(64 << 20)
+        mapped = libc.mallinfo2().hblkhd >= 64 << 20
+        libc.free(block)
+        return mapped, libc.mallinfo2().arena >= 64 << 20
+""")
+
+
 def test_start_job_leases_before_torch_and_holds_the_gpu_after_it_returns(tmp_path):
     """A job script's start, in a process of its own (it redirects the process's output).
     Start-up runs without the garbage collector; the compute section with it, start-up's
-    objects frozen."""
+    objects frozen. Memory the job frees stays in its heap for the next tensors."""
     log = tmp_path / "job.log"
-    code = textwrap.dedent(f"""
+    code = MALLOC_PROBE + textwrap.dedent(f"""
         import fcntl, gc, os, sys
         from types import SimpleNamespace
         from sftdpo.runtime import start_job
         sm = SimpleNamespace(log=[{str(log)!r}], resources={{"gpu": 1}}, threads=1,
                              params=SimpleNamespace(seed=0))
+        before = malloc_probe()
         meter = start_job(sm, {{"quantization": "none"}})
+        print("MALLOC", before, malloc_probe())
         import peft
         from transformers.utils import is_bitsandbytes_available
         print("BITSANDBYTES", is_bitsandbytes_available(), sys.modules["bitsandbytes"])
@@ -222,6 +247,10 @@ def test_start_job_leases_before_torch_and_holds_the_gpu_after_it_returns(tmp_pa
     # Subnormal floats are flushed to zero (their slow path on x86 CPUs).
     assert "SUBNORMAL 0.0" in text
     assert "COLLECTOR False" in text and "MEASURED True True" in text
+    # glibc maps a 64 MiB block of its own and unmaps it when freed; after start_job the heap
+    # serves it and keeps it (sftdpo.runtime.keep_freed_memory).
+    if platform.libc_ver()[0] == "glibc":
+        assert "MALLOC (True, False) (False, True)" in text
 
 
 PROBE = textwrap.dedent("""

@@ -24,7 +24,10 @@ Prints, in one run, on the embedded model as the workflow materialises it
    view, subnormal floats computed) against now; both score a prompt's answers packed in one
    row after it (the per-answer copies of the prompt's cache that ran before are gone from
    the code: 64 reasoning items took 25.8 s with them, 17.3 s packed, commit e84261b);
-6. one SFT job with 2 threads against two 1-thread SFT jobs side by side (tokens/s in all).
+6. one SFT epoch in a fresh process with the memory it frees handed back to the kernel
+   (glibc's default) against kept (what start_job sets), on the summaries and on provider
+   triage: seconds, tokens/s, kernel seconds, page faults, peak memory;
+7. one SFT job with 2 threads against two 1-thread SFT jobs side by side (tokens/s in all).
 
 A benchmark, not a test: it asserts nothing and takes about ten minutes on a 2-core CPU.
 """
@@ -388,6 +391,53 @@ SIDE_BY_SIDE = textwrap.dedent("""
 """)
 
 
+# One SFT epoch in a fresh process with freed memory handed back to the kernel (glibc's
+# default) or kept (sftdpo.runtime.keep_freed_memory, which start_job calls); the kernel's
+# share of the time, the page faults and the peak resident memory come from getrusage.
+MEMORY = textwrap.dedent("""
+    import json, resource, tempfile, time
+    from pathlib import Path
+    from sftdpo.runtime import keep_freed_memory, prepare_torch, skip_bitsandbytes
+    skip_bitsandbytes()
+    if {keep}:
+        keep_freed_memory()
+    prepare_torch({threads}, 0)
+    from sftdpo.tasks import BUILTIN_TASKS
+    from sftdpo.training import build_sft_trainer, score_labelled_positions_only
+    task = BUILTIN_TASKS["{task}"]
+    items = task.build_items({n_items} + 1, 0)
+    trainer = build_sft_trainer("{model_dir}", {spec}, task, items[1:], items[:1], {settings},
+                                0, "cpu", Path(tempfile.mkdtemp()) / "sft")
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    started = time.perf_counter()
+    with score_labelled_positions_only():
+        trainer.train()
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    print("RESULT", json.dumps([trainer.state.num_input_tokens_seen,
+                                time.perf_counter() - started, after.ru_stime - before.ru_stime,
+                                after.ru_minflt - before.ru_minflt, after.ru_maxrss / 1024]))
+""")
+
+
+def memory(model_dir: Path, threads: int) -> None:
+    print("\n== memory: one SFT epoch, freed memory handed back to the kernel (glibc's default) "
+          "or kept (start_job)")
+    print(f"{'task':24s} {'freed memory':14s} {'epoch s':>8s} {'tok/s':>6s} {'kernel s':>8s} "
+          f"{'faults':>8s} {'peak MiB':>8s}")
+    # The summaries as the default config trains them (sdpa), 40 notes; provider triage.
+    for task, n_items, spec in (("hospital_course_summary", 40, {**SPEC, "attention": "sdpa"}),
+                                ("provider_triage", 64, SPEC_NOW)):
+        for keep, name in ((False, "handed back"), (True, "kept (now)")):
+            code = MEMORY.format(keep=keep, threads=threads, task=task, n_items=n_items,
+                                 spec=spec, settings=NOW, model_dir=model_dir)
+            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                 check=True).stdout
+            tokens, seconds, kernel, faults, peak = json.loads(next(
+                line for line in out.splitlines() if line.startswith("RESULT"))[7:])
+            print(f"{task:24s} {name:14s} {seconds:8.1f} {tokens / seconds:6.0f} {kernel:8.1f} "
+                  f"{faults:8d} {peak:8.0f}", flush=True)
+
+
 def threads_side_by_side(model_dir: Path, n_items: int) -> None:
     print(f"\n== threads: SFT on {n_items} items, one 2-thread job vs two 1-thread jobs at once")
 
@@ -417,7 +467,7 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--items", type=int, default=64, help="training items per run")
     parser.add_argument("--only", nargs="*", default=["training", "startup", "evaluation",
-                                                      "threads"])
+                                                      "memory", "threads"])
     args = parser.parse_args()
     model_dir = args.model_dir.resolve()
     peak = bf16_peak(args.threads)
@@ -429,6 +479,8 @@ def main():
     if "evaluation" in args.only:
         # The default config's generation.batch_size, which both modes batch by.
         evaluation(model_dir, 32, 16)
+    if "memory" in args.only:
+        memory(model_dir, args.threads)
     if "threads" in args.only:
         threads_side_by_side(model_dir, args.items)
 

@@ -3,14 +3,21 @@ a model job also leases its GPU and starts its compute meter (:func:`start_job`)
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import os
+import platform
 import resource
 import sys
 import time
 from contextlib import ExitStack, contextmanager
 
 from .gpu import gpu_lease
+
+# mallopt's parameter numbers (glibc's malloc.h).
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+# The largest value mallopt takes (a C int): 2 GiB.
+MALLOPT_MAX = 2**31 - 1
 
 # The job's GPU lease, held until the process ends; the kernel drops the lock then, even when
 # the process is killed.
@@ -53,6 +60,26 @@ def skip_bitsandbytes() -> None:
         sys.modules.setdefault("bitsandbytes", None)
 
 
+def keep_freed_memory() -> bool:
+    """Make glibc's malloc keep the memory a job frees for its next tensors instead of handing
+    it back to the kernel; True where it took effect (glibc), False elsewhere (nothing done).
+
+    By default glibc serves a block above its mmap threshold (which it raises as such blocks
+    are freed, but never past 32 MiB) with a fresh mapping and unmaps it when freed, and
+    trims the heap's free top. Every training step's large tensors (an eager attention map
+    of 8 summaries is 72 MB) then come from pages the kernel must fault in and zero again:
+    on this project's 2-core VM a third of a summaries SFT epoch's CPU time. PyTorch's CPU
+    performance guides advise preloading jemalloc or tcmalloc for the same reason; this is
+    glibc's own switch, from inside the job. The cost: the job keeps its peak heap until it
+    ends. Figures: tests/benchmarks/throughput.py, memory; README, "Speed on a CPU".
+    """
+    if platform.libc_ver()[0] != "glibc":
+        return False
+    libc = ctypes.CDLL(None)  # the C library this interpreter runs on
+    return bool(libc.mallopt(M_MMAP_THRESHOLD, MALLOPT_MAX)
+                and libc.mallopt(M_TRIM_THRESHOLD, MALLOPT_MAX))
+
+
 def start_job(sm, spec: dict) -> JobMeter:
     """Start a job that runs the model of config entry ``spec``: log, bitsandbytes kept out
     unless the model is quantised, the GPUs of its ``resources: gpu=N`` leased (before
@@ -63,10 +90,12 @@ def start_job(sm, spec: dict) -> JobMeter:
     (:meth:`JobMeter.measure`): importing transformers, PEFT and TRL after torch creates
     objects by the million, and each full collection on the way scans them all: about a
     second off the first training step and half a second off the first answer
-    (tests/benchmarks/throughput.py, start-up; the figures: README, "Speed on a CPU")."""
+    (tests/benchmarks/throughput.py, start-up; the figures: README, "Speed on a CPU").
+    Freed memory stays with the job (:func:`keep_freed_memory`)."""
     from .modeling import resolve_device
 
     gc.disable()
+    keep_freed_memory()
     redirect_output(sm.log[0])
     if spec.get("quantization", "none") == "none":
         skip_bitsandbytes()
