@@ -63,16 +63,38 @@ def test_batched_answer_logprobs_match_one_unpadded_forward_per_answer(tiny_mode
 def test_generation_answers_every_prompt_in_order(tiny_model_dir):
     tokenizer = load_tokenizer(tiny_model_dir)
     model = load_base_model(tiny_model_dir, SPEC, "cpu")
-    texts = ["a", "a much longer message " * 5, "b"]
+    texts = ["a much longer message " * 5, "a", "a medium message", "b"]
     prompts = [TASK.prompt_messages({"text": text}) for text in texts]
     answers, generated = generate_answers(model, tokenizer, prompts, max_new_tokens=3,
                                           batch_size=2)
-    assert len(answers) == 3 and all(isinstance(a, str) for a in answers)
-    assert 0 < generated <= 9
-    alone, _ = generate_answers(model, tokenizer, prompts[1:2], max_new_tokens=3, batch_size=1)
-    assert alone[0] == answers[1]  # left padding in a batch does not change the answer
+    assert 0 < generated <= 12
+    alone = [generate_answers(model, tokenizer, [prompt], max_new_tokens=3, batch_size=1)[0][0]
+             for prompt in prompts]
+    assert answers == alone  # left padding in a batch does not change an answer
 
 
+def test_generation_runs_prompts_by_length_and_answers_in_the_given_order(tiny_model_dir):
+    """A stand-in for ``generate`` answers each row with a token numbered by the row's
+    length: the batches hold prompts of neighbouring lengths, and each answer comes back at
+    its prompt's place."""
+    tokenizer = load_tokenizer(tiny_model_dir)
+    model = load_base_model(tiny_model_dir, SPEC, "cpu")
+    batch_lengths = []
+
+    def answer_with_length(input_ids, attention_mask, **kwargs):
+        lengths = attention_mask.sum(-1)
+        batch_lengths.append(lengths.tolist())
+        return torch.cat([input_ids, lengths[:, None]], dim=1)
+
+    model.generate = answer_with_length
+    texts = ["a much longer message " * 5, "a", "a medium message", "b b b"]
+    prompts = [TASK.prompt_messages({"text": text}) for text in texts]
+    answers, _ = generate_answers(model, tokenizer, prompts, max_new_tokens=1, batch_size=2)
+    lengths = [len(tokenizer(render_prompt(tokenizer, p), add_special_tokens=False)["input_ids"])
+               for p in prompts]
+    assert len(set(lengths)) == 4
+    assert answers == [tokenizer.decode([n], skip_special_tokens=True).strip() for n in lengths]
+    assert batch_lengths == [sorted(lengths)[:2], sorted(lengths)[2:]]
 
 
 def test_the_shared_start_leaves_every_prompt_a_token_of_its_own():
