@@ -70,8 +70,8 @@ def test_shipped_configs_are_valid(name):
          "split: validation 0.4 + test 0.6 = 1 leaves no items to train on; allowed: "
          "validation + test below 1"),
         (lambda c: c.update(split={"validation": 0.001, "test": 0.3}),
-         "tasks.urgency_triage.n_items: 370 items are too few for split.validation 0.001 and "
-         "split.test 0.3: the splits would get train 259, validation 0, test 111, and each "
+         "tasks.urgency_triage.n_items: 350 items are too few for split.validation 0.001 and "
+         "split.test 0.3: the splits would get train 245, validation 0, test 105, and each "
          "needs 2 items (one per class); allowed: at least 1500 items"),
         (lambda c: c["tasks"]["provider_triage"].update(n_items=20),
          "tasks.provider_triage.n_items: 20 items are too few"),
