@@ -52,6 +52,11 @@ def batches(items: Sequence, size: int) -> Iterator[Sequence]:
         yield items[start : start + size]
 
 
+def batches_by_length(lengths: Sequence[int], size: int) -> Iterator[Sequence[int]]:
+    """Indices of items in batches of ``size``, shortest first: a batch pads less."""
+    return batches(sorted(range(len(lengths)), key=lengths.__getitem__), size)
+
+
 @torch.inference_mode()
 def generate_answers(
     model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, batch_size: int
@@ -65,10 +70,9 @@ def generate_answers(
     tokenizer.padding_side = "left"
     texts = [render_prompt(tokenizer, messages) for messages in prompts]
     lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
-    order = sorted(range(len(texts)), key=lambda i: lengths[i])
     answer_of: dict[int, str] = {}
     generated_tokens = 0
-    for batch in batches(order, batch_size):
+    for batch in batches_by_length(lengths, batch_size):
         encoded = tokenizer([texts[i] for i in batch], return_tensors="pt", padding=True,
                             add_special_tokens=False)
         encoded = encoded.to(model.device)
@@ -109,9 +113,8 @@ def answer_logprobs(
     model.eval()
     prompt_ids = [tokenizer(render_prompt(tokenizer, messages), add_special_tokens=False)
                   ["input_ids"] for messages in prompts]
-    order = sorted(range(len(prompts)), key=lambda i: len(prompt_ids[i]))
     totals: dict[int, list[float]] = {}
-    for batch in batches(order, batch_size):
+    for batch in batches_by_length([len(ids) for ids in prompt_ids], batch_size):
         scored = _batch_logprobs(model, tokenizer, [prompt_ids[i] for i in batch],
                                  [[render_completion(tokenizer, prompts[i], a) for a in answers[i]]
                                   for i in batch])
