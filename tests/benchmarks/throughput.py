@@ -419,6 +419,12 @@ MEMORY = textwrap.dedent("""
 """)
 
 
+def result_line(stdout: str) -> list:
+    """The values a benchmark subprocess printed on its ``RESULT`` line (JSON)."""
+    return json.loads(next(line for line in stdout.splitlines()
+                           if line.startswith("RESULT"))[len("RESULT "):])
+
+
 def memory(model_dir: Path, threads: int) -> None:
     print("\n== memory: one SFT epoch, freed memory handed back to the kernel (glibc's default) "
           "or kept (start_job)")
@@ -432,8 +438,7 @@ def memory(model_dir: Path, threads: int) -> None:
                                  spec=spec, settings=NOW, model_dir=model_dir)
             out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                  check=True).stdout
-            tokens, seconds, kernel, faults, peak = json.loads(next(
-                line for line in out.splitlines() if line.startswith("RESULT"))[7:])
+            tokens, seconds, kernel, faults, peak = result_line(out)
             print(f"{task:24s} {name:14s} {seconds:8.1f} {tokens / seconds:6.0f} {kernel:8.1f} "
                   f"{faults:8d} {peak:8.0f}", flush=True)
 
@@ -447,9 +452,7 @@ def threads_side_by_side(model_dir: Path, n_items: int) -> None:
         return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
 
     def result(process):
-        out, _ = process.communicate()
-        return json.loads(next(line for line in out.splitlines()
-                               if line.startswith("RESULT"))[7:])
+        return result_line(process.communicate()[0])
 
     started = time.perf_counter()
     tokens, _ = result(start(2, "provider_triage"))
