@@ -207,12 +207,13 @@ def test_a_2x3_grid_runs_end_to_end_and_the_chosen_candidates_are_tested(tiny_mo
 def test_the_search_overlay_tunes_the_default_over_candidates_that_hold_its_values(tmp_path):
     """config/search.yaml over config/config.yaml (as Snakemake merges several --configfile
     files) plans every candidate of both methods for every task, and the default's single
-    learning rates are candidates of that search (config/README.md, "How the defaults were
-    chosen")."""
+    learning rates and beta are candidates of that search (config/README.md, "How the
+    defaults were chosen")."""
     default = default_config()
     search = yaml.safe_load((REPO / "config/search.yaml").read_text())
     for method in ("sft", "dpo"):
         assert default[method]["learning_rate"] in search[method]["learning_rate"]
+    assert default["dpo"]["beta"] in search["dpo"]["beta"]
     result = subprocess.run(
         [*SNAKEMAKE, "--directory", str(tmp_path), "-n", "--quiet", "rules", "--configfile",
          str(REPO / "config/config.yaml"), str(REPO / "config/search.yaml"), "--", "all"],
@@ -222,5 +223,6 @@ def test_the_search_overlay_tunes_the_default_over_candidates_that_hold_its_valu
               if len(line.split()) == 2 and line.split()[1].isdigit()}
     n_tasks = len(default["tasks"])
     assert counts["sft_candidate"] == n_tasks * len(search["sft"]["learning_rate"])
-    assert counts["dpo_candidate"] == n_tasks * len(search["dpo"]["learning_rate"])
+    assert counts["dpo_candidate"] == (
+        n_tasks * len(search["dpo"]["learning_rate"]) * len(search["dpo"]["beta"]))
     assert "sft" not in counts and "dpo" not in counts
