@@ -27,6 +27,10 @@ def test_shipped_configs_are_valid(name):
         (lambda c: c["sft"].update(learning_rat=1e-4),
          "sft: Unevaluated properties are not allowed ('learning_rat' was unexpected); "
          "allowed keys: epochs, learning_rate"),
+        # A section's own keys and the shared stage's, both listed.
+        (lambda c: c["dpo"].update(learning_rat=1e-4),
+         "allowed keys: epochs, learning_rate, batch_size"),
+        (lambda c: c["sft"].update(learning_rat=1e-4), "group_by_length, validation_loss"),
         (lambda c: c["models"]["smollm2-135m"].update(dtype="fp8"),
          "models.smollm2-135m.dtype: 'fp8' is not one of"),
         (lambda c: c["models"].update(llama={"source": "hub"}),

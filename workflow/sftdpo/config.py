@@ -89,9 +89,11 @@ def _branch_error(error: jsonschema.ValidationError) -> jsonschema.ValidationErr
 def _describe(error: jsonschema.ValidationError, schema: dict) -> str:
     if error.validator in {"additionalProperties", "unevaluatedProperties"}:
         resolved = error.schema
-        if "$ref" in resolved:
-            resolved = schema["$defs"][resolved["$ref"].rsplit("/", 1)[-1]] | resolved
-        known = ", ".join(resolved.get("properties", {})) or "none"
+        known = dict(resolved.get("properties", {}))
+        if "$ref" in resolved:  # a section that adds keys to a shared definition (sft, dpo)
+            known = schema["$defs"][resolved["$ref"].rsplit("/", 1)[-1]].get("properties",
+                                                                             {}) | known
+        known = ", ".join(known) or "none"
         return f"{error.message}; allowed keys: {known}"
     if error.validator == "required":
         return error.message
