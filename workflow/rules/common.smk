@@ -123,11 +123,12 @@ def outputs_of(rule_output, keys):
     return [expand(rule_output, **dict(zip(names, key)))[0] for key in keys]
 
 
-# Training (SFT, pairs, DPO) and the context check before it go first wherever jobs wait for
-# a core: each task's chain of them is the DAG's longest path, and generation and scoring fill
-# the cores around it (in a default run on 2 cores without this, clinical reasoning's pairs
-# waited 9 minutes for base answers, leaving one core idle at the end; with it on training
-# only, radiology's context check waited 12 minutes).
+# Training (SFT, pairs, DPO), and the model and context check it waits for, go first wherever
+# jobs wait for a core: each task's chain of them is the DAG's longest path, and generation and
+# scoring fill the cores around it (in a default run on 2 cores without this, clinical
+# reasoning's pairs waited 9 minutes for base answers, leaving one core idle at the end; with
+# it on training only, radiology's context check waited 12 minutes; without it on the model
+# job, that job started only after the first two data jobs).
 TRAINING_PRIORITY = 1
 
 

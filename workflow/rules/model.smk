@@ -5,6 +5,7 @@ rule model:
         directory("resources/models/{model}"),
     params:
         spec=model_spec,
+    priority: TRAINING_PRIORITY
     log:
         "logs/model/{model}.log",
     conda:
