@@ -43,7 +43,7 @@ TASK = BUILTIN_TASKS["provider_triage"]
 STAGE = {"epochs": 2, "batch_size": 4, "gradient_accumulation_steps": 1, "max_length": 1024,
          "lr_scheduler": "constant", "warmup_steps": 0, "gradient_checkpointing": False,
          "mixed_precision": "none", "group_by_length": False, "share_prompt": False,
-         "learning_rate": 1e-3}
+         "learning_rate": 1e-3, "validation_loss": "each_epoch"}
 SETTINGS = {
     "lora": {"r": 4, "alpha": 8, "dropout": 0.0, "top_layers": None,
              "target_modules": ["q_proj", "v_proj"]},

@@ -30,7 +30,7 @@ STAGE = {"epochs": 2, "batch_size": 4, "gradient_accumulation_steps": 1, "max_le
 SETTINGS = {
     "lora": {"r": 4, "alpha": 8, "dropout": 0.0, "top_layers": None,
              "target_modules": PROJECTIONS},
-    "sft": {**STAGE, "learning_rate": 5e-2},
+    "sft": {**STAGE, "learning_rate": 5e-2, "validation_loss": "each_epoch"},
     "dpo": {**STAGE, "epochs": 1, "learning_rate": 5e-2, "beta": 0.1,
             "loss_type": ["sigmoid"], "loss_weights": None,
             "precompute_reference": False, "precompute_batch_size": 8,

@@ -29,7 +29,7 @@ STAGE = {"epochs": 1, "batch_size": 4, "gradient_accumulation_steps": 1, "max_le
 SETTINGS = {
     "lora": {"r": 4, "alpha": 8, "dropout": 0.0, "top_layers": None,
              "target_modules": ["q_proj", "v_proj", "up_proj"]},
-    "sft": {**STAGE, "learning_rate": 5e-2},
+    "sft": {**STAGE, "learning_rate": 5e-2, "validation_loss": "end"},
     "dpo": {**STAGE, "learning_rate": 5e-2, "beta": 0.1,
             "loss_type": ["sigmoid"], "loss_weights": None,
             "precompute_reference": False, "precompute_batch_size": 8,
@@ -70,6 +70,24 @@ def test_sft_leaves_an_adapter_with_its_training_log(sft_adapter):
     history = json.loads((sft_adapter / "log_history.json").read_text())
     assert any("loss" in e for e in history) and any("eval_loss" in e for e in history)
     assert not sft_adapter.with_name("sft.partial").exists()
+
+
+@pytest.mark.parametrize("when, epochs", [("end", [2.0]), ("each_epoch", [1.0, 2.0])])
+def test_sft_computes_its_validation_loss_when_the_config_says(tiny_model_dir, tmp_path, when,
+                                                                epochs):
+    """``end``: one validation pass, after the last step (the callback; transformers has no
+    such strategy); ``each_epoch``: after each epoch. The log still ends with the trainer's
+    summary, which the compute record reads its runtime from."""
+    items = TASK.build_items(8, 0)
+    settings = {**SETTINGS, "sft": {**SETTINGS["sft"], "epochs": 2, "validation_loss": when}}
+    out = tmp_path / "sft"
+    trainer = build_sft_trainer(tiny_model_dir, SPEC, TASK, items[:4], items[4:], settings,
+                                seed=0, device="cpu", out_dir=out)
+    train_and_save(trainer, out)
+    history = json.loads((out / "log_history.json").read_text())
+    assert [entry["epoch"] for entry in history if "eval_loss" in entry] == epochs
+    assert [entry["step"] for entry in history if "eval_loss" in entry][-1] == 2
+    assert json.loads((out / "compute.json").read_text())["train_runtime"] > 0
 
 
 def test_a_saved_adapter_config_does_not_depend_on_pythons_hash_seed(tiny_model_dir, tmp_path):

@@ -52,7 +52,8 @@ LORA = {"r": 16, "alpha": 32, "dropout": 0.0, "top_layers": 8,
                            "down_proj"]}
 STAGE = {"epochs": 1, "batch_size": 8, "gradient_accumulation_steps": 1, "max_length": 640,
          "lr_scheduler": "constant", "warmup_steps": 2, "gradient_checkpointing": False,
-         "mixed_precision": "bf16", "group_by_length": True, "share_prompt": True}
+         "mixed_precision": "bf16", "group_by_length": True, "share_prompt": True,
+         "validation_loss": "end"}
 DPO = {"beta": 0.1, "loss_type": ["sigmoid"], "loss_weights": None,
        "precompute_reference": True, "precompute_batch_size": 32, "reference_from_pairs": True}
 # The workflow's settings now, and as they were before (commit d2113e1: LoRA dropout 0.05,
@@ -60,7 +61,8 @@ DPO = {"beta": 0.1, "loss_type": ["sigmoid"], "loss_weights": None,
 NOW = {"lora": LORA, "sft": {**STAGE, "learning_rate": 5e-4},
        "dpo": {**STAGE, **DPO, "learning_rate": 5e-5}}
 BEFORE = {"lora": {**LORA, "dropout": 0.05},
-          "sft": {**NOW["sft"], "group_by_length": False, "share_prompt": False},
+          "sft": {**NOW["sft"], "group_by_length": False, "share_prompt": False,
+                  "validation_loss": "each_epoch"},
           "dpo": {**NOW["dpo"], "group_by_length": False, "precompute_reference": False,
                   "share_prompt": False}}
 # The settings now, but every prompt run twice (DPO as TRL runs it): what sharing the prompt saves.

@@ -9,10 +9,10 @@
 * :func:`plot_confusion_matrices`: a label task's confusion matrix for each method, rows the
   reference label, columns the parsed answer plus an ``unparsed`` column (answers the parser
   could not read). Counts come from ``sklearn.metrics.confusion_matrix``; they are returned.
-* :func:`plot_training_curves`: SFT training loss by step with the validation loss after each
-  epoch, and DPO loss with the reward margin (chosen minus rejected implicit reward, TRL's
-  ``rewards/margins``) on a second axis. Missing keys or empty logs give an emptier panel,
-  never an error.
+* :func:`plot_training_curves`: SFT training loss by step with the validation loss where it
+  was computed (after the last step, or each epoch), and DPO loss with the reward margin
+  (chosen minus rejected implicit reward, TRL's ``rewards/margins``) on a second axis.
+  Missing keys or empty logs give an emptier panel, never an error.
 
 Figures are drawn on ``matplotlib.figure.Figure`` objects with the Agg canvas (no pyplot, no
 GUI, nothing left open). Output is deterministic: fixed colours and sizes, no date in the
@@ -335,8 +335,8 @@ def plot_training_curves(
     title: str,
     out_stem: str | Path,
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """SFT loss (and validation loss per epoch) on the left; DPO loss and reward margin on
-    the right, the margin on a second y axis. Logs are Trainer ``log_history`` lists.
+    """SFT loss (and validation loss, where computed) on the left; DPO loss and reward margin
+    on the right, the margin on a second y axis. Logs are Trainer ``log_history`` lists.
 
     Returns the plotted series by name (``sft_loss``, ``sft_eval_loss``, ``dpo_loss``,
     ``dpo_eval_loss``, ``dpo_margin``, ``dpo_eval_margin``), each (steps, values), empty
