@@ -52,12 +52,13 @@ def materialise_embedded(out_dir: Path, dtype: str) -> None:
 
     gguf = embedded_gguf_path()
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    # Each from_pretrained below parses the GGUF again unless handed what it would parse
-    # (about 3 s each), so the config is read once and passed on.
+    # from_pretrained works on a copy of the config it is given and adds the GGUF quantization
+    # settings to that copy; this one stays without them, for the plain model below.
     config = AutoConfig.from_pretrained(gguf.parent, gguf_file=gguf.name)
     loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, config=config)
-    # The loaded model carries transformers' GGUF quantizer, which save_pretrained refuses; a
-    # plain model built from its weights has none, and starts from them, not a random init.
+    # The loaded model carries transformers' GGUF quantizer, which save_pretrained refuses. A
+    # plain model built by from_pretrained from its weights has none and is not first
+    # random-initialised (constructing LlamaForCausalLM did that: about 3 s of the job).
     weights = {name: tensor.to(torch_dtype(dtype)) for name, tensor in loaded.state_dict().items()}
     plain = LlamaForCausalLM.from_pretrained(
         None, config=config, state_dict=weights, dtype=torch_dtype(dtype)
