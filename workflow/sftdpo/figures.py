@@ -400,7 +400,7 @@ def _loss_lines(ax, train, evaluation, epochs, loss_color, eval_color) -> list:
         handles += ax.plot(*train, color=loss_color, linewidth=1.2, label="loss (train)")
     if len(evaluation[0]):
         handles += ax.plot(*evaluation, "o", color=eval_color, markersize=5,
-                           label="loss (validation, per epoch)")
+                           label="loss (validation)")
         for step, value, epoch in zip(*evaluation, epochs, strict=True):
             if epoch is not None:
                 ax.annotate(f"epoch {epoch:g}", (step, value), textcoords="offset points",
