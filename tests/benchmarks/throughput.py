@@ -24,6 +24,8 @@ Prints, in one run, on the embedded model as the workflow materialises it
    view, subnormal floats computed) against now; both score a prompt's answers packed in one
    row after it (the per-answer copies of the prompt's cache that ran before are gone from
    the code: 64 reasoning items took 25.8 s with them, 17.3 s packed, commit e84261b);
+   and the ceiling on likelihood's items/s: its own forward FLOPs (the formula of its
+   compute record, sftdpo.compute.inference_flops) at the bf16 matmul peak of item 1;
 6. one SFT epoch in a fresh process with the memory it frees handed back to the kernel
    (glibc's default) against kept (what start_job sets), on the summaries and on provider
    triage: seconds, tokens/s, kernel seconds, page faults, peak memory;
@@ -320,8 +322,9 @@ def startup(model_dir: Path, threads: int) -> None:
             print(f"{what:10s} {name:32s} {best:5.1f}", flush=True)
 
 
-def evaluation(model_dir: Path, n_items: int, batch_size: int) -> None:
-    from sftdpo.inference import batches, generate_answers, render_prompt
+def evaluation(model_dir: Path, n_items: int, batch_size: int, peak: float) -> None:
+    from sftdpo.compute import inference_flops
+    from sftdpo.inference import TALLY, batches, generate_answers, render_prompt
     from sftdpo.modeling import load_base_model, load_tokenizer, load_with_adapter
     from sftdpo.scoring import candidate_logprobs
     from sftdpo.tasks import BUILTIN_TASKS, answer_tokens
@@ -349,9 +352,13 @@ def evaluation(model_dir: Path, n_items: int, batch_size: int) -> None:
                                       answer_tokens(task, {}), batch_size)
         generate_seconds = time.perf_counter() - started
         failures = sum(task.parse(a, i) is None for a, i in zip(answers, items, strict=True))
+        TALLY.prompt = TALLY.generated = TALLY.scored = 0
         started = time.perf_counter()
         candidate_logprobs(model, tokenizer, task, items, batch_size)
         likelihood_seconds = time.perf_counter() - started
+        # The ceiling: likelihood's own matmul FLOPs (real tokens only, the shared system turn
+        # once a batch) at the machine's bf16 matmul peak.
+        ceiling_seconds = inference_flops(model, TALLY) / peak
         print(f"{name:20s} generate   {n_items / generate_seconds:6.2f} items/s, "
               f"{failures}/{n_items} unparseable")
         print(f"{name:20s} likelihood before {n_items / before_seconds[name]:6.2f} items/s "
@@ -359,6 +366,10 @@ def evaluation(model_dir: Path, n_items: int, batch_size: int) -> None:
         print(f"{name:20s} likelihood {n_items / likelihood_seconds:6.2f} items/s, "
               f"0/{n_items} unparseable ({generate_seconds / likelihood_seconds:.1f}x generate, "
               f"{before_seconds[name] / likelihood_seconds:.1f}x before)", flush=True)
+        print(f"{name:20s} likelihood at the matmul peak {n_items / ceiling_seconds:6.2f} "
+              f"items/s ({generate_seconds / ceiling_seconds:.1f}x generate; now "
+              f"{ceiling_seconds / likelihood_seconds:.0%} of peak, "
+              f"{TALLY.processed / n_items:.0f} tokens an item)", flush=True)
         # What generation's own first step costs: every prompt whole, as generate runs it
         # (left-padded batches, the last position's logits only).
         started = time.perf_counter()
@@ -487,7 +498,7 @@ def main():
         startup(model_dir, args.threads)
     if "evaluation" in args.only:
         # The default config's generation.batch_size, which both modes batch by.
-        evaluation(model_dir, 32, 16)
+        evaluation(model_dir, 32, 16, peak)
     if "memory" in args.only:
         memory(model_dir, args.threads)
     if "threads" in args.only:
