@@ -71,9 +71,9 @@ def record(model="m", task="t", seed=0, stage="sft", method=None, device="cpu", 
 
 
 def test_the_cpu_meter_times_the_job_and_reads_the_peak_resident_memory():
-    """In a fresh process: 300 MiB written to must show in the peak; the clock runs from the
-    meter's start; the CPU time counts work, not sleep; a CPU has no accelerator seconds
-    (null, not 0)."""
+    """In a fresh process: 300 MiB written to must show in the peak, the 1 GiB of the process
+    that started it must not; the clock runs from the meter's start; the CPU time counts
+    work, not sleep; a CPU has no accelerator seconds (null, not 0)."""
     code = textwrap.dedent("""
         import json, time
         from sftdpo.runtime import JobMeter
@@ -86,9 +86,9 @@ def test_the_cpu_meter_times_the_job_and_reads_the_peak_resident_memory():
                 pass
         print(json.dumps(meter.record(tokens=7, flops=1e9, items=3)))
     """)
-    # Started from a small launcher: Linux carries the peak of the process that execs into a
-    # job over to the job (this test process holds the models of the tests before it).
-    launcher = ("import subprocess, sys; "
+    # Started from a launcher that has used 1 GiB: the job's peak is its own, not its
+    # starter's (on Linux getrusage carries the starter's over fork and exec).
+    launcher = ("import subprocess, sys; held = b'x' * 2**30; "
                 f"sys.exit(subprocess.call([sys.executable, '-c', {code!r}]))")
     result = subprocess.run([sys.executable, "-c", launcher], capture_output=True, text=True,
                             check=True, timeout=120)

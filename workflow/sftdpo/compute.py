@@ -27,9 +27,9 @@ with these fields (:meth:`sftdpo.runtime.JobMeter.record`), next to its output:
   answer tokens (:data:`sftdpo.inference.TALLY`; the record also gives the three counts).
 - ``peak_memory_mib``: on CUDA, ``torch.cuda.max_memory_allocated`` (the tensors' peak; the
   CUDA context and the allocator's cache are not in it), summed over the job's GPUs; on a CPU
-  the process's peak resident set (``ru_maxrss``), the Python runtime included; on Linux at
-  least the resident set of the process that started the job (Snakemake's), which the kernel
-  carries over at ``exec``. MiB.
+  the job process's peak resident set, the Python runtime included: on Linux the kernel's
+  ``VmHWM`` (``ru_maxrss`` there would keep the peak of Snakemake's process, which started
+  the job, across fork and exec), elsewhere ``ru_maxrss``. MiB.
 
 FLOPs (``flops``), from N_b, the parameters of the decoder blocks (the per-token matmul weights;
 a 4-bit weight counts its unpacked size), N_a, the adapter's parameters (the active adapter's,

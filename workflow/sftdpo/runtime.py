@@ -11,6 +11,7 @@ import resource
 import sys
 import time
 from contextlib import ExitStack, contextmanager
+from pathlib import Path
 
 from .gpu import gpu_lease
 
@@ -151,6 +152,15 @@ class JobMeter:
 
             return sum(torch.cuda.max_memory_allocated(index)
                        for index in range(torch.cuda.device_count())) / 2**20
+        # Linux: the kernel's high-water mark of this process's resident set. getrusage's
+        # ru_maxrss would keep the peak of the process that started the job (Snakemake's)
+        # across fork and exec.
+        status = Path("/proc/self/status")
+        if status.exists():
+            line = next((line for line in status.read_text().splitlines()
+                         if line.startswith("VmHWM:")), None)
+            if line is not None:
+                return int(line.split()[1]) / 2**10  # kB
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         # Linux counts kibibytes, macOS bytes.
         return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
