@@ -407,12 +407,12 @@ SIDE_BY_SIDE = textwrap.dedent("""
 # One SFT epoch in a fresh process with freed memory handed back to the kernel (glibc's
 # default) or kept (sftdpo.runtime.keep_freed_memory, which start_job calls); the kernel's
 # share of the time and the page faults come from getrusage, the peak resident memory from
-# the kernel's high-water mark of this process's memory (VmHWM): getrusage's ru_maxrss keeps
-# the benchmark's own peak, which the child had at fork, across the exec (Linux).
+# the job's compute meter (the kernel's VmHWM: getrusage's ru_maxrss keeps the benchmark's own
+# peak, which the child had at fork, across the exec on Linux).
 MEMORY = textwrap.dedent("""
     import json, resource, tempfile, time
     from pathlib import Path
-    from sftdpo.runtime import keep_freed_memory, prepare_torch, skip_bitsandbytes
+    from sftdpo.runtime import JobMeter, keep_freed_memory, prepare_torch, skip_bitsandbytes
     skip_bitsandbytes()
     if {keep}:
         keep_freed_memory()
@@ -428,11 +428,10 @@ MEMORY = textwrap.dedent("""
     with score_labelled_positions_only():
         trainer.train()
     after = resource.getrusage(resource.RUSAGE_SELF)
-    status = Path("/proc/self/status").read_text().splitlines()
-    peak_kib = int(next(line for line in status if line.startswith("VmHWM:")).split()[1])
     print("RESULT", json.dumps([trainer.state.num_input_tokens_seen,
                                 time.perf_counter() - started, after.ru_stime - before.ru_stime,
-                                after.ru_minflt - before.ru_minflt, peak_kib / 1024]))
+                                after.ru_minflt - before.ru_minflt,
+                                JobMeter("cpu").peak_memory_mib()]))
 """)
 
 
