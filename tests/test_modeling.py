@@ -1,7 +1,9 @@
 import pytest
+import torch
 
 from sftdpo.modeling import (
     ModelSourceError,
+    compute_dtype,
     load_base_model,
     load_tokenizer,
     load_with_adapter,
@@ -72,3 +74,15 @@ def test_an_inference_model_feeds_its_head_a_contiguous_input(tiny_model_dir):
             logits.append(model(input_ids=ids, logits_to_keep=1).logits)
     assert seen == [True, False]
     assert torch.equal(logits[0], logits[1])
+
+
+@pytest.mark.parametrize(("native", "expected"), [(True, torch.bfloat16), (False, torch.float32)])
+def test_bfloat16_computes_in_float32_on_a_cpu_without_it(monkeypatch, tiny_model_dir, native,
+                                                         expected):
+    # An AVX2-only CPU emulates bfloat16 matmuls (1 GFLOP/s against float32's 174 here).
+    for check in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
+        monkeypatch.setattr(torch.cpu, check, lambda native=native: native)
+    assert compute_dtype("bfloat16", "cpu") == expected
+    assert compute_dtype("float16", "cpu") == torch.float16
+    model = load_base_model(tiny_model_dir, {"source": "local", "dtype": "bfloat16"}, "cpu")
+    assert next(model.parameters()).dtype == expected

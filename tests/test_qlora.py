@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from sftdpo.inference import generate_answers
-from sftdpo.modeling import load_base_model, load_tokenizer, load_with_adapter
+from sftdpo.modeling import compute_dtype, load_base_model, load_tokenizer, load_with_adapter
 from sftdpo.tasks import BUILTIN_TASKS
 from sftdpo.training import build_dpo_trainer, build_sft_trainer, train_and_save
 
@@ -89,7 +89,8 @@ def test_nf4_spec_loads_every_projection_in_4bit(wide_model_dir):
         state = layer.weight.quant_state
         assert layer.weight.dtype == torch.uint8 and state.quant_type == "nf4", name
         assert state.nested, f"{name}: no double quantisation"
-        assert layer.compute_dtype == torch.bfloat16, name
+        # bfloat16, or float32 on a CPU without native bfloat16 (sftdpo.modeling.compute_dtype).
+        assert layer.compute_dtype == compute_dtype("bfloat16", "cpu"), name
     assert not isinstance(model.lm_head, bnb.nn.Linear4bit)
     with torch.no_grad():
         logits = model(input_ids=torch.tensor([[5, 17, 42, 99]])).logits

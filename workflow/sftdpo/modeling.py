@@ -115,6 +115,30 @@ def torch_dtype(name: str) -> torch.dtype:
     return {"bfloat16": torch.bfloat16, "float32": torch.float32, "float16": torch.float16}[name]
 
 
+def native_bfloat16(device: str) -> bool:
+    """Whether ``device`` computes in bfloat16 natively: a CUDA GPU that supports it, or a CPU
+    with AVX512-BF16 or AMX. Elsewhere torch emulates it: on an AVX2-only CPU a bfloat16
+    matmul ran at 1 GFLOP/s against 174 for float32 (2 threads; docs/benchmarks.md). The CPU
+    checks are torch's private ``torch.cpu._is_*_supported`` (torch 2.13); where a torch
+    lacks them, bfloat16 is taken as native, as before the check."""
+    if device == "cuda":
+        return torch.cuda.is_bf16_supported()
+    checks = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported",
+                                                           "_is_amx_tile_supported")]
+    if not all(callable(check) for check in checks):
+        return True
+    return any(check() for check in checks)
+
+
+def compute_dtype(name: str, device: str) -> torch.dtype:
+    """The dtype a model entry's ``dtype`` computes in on ``device``: as configured, except
+    bfloat16 on a device without native bfloat16, which computes in float32 (the same
+    weights, exactly widened; answers may differ in the last digits, as between CPU types)."""
+    if name == "bfloat16" and not native_bfloat16(device):
+        return torch.float32
+    return torch_dtype(name)
+
+
 def quantization_config(spec: dict):
     """bitsandbytes 4-bit NF4 settings for QLoRA, or None for full-precision weights."""
     if spec.get("quantization", "none") == "none":
@@ -125,7 +149,7 @@ def quantization_config(spec: dict):
         load_in_4bit=True,
         bnb_4bit_quant_type="nf4",
         bnb_4bit_use_double_quant=True,
-        bnb_4bit_compute_dtype=torch_dtype(spec["dtype"]),
+        bnb_4bit_compute_dtype=compute_dtype(spec["dtype"], resolve_device()),
     )
 
 
@@ -157,7 +181,8 @@ def keep_4bit_backward_on_cpu(model) -> None:
 
 
 def load_base_model(model_dir: str | Path, spec: dict, device: str, for_training: bool = False):
-    """The base model as the config asks: dtype, and 4-bit NF4 when ``quantization: nf4``.
+    """The base model as the config asks: dtype (:func:`compute_dtype`), and 4-bit NF4 when
+    ``quantization: nf4``.
 
     ``for_training`` readies a 4-bit base for QLoRA (PEFT's ``prepare_model_for_kbit_training``:
     base frozen, the unquantised norms and embeddings in float32); the trainers switch on
@@ -165,7 +190,11 @@ def load_base_model(model_dir: str | Path, spec: dict, device: str, for_training
     """
     from transformers import AutoModelForCausalLM
 
-    kwargs = {"dtype": torch_dtype(spec["dtype"])}
+    dtype = compute_dtype(spec["dtype"], device)
+    if dtype != torch_dtype(spec["dtype"]):
+        print(f"{device} has no native {spec['dtype']}: computing in {dtype} "
+              "(sftdpo.modeling.compute_dtype)")
+    kwargs = {"dtype": dtype}
     if spec.get("attention"):
         kwargs["attn_implementation"] = spec["attention"]
     quantization = quantization_config(spec)

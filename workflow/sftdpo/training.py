@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .compute import RECORD_NAME, training_flops
 from .io import partial_dir
-from .modeling import load_base_model, load_tokenizer, load_with_adapter
+from .modeling import load_base_model, load_tokenizer, load_with_adapter, native_bfloat16
 from .prefix_packing import cheapest_groups, pair_groups, share_prefixes
 from .runtime import JobMeter
 from .tasks.base import Task
@@ -126,7 +126,8 @@ def trainer_arguments(stage: dict, seed: int, device: str, out_dir: Path) -> dic
         "save_strategy": "no",
         "report_to": [],
         "use_cpu": device == "cpu",
-        "bf16": stage["mixed_precision"] == "bf16",
+        # bf16 autocast where the device has bfloat16 natively (sftdpo.modeling).
+        "bf16": stage["mixed_precision"] == "bf16" and native_bfloat16(device),
         "dataloader_num_workers": 0,
         "disable_tqdm": True,
         # The compute record's training tokens (sftdpo.compute).
