@@ -84,7 +84,7 @@ def test_likelihood_metrics_are_compared_on_the_likelihood_answers():
         by_method[method] = score_generations(TASK, test, [
             {"id": i["id"], "prediction": "none", "logprobs": logprobs_for(a)}
             for i, a in zip(test, answers, strict=True)])
-    table = compare_methods(by_method, ["accuracy", "likelihood_accuracy"], TASK.labels,
+    table = compare_methods({0: by_method}, ["accuracy", "likelihood_accuracy"], TASK.labels,
                             n_resamples=100)
     ranked = table[table["metric"] == "likelihood_accuracy"].set_index("comparison")
     assert ranked.loc["sft_vs_dpo", "a"] == pytest.approx(6 / 12)
@@ -92,7 +92,7 @@ def test_likelihood_metrics_are_compared_on_the_likelihood_answers():
     # As computed directly: every record's likelihood answer put on top.
     views = {m: [{**r, **{k: r["likelihood"][k] for k in ("parsed", "score")}} for r in rs]
              for m, rs in by_method.items()}
-    direct = compare_methods(views, ["accuracy"], TASK.labels, n_resamples=100)
+    direct = compare_methods({0: views}, ["accuracy"], TASK.labels, n_resamples=100)
     assert list(ranked["p_value"]) == list(direct.set_index("comparison")["p_value"])
     generated = table[table["metric"] == "accuracy"]
     assert (generated["a"] == 0).all() and (generated["p_value"] == 1).all()

@@ -19,15 +19,15 @@ from sftdpo.metrics import (
     per_class_report,
     record_indices,
 )
-from sftdpo.stats import COLUMNS, COMPARISONS, align, compare_methods, holm, mcnemar_exact
+from sftdpo.stats import align, compare_methods
 
 LABELS = ("A", "B", "C")
 LABEL_METRICS = METRICS_BY_KIND["label"]
 
 
-def compare_methods_labels(records_by_method, labels, **kwargs):
+def compare_methods_labels(records_by_seed, labels, **kwargs):
     """compare_methods with the metrics of a label task."""
-    return compare_methods(records_by_method, LABEL_METRICS, labels, **kwargs)
+    return compare_methods(records_by_seed, LABEL_METRICS, labels, **kwargs)
 FAST = 2000  # resamples where the exact count does not matter
 
 
@@ -175,7 +175,25 @@ def test_metrics_degenerate_cases():
         method_metrics([], LABEL_METRICS, LABELS)
 
 
+def test_group_intervals_draw_a_groups_items_together():
+    # Ten groups of eight items, each group all right or all wrong: resampled by group the
+    # interval is that of 10 draws, not 80.
+    records = [{**r, "unit": f"g{k // 8}"} for k, r in enumerate(
+        make(["A"] * 80, ["A" if (k // 8) % 2 else "B" for k in range(80)]))]
+    plain = [{key: v for key, v in r.items() if key != "unit"} for r in records]
+    grouped = method_metrics(records, ("accuracy",), LABELS, n_resamples=FAST, seed=1)
+    items = method_metrics(plain, ("accuracy",), LABELS, n_resamples=FAST, seed=1)
+    assert grouped["accuracy"] == items["accuracy"] == 0.5
+    width = {name: m["accuracy_ci"][1] - m["accuracy_ci"][0]
+             for name, m in (("grouped", grouped), ("items", items))}
+    assert width["grouped"] > 2 * width["items"]
+
+
 # ---------------------------------------------------------------- stats
+
+
+def one_seed(records_by_method):
+    return {0: records_by_method}
 
 
 def test_mcnemar_accuracy_by_hand():
@@ -185,23 +203,18 @@ def test_mcnemar_accuracy_by_hand():
     refs = ["A"] * 20
     pa = ["A" if x else "B" for x, _ in pattern]
     pb = ["A" if y else "C" for _, y in pattern]
-    recs = {"a": make(refs, pa), "b": make(refs, pb)}
+    recs = one_seed({"a": make(refs, pa), "b": make(refs, pb)})
     table = compare_methods_labels(recs, LABELS, n_resamples=FAST, comparisons=[("a", "b")])
     row = table.set_index("metric").loc["accuracy"]
     # exact McNemar = two-sided binomial test of 2 successes in 10 discordant pairs:
     #   p = 2 * (C(10,0) + C(10,1) + C(10,2)) / 2**10 = 2 * 56 / 1024 = 0.109375
     assert row["p_value"] == pytest.approx(0.109375, abs=1e-12)
     assert row["p_value"] == pytest.approx(sps.binomtest(2, 10, 0.5).pvalue, abs=1e-12)
-    sm = mcnemar(np.array([[6, 2], [8, 4]]), exact=True)
-    assert abs(row["p_value"] - sm.pvalue) < 1e-9
-    assert row["statistic"] == sm.statistic == 2
-    assert row["test"] == "mcnemar_exact"
-    assert row["a"] == pytest.approx(8 / 20)
-    assert row["b"] == pytest.approx(14 / 20)
-    assert row["diff"] == pytest.approx(6 / 20)
+    assert row["p_value"] == pytest.approx(mcnemar(np.array([[6, 2], [8, 4]]),
+                                                   exact=True).pvalue, abs=1e-12)
+    assert row["test"] == "exact_sign_flip"
+    assert (row["a"], row["b"], row["diff"]) == pytest.approx((8 / 20, 14 / 20, 6 / 20))
     assert row["ci_low"] <= row["diff"] <= row["ci_high"]
-    # Holm over a single comparison changes nothing
-    assert row["p_adjusted"] == row["p_value"]
 
 
 def test_mcnemar_parse_failures_by_hand():
@@ -211,38 +224,12 @@ def test_mcnemar_parse_failures_by_hand():
     refs = ["B"] * 12
     pa = [None if x else "B" for x, _ in pattern]
     pb = [None if y else "A" for _, y in pattern]
-    table = compare_methods_labels(
-        {"a": make(refs, pa), "b": make(refs, pb)}, LABELS, n_resamples=FAST,
-        comparisons=[("a", "b")],
-    )
+    table = compare_methods_labels(one_seed({"a": make(refs, pa), "b": make(refs, pb)}), LABELS,
+                                   n_resamples=FAST, comparisons=[("a", "b")])
     row = table.set_index("metric").loc["parse_failure_rate"]
     # 1 of 6 discordant: p = 2 * (1 + 6) / 64 = 0.21875
     assert row["p_value"] == pytest.approx(0.21875, abs=1e-12)
-    assert row["p_value"] == pytest.approx(sps.binomtest(1, 6, 0.5).pvalue, abs=1e-12)
-    assert row["statistic"] == 1
     assert row["diff"] == pytest.approx(3 / 12 - 7 / 12)
-
-
-def test_mcnemar_exact_without_discordant_pairs():
-    flags = np.array([True, False, True])
-    assert mcnemar_exact(flags, flags) == (0.0, 1.0)
-
-
-def test_holm_by_hand():
-    # sorted p: 0.01 * 3 = 0.03, 0.03 * 2 = 0.06, 0.04 * 1 = 0.04 -> running max 0.06
-    np.testing.assert_allclose(holm([0.01, 0.04, 0.03]), [0.03, 0.06, 0.06], atol=1e-12)
-    # 0.2 * 3 = 0.6, 0.5 * 2 = 1.0, 0.9 -> capped/running max 1.0
-    np.testing.assert_allclose(holm([0.5, 0.2, 0.9]), [1.0, 0.6, 1.0], atol=1e-12)
-
-
-def hand_holm(p):
-    order = np.argsort(p)
-    adjusted = np.empty(len(p))
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (len(p) - rank) * p[i]))
-        adjusted[i] = running
-    return adjusted
 
 
 @pytest.fixture(scope="module")
@@ -254,43 +241,14 @@ def three_methods():
     }
 
 
-def test_compare_methods_layout_and_holm(three_methods):
-    table = compare_methods_labels(three_methods, LABELS, n_resamples=FAST)
-    assert list(table.columns) == list(COLUMNS) == [
-        "comparison", "metric", "a", "b", "diff", "ci_low", "ci_high",
-        "test", "statistic", "p_value", "p_adjusted",
-    ]
-    assert len(table) == 3 * len(LABEL_METRICS) == 15
-    assert set(table["comparison"]) == {"base_vs_sft", "sft_vs_dpo", "base_vs_dpo"}
-    assert [f"{a}_vs_{b}" for a, b in COMPARISONS] == list(dict.fromkeys(table["comparison"]))
-    for f1 in ("macro_f1", "micro_f1", "weighted_f1"):
-        assert table.set_index("metric").loc[f1, "test"].eq("approximate_randomization").all()
-    for _, rows in table.groupby("metric"):
-        np.testing.assert_allclose(rows["p_adjusted"], hand_holm(rows["p_value"].to_numpy()))
-    np.testing.assert_allclose(table["diff"], table["b"] - table["a"])
-    values = table[["a", "b", "diff", "ci_low", "ci_high", "statistic", "p_value"]]
-    assert np.isfinite(values.to_numpy(dtype=float)).all()
-    assert ((table["p_value"] > 0) & (table["p_value"] <= 1)).all()
-    assert (table["ci_low"] <= table["ci_high"]).all()
-    # metric values agree with the per-method metrics
-    per_method = {k: method_metrics(v, LABEL_METRICS, LABELS, n_resamples=10) for k, v in
-                  three_methods.items()}
-    for row in table.itertuples():
-        a, b = row.comparison.split("_vs_")
-        assert row.a == pytest.approx(per_method[a][row.metric])
-        assert row.b == pytest.approx(per_method[b][row.metric])
-    # a clear improvement is detected
-    base_sft = table.set_index(["comparison", "metric"]).loc[("base_vs_sft", "accuracy")]
-    assert base_sft["p_adjusted"] < 0.01 and base_sft["ci_low"] > 0
-
-
 def test_permutation_is_seeded_and_record_order_free(three_methods):
-    first = compare_methods_labels(three_methods, LABELS, n_resamples=FAST, seed=5)
+    first = compare_methods_labels(one_seed(three_methods), LABELS, n_resamples=FAST, seed=5)
     shuffled = {k: v[::-1] for k, v in three_methods.items()}
-    pd.testing.assert_frame_equal(first, compare_methods_labels(shuffled, LABELS, n_resamples=FAST,
-                                                          seed=5))
+    pd.testing.assert_frame_equal(first, compare_methods_labels(one_seed(shuffled), LABELS,
+                                                                n_resamples=FAST, seed=5))
     f1 = first.loc[first["metric"] == "macro_f1", "p_value"]
     assert ((f1 > 0) & (f1 <= 1)).all()
+    assert set(first["comparison"]) == {"base_vs_sft", "sft_vs_dpo", "base_vs_dpo"}
 
 
 def test_permutation_matches_full_enumeration():
@@ -299,8 +257,8 @@ def test_permutation_matches_full_enumeration():
     refs = ["A", "A", "B", "B", "C", "C", "A", "B"]
     pa = ["A", "B", "B", None, "A", "C", "C", None]
     pb = ["A", "A", "B", "B", "C", "C", "A", "A"]
-    table = compare_methods_labels({"a": make(refs, pa), "b": make(refs, pb)}, LABELS,
-                            n_resamples=FAST, comparisons=[("a", "b")])
+    table = compare_methods_labels(one_seed({"a": make(refs, pa), "b": make(refs, pb)}), LABELS,
+                                   n_resamples=FAST, comparisons=[("a", "b")])
     row = table.set_index("metric").loc["macro_f1"]
     sentinel = [["-" if p is None else p for p in x] for x in (pa, pb)]
 
@@ -316,18 +274,16 @@ def test_permutation_matches_full_enumeration():
         xa = [b if s else a for a, b, s in zip(*sentinel, swap, strict=True)]
         xb = [a if s else b for a, b, s in zip(*sentinel, swap, strict=True)]
         null.append(diff(xa, xb))
-    null = np.array(null)
-    tol = 1e-12
-    p = min(1.0, 2 * min(np.mean(null >= observed - tol), np.mean(null <= observed + tol)))
+    p = np.mean(np.abs(null) >= abs(observed) - 1e-12)
+    assert row["test"] == "enumerated_sign_flip"
     assert row["p_value"] == pytest.approx(p, abs=1e-12)
 
 
 def test_identical_methods_give_p_one():
     records = random_records(60, 0.6, 0.1, seed=4)
-    table = compare_methods_labels({m: records for m in ("base", "sft", "dpo")}, LABELS,
-                            n_resamples=FAST)
+    table = compare_methods_labels(one_seed({m: records for m in ("base", "sft", "dpo")}),
+                                   LABELS, n_resamples=FAST)
     assert (table["p_value"] == 1.0).all()
-    assert (table["p_adjusted"] == 1.0).all()
     assert (table[["diff", "ci_low", "ci_high"]] == 0.0).all().all()
 
 
@@ -341,16 +297,13 @@ def test_identical_methods_give_p_one():
     ids=["all_correct", "all_wrong", "all_unparsed"],
 )
 def test_no_difference_edge_cases(preds_a, preds_b):
-    table = compare_methods_labels(
+    table = compare_methods_labels(one_seed(
         {"base": make(SMALL_REFS, preds_a), "sft": make(SMALL_REFS, preds_b),
-         "dpo": make(SMALL_REFS, preds_a)},
-        LABELS, n_resamples=FAST,
-    )
+         "dpo": make(SMALL_REFS, preds_a)}), LABELS, n_resamples=FAST)
     acc_and_failure = table[table["metric"] != "macro_f1"]
     assert (acc_and_failure["p_value"] == 1.0).all()
-    assert (acc_and_failure["p_adjusted"] == 1.0).all()
-    numbers = table[["a", "b", "diff", "ci_low", "ci_high", "statistic", "p_value",
-                     "p_adjusted"]].to_numpy(dtype=float)
+    numbers = table[["a", "b", "diff", "ci_low", "ci_high", "statistic", "p_value", "se",
+                     "detectable"]].to_numpy(dtype=float)
     assert np.isfinite(numbers).all()
     assert ((table["p_value"] > 0) & (table["p_value"] <= 1)).all()
     if preds_a == preds_b:
@@ -360,13 +313,12 @@ def test_no_difference_edge_cases(preds_a, preds_b):
 def test_one_method_never_parses():
     good = random_records(50, 0.8, 0.0, seed=8)
     dead = [{**r, "parsed": None, "score": 0} for r in good]
-    table = compare_methods_labels({"base": dead, "sft": good, "dpo": good}, LABELS,
-                            n_resamples=FAST).set_index(["comparison", "metric"])
+    table = compare_methods_labels(one_seed({"base": dead, "sft": good, "dpo": good}), LABELS,
+                                   n_resamples=FAST).set_index(["comparison", "metric"])
     assert table.loc[("base_vs_sft", "parse_failure_rate"), "a"] == 1.0
     assert table.loc[("base_vs_sft", "macro_f1"), "a"] == 0.0
     assert table.loc[("base_vs_sft", "parse_failure_rate"), "p_value"] < 1e-9
     assert table.loc[("sft_vs_dpo", "macro_f1"), "p_value"] == 1.0
-    assert np.isfinite(table.drop(columns="test").to_numpy(dtype=float)).all()
 
 
 def test_mismatched_ids_raise():
@@ -377,15 +329,19 @@ def test_mismatched_ids_raise():
     with pytest.raises(ValueError, match="extra"):
         align(a, [*b, {"id": "extra", "reference": "A", "parsed": "A", "score": 1}])
     with pytest.raises(ValueError, match="i3"):
-        compare_methods_labels({"base": a, "sft": b, "dpo": [r for r in b if r["id"] != "i3"]},
-                        LABELS, n_resamples=FAST)
+        compare_methods_labels(one_seed({"base": a, "sft": b,
+                                         "dpo": [r for r in b if r["id"] != "i3"]}),
+                               LABELS, n_resamples=FAST)
     with pytest.raises(ValueError, match="duplicate"):
         align(a + a[:1], b)
-    with pytest.raises(ValueError, match="dpo"):
-        compare_methods_labels({"base": a, "sft": b}, LABELS)
+    with pytest.raises(ValueError, match="no comparison"):
+        compare_methods_labels(one_seed({"base": a}), LABELS)
     swapped = [{**r, "reference": "C"} if r["id"] == "i0" else r for r in b]
     with pytest.raises(ValueError, match="i0"):
         align(a, swapped)
+    regrouped = [{**r, "unit": "g1"} if r["id"] == "i2" else r for r in b]
+    with pytest.raises(ValueError, match="unit of ids"):
+        align(a, regrouped)
 
 
 def summary_records(grades, rouge, prefix="s"):
@@ -395,17 +351,18 @@ def summary_records(grades, rouge, prefix="s"):
             for k, (g, r) in enumerate(zip(grades, rouge, strict=True))]
 
 
-def test_likert_uses_wilcoxon_signed_rank_as_scipy():
+def test_likert_uses_the_exact_sign_flip_test_as_scipy_enumerates_it():
     a = summary_records([3, 4, 2, 5, 3, 3, 1, 4, 2, 3], [0.2] * 10)
     b = summary_records([4, 4, 3, 5, 5, 2, 3, 5, 4, 4], [0.3] * 10)
-    table = compare_methods({"a": a, "b": b}, ("likert",), comparisons=[("a", "b")])
+    table = compare_methods(one_seed({"a": a, "b": b}), ("likert",), comparisons=[("a", "b")])
     row = table.iloc[0]
     ga = np.array([r["score"] for r in a], dtype=float)
     gb = np.array([r["score"] for r in b], dtype=float)
-    expected = sps.wilcoxon(gb, ga, zero_method="wilcox")
-    assert row["test"] == "wilcoxon_signed_rank"
-    assert row["p_value"] == pytest.approx(expected.pvalue, abs=1e-9)
-    assert row["statistic"] == pytest.approx(expected.statistic, abs=1e-9)
+    expected = sps.permutation_test((ga, gb), lambda x, y, axis: np.mean(y - x, axis=axis),
+                                    permutation_type="samples", n_resamples=np.inf,
+                                    vectorized=True)
+    assert row["test"] == "exact_sign_flip"
+    assert row["p_value"] == pytest.approx(expected.pvalue, abs=1e-12)
     assert row["a"] == pytest.approx(3.0) and row["b"] == pytest.approx(3.9)
     assert row["diff"] == pytest.approx(0.9)
     assert row["ci_low"] <= 0.9 <= row["ci_high"]
@@ -413,7 +370,7 @@ def test_likert_uses_wilcoxon_signed_rank_as_scipy():
 
 def test_likert_identical_grades_give_p_one():
     a = summary_records([3, 4, 2], [0.1, 0.2, 0.3])
-    table = compare_methods({"a": a, "b": a}, ("likert",), comparisons=[("a", "b")])
+    table = compare_methods(one_seed({"a": a, "b": a}), ("likert",), comparisons=[("a", "b")])
     assert table.loc[0, "p_value"] == 1.0 and table.loc[0, "diff"] == 0.0
 
 
@@ -422,7 +379,7 @@ def test_rouge_randomization_matches_full_enumeration():
     rb = np.array([0.3, 0.45, 0.3, 0.4, 0.7, 0.35, 0.5, 0.65])
     a = summary_records([3] * 8, ra)
     b = summary_records([3] * 8, rb)
-    table = compare_methods({"a": a, "b": b}, ("rouge_l",), n_resamples=10_000,
+    table = compare_methods(one_seed({"a": a, "b": b}), ("rouge_l",), n_resamples=10_000,
                             comparisons=[("a", "b")])
     # Swapping a and b within an item flips the sign of its difference: 2^8 equally likely.
     d = rb - ra
@@ -431,7 +388,7 @@ def test_rouge_randomization_matches_full_enumeration():
              for signs in itertools.product((1, -1), repeat=len(d))]
     exact = np.mean([f >= observed - 1e-12 for f in flips])
     assert table.loc[0, "p_value"] == pytest.approx(exact, abs=1e-9)
-    assert table.loc[0, "test"] == "approximate_randomization"
+    assert table.loc[0, "test"] == "enumerated_sign_flip"
 
 
 def test_summary_metrics_count_unparsed_summaries():

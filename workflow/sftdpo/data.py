@@ -282,6 +282,10 @@ def build_splits(name: str, spec: dict, split: dict, seed: int,
         by = "item"
     if not prepared.given:
         meta["split_from"] = f"seeded stratified split by {by} (seed {seed})"
+    # The unit of inference (sftdpo.stats): the group where groups are kept apart.
+    grouped = by == "group" or (prepared.given is not None and any(
+        task.group_field in item for part in prepared.given.values() for item in part))
+    meta["unit"] = "group" if grouped else "item"
     if prepared.given:
         splits = prepared.given
     elif by == "group":
@@ -311,6 +315,12 @@ def build_splits(name: str, spec: dict, split: dict, seed: int,
     if task.kind == "summary":
         meta["grading"] = summary_grading([item for part in splits.values() for item in part])
     return splits, meta
+
+
+def unit_of(task: Task, item: dict, unit: str) -> str:
+    """An item's unit of inference: its group where ``unit`` (meta.json's) is "group",
+    else the item itself."""
+    return task.group(item) if unit == "group" else f"item {item['id']}"
 
 
 def summary_grading(items: list[dict]) -> str:

@@ -19,10 +19,13 @@ sentinel outside ``labels``; :func:`f1_from_indices` is a vectorised equivalent 
 tests check it against scikit-learn). Every label in ``labels`` enters the macro average,
 also one absent from both the references and the predictions (its F1 is then 0).
 
-Confidence intervals are 95% percentile bootstrap intervals over items
-(``scipy.stats.bootstrap(method="percentile")``, seeded). Percentile rather than BCa because
-BCa is undefined for degenerate data (all items correct gives a constant bootstrap
-distribution and scipy returns NaN); the percentile interval is then simply [x, x].
+Confidence intervals are 95% percentile bootstrap intervals over the units of inference
+(``scipy.stats.bootstrap(method="percentile")``, seeded): a record's ``unit`` is its item's
+group where the split keeps groups apart (a template family, a patient), so items that share a
+group are drawn together (a cluster bootstrap); without groups each item is its own unit.
+Percentile rather than BCa because BCa is undefined for degenerate data (all items correct
+gives a constant bootstrap distribution and scipy returns NaN); the percentile interval is then
+simply [x, x].
 """
 
 from __future__ import annotations
@@ -35,17 +38,16 @@ UNPARSED = -1
 CONFIDENCE_LEVEL = 0.95
 
 
-# Metrics that are the mean of a per-item value: the value, and the paired test that
-# compares two methods on it (sftdpo.stats).
+# Metrics that are the mean of a per-item value: the value, and whether it is a whole number
+# (then sftdpo.stats computes the paired sign-flip test exactly).
 ITEM_METRICS = {
-    "accuracy": (lambda record: float(record["score"] == 1), "mcnemar_exact"),
-    "parse_failure_rate": (lambda record: float(record["parsed"] is None), "mcnemar_exact"),
-    "likert": (lambda record: float(record["score"]), "wilcoxon_signed_rank"),
-    "rouge_l": (lambda record: float(record["rouge_l"]), "approximate_randomization"),
+    "accuracy": (lambda record: float(record["score"] == 1), True),
+    "parse_failure_rate": (lambda record: float(record["parsed"] is None), True),
+    "likert": (lambda record: float(record["score"]), True),
+    "rouge_l": (lambda record: float(record["rouge_l"]), False),
     # The optional LLM judge's grade; an answer without a grade counts as 1, and is counted.
-    "judge_likert": (lambda record: float(record["judge_grade"] or 1), "wilcoxon_signed_rank"),
-    "judge_unparseable_rate": (lambda record: float(record["judge_grade"] is None),
-                               "mcnemar_exact"),
+    "judge_likert": (lambda record: float(record["judge_grade"] or 1), True),
+    "judge_unparseable_rate": (lambda record: float(record["judge_grade"] is None), True),
 }
 JUDGE_METRICS = ("judge_likert", "judge_unparseable_rate")
 METRICS_BY_KIND = {
@@ -120,10 +122,6 @@ def item_values(records: Sequence[dict], metric: str) -> np.ndarray:
     return np.array([value(record) for record in records], dtype=np.float64)
 
 
-def mean_along_items(values: np.ndarray, axis: int = -1) -> np.ndarray:
-    return np.mean(values, axis=axis)
-
-
 def label_index(labels: Sequence[str]) -> dict[str, int]:
     """Position of each label; raises on an empty or repeated label list."""
     if len(labels) == 0:
@@ -158,7 +156,7 @@ F1_AVERAGES = {"macro_f1": "macro", "micro_f1": "micro", "weighted_f1": "weighte
 
 
 def f1_from_indices(ref: np.ndarray, pred: np.ndarray, n_labels: int,
-                    average: str = "macro") -> np.ndarray:
+                    average: str = "macro", weights: np.ndarray | None = None) -> np.ndarray:
     """F1 over labels ``0 .. n_labels-1`` along the last axis, for any leading axes.
 
     ``ref`` and ``pred`` hold label indices (``pred`` may hold -1 for unparsed) and are
@@ -167,22 +165,27 @@ def f1_from_indices(ref: np.ndarray, pred: np.ndarray, n_labels: int,
     0 where that denominator is 0, as scikit-learn with ``zero_division=0``. ``average``:
     ``macro`` (mean over labels), ``weighted`` (weighted by each label's true count) or
     ``micro`` (2 sum TP / (sum #predicted + sum #true) over the labels), as scikit-learn's
-    ``f1_score(labels=range(n_labels), average=...)``.
+    ``f1_score(labels=range(n_labels), average=...)``. ``weights`` (broadcast like ``pred``)
+    count each item that many times, as a resample that draws it that often does.
     """
-    ref, pred = np.broadcast_arrays(np.asarray(ref), np.asarray(pred))
+    ref, pred, item_weights = np.broadcast_arrays(
+        np.asarray(ref), np.asarray(pred),
+        np.asarray(1.0 if weights is None else weights, dtype=np.float64))
     lead_shape, n = ref.shape[:-1], ref.shape[-1]
     rows = int(np.prod(lead_shape))
     ref2, pred2 = ref.reshape(rows, n), pred.reshape(rows, n)
+    weights2 = item_weights.reshape(rows, n)
     width = n_labels + 1  # slot 0 of each row collects the unparsed (-1) predictions
     offsets = (np.arange(rows) * width)[:, None]
 
-    def counts(index: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-        flat = np.bincount((index + 1 + offsets).ravel(), weights=weights, minlength=rows * width)
+    def counts(index: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        flat = np.bincount((index + 1 + offsets).ravel(), weights=weights.ravel(),
+                           minlength=rows * width)
         return flat.reshape(rows, width)[:, 1:]
 
-    true_positive = counts(ref2, weights=(ref2 == pred2).ravel().astype(np.float64))
-    true_count = counts(ref2)
-    denominator = true_count + counts(pred2)
+    true_positive = counts(ref2, weights2 * (ref2 == pred2))
+    true_count = counts(ref2, weights2)
+    denominator = true_count + counts(pred2, weights2)
     if average == "micro":
         total = denominator.sum(axis=-1)
         f1 = np.divide(2.0 * true_positive.sum(axis=-1), total,
@@ -217,27 +220,39 @@ def per_class_report(records: Sequence[dict], labels: Sequence[str]) -> dict:
     }
 
 
-def paired_bootstrap_ci(
-    data: tuple[np.ndarray, ...], statistic, n_resamples: int = 10_000, seed: int = 0
-) -> list[float]:
-    """95% percentile bootstrap CI of ``statistic(*data, axis=-1)``, items resampled jointly.
+def unit_indices(records: Sequence[dict]) -> np.ndarray:
+    """Each record's unit of inference as 0 .. units-1, in order of first appearance: its
+    ``unit`` field (the item's group where the split keeps groups apart), else the item."""
+    index: dict[str, int] = {}
+    return np.array([index.setdefault(str(record.get("unit", f"item {record['id']}")),
+                                      len(index)) for record in records], dtype=np.int64)
 
-    ``data`` are arrays over the same items (last axis); ``statistic`` must be vectorised
-    (accept arrays with a leading resample axis and the keyword ``axis``).
-    """
-    if data[0].shape[-1] < 2:  # scipy needs two items; one item gives a point interval
-        value = float(statistic(*data, axis=-1))
+
+def unit_bootstrap_ci(statistic, units: np.ndarray, n_resamples: int = 10_000, seed: int = 0,
+                      level: float = CONFIDENCE_LEVEL) -> list[float]:
+    """Percentile bootstrap CI of ``statistic(weights)`` with the units resampled: a draw of
+    units with replacement weights each item by how often its unit was drawn (a cluster
+    bootstrap; with one item per unit, the plain item bootstrap). ``statistic`` maps weights
+    of shape (..., items) to values of shape (...)."""
+    n_units = int(units.max()) + 1 if len(units) else 0
+    if n_units < 2:  # scipy needs two units; one gives a point interval
+        value = float(statistic(np.ones(len(units))))
         return [value, value]
     from scipy import stats  # here, not above: 0.3 s that every generate job would import
 
+    def resampled(drawn: np.ndarray, axis: int = -1) -> np.ndarray:
+        flat = np.asarray(drawn).reshape(-1, n_units)
+        offsets = (np.arange(len(flat)) * n_units)[:, None]
+        counts = np.bincount((flat + offsets).ravel(), minlength=flat.size).reshape(flat.shape)
+        return statistic(counts[:, units].astype(np.float64)).reshape(np.shape(drawn)[:-1])
+
     result = stats.bootstrap(
-        data,
-        statistic,
+        (np.arange(n_units),),
+        resampled,
         n_resamples=n_resamples,
-        paired=True,
         vectorized=True,
         axis=-1,
-        confidence_level=CONFIDENCE_LEVEL,
+        confidence_level=level,
         method="percentile",
         random_state=np.random.default_rng(seed),
     )
@@ -275,18 +290,18 @@ def method_metrics(
 def _metrics_with_ci(records: Sequence[dict], metrics: Sequence[str],
                      labels: Sequence[str] | None, n_resamples: int, seed: int) -> dict:
     result: dict = {}
+    units = unit_indices(records)
     for name in metrics:
         if name in ITEM_METRICS:
             values = item_values(records, name)
-            result[name] = float(values.mean())
-            result[f"{name}_ci"] = paired_bootstrap_ci((values,), mean_along_items,
-                                                       n_resamples, seed)
+
+            def statistic(weights, values=values):
+                return (weights * values).sum(axis=-1) / weights.sum(axis=-1)
         else:
             ref, pred = record_indices(records, labels)
 
-            def f1(ref, pred, axis=-1, average=F1_AVERAGES[name]):
-                return f1_from_indices(ref, pred, len(labels), average)
-
-            result[name] = float(f1(ref, pred))
-            result[f"{name}_ci"] = paired_bootstrap_ci((ref, pred), f1, n_resamples, seed)
+            def statistic(weights, ref=ref, pred=pred, average=F1_AVERAGES[name]):
+                return f1_from_indices(ref, pred, len(labels), average, weights=weights)
+        result[name] = float(statistic(np.ones(len(records))))
+        result[f"{name}_ci"] = unit_bootstrap_ci(statistic, units, n_resamples, seed)
     return result

@@ -1,58 +1,59 @@
-"""Paired comparisons of two methods (base, SFT, DPO) on the same test items.
+"""Paired comparisons of methods on the same test items: a test and an interval that cannot
+disagree, with the item, or its group, as the unit.
 
-Items are matched by ``id``. For each comparison ``a`` vs ``b`` and each metric:
+**Units.** Every prediction record carries ``unit``: its item's group (a template family, a
+patient) where the split keeps groups apart, else the item itself. Units are what is
+exchangeable. Items of one unit are not independent of each other, and the training seeds are
+repeated measurements of the same units, never replicates: copying a seed's predictions
+changes nothing here.
 
-* accuracy and parse_failure_rate: exact McNemar test on the discordant pairs (one method
-  right, the other wrong), ``statsmodels.stats.contingency_tables.mcnemar(exact=True)``; its
-  statistic is the smaller discordant count. With no discordant pairs there is no evidence of
-  a difference: p = 1.
-* likert (summary grades 1-5): Wilcoxon signed-rank test, ``scipy.stats.wilcoxon`` with
-  ``zero_method="wilcox"`` (items graded alike by both methods are left out, as in
-  Wilcoxon's original test); with no item graded differently, p = 1.
-* macro_f1 (and micro_f1, weighted_f1): paired approximate randomisation,
-  ``scipy.stats.permutation_test`` with ``permutation_type="samples"``: within each item the
-  two methods' predictions are swapped at random, the gold references stay fixed; statistic
-  F1(b) - F1(a).
-* rouge_l: the same paired approximate randomisation on the per-item scores; statistic
-  mean(b) - mean(a).
+**Statistic.** For methods a and b, a metric M and the training seeds s = 1..S (the base model
+trains nothing: its one run stands in every seed), D = mean over seeds of M(b_s) - M(a_s), on
+the same items.
 
-Every row carries both metric values, ``diff`` = b - a and a 95% paired percentile bootstrap
-CI of the difference (items resampled, both methods together). p values are Holm-adjusted
-across the comparisons of one call (one model and task), separately per metric.
+**Test.** If a and b are exchangeable within each unit, swapping their answers for every item
+of a unit, in every seed at once, leaves the distribution of D unchanged: the sign-flip
+permutation test over units. Two-sided P = P(|D*| >= |D|) over the sign vectors.
 
-Over several training seeds, :func:`compare_pooled` adds one test of each comparison over all
-seeds (the items are the same test items in every seed; only training differs):
+* Metrics that are the mean of an integer per-item value (accuracy, parse failures, the
+  rubric's and the judge's grades): D = sum_c T_c / (n S), T_c a unit's integer total of b - a
+  over its items and seeds, and the null distribution of sum_c (+-T_c) is computed exactly, a
+  convolution over units. With one seed and items as units this is the exact McNemar test for
+  accuracy (statsmodels' ``mcnemar(exact=True)``) and, for grades, the exact sign-flip test
+  with ties (an item graded alike carries no sign), which ``scipy.stats.permutation_test``
+  enumerates for small n (tests/test_stats.py checks both).
+* F1 and ROUGE-L: ``scipy.stats.permutation_test`` over units (``permutation_type="samples"``),
+  exact by enumeration where 2^units <= n_resamples, else over n_resamples random sign vectors
+  (P = (k + 1) / (n_resamples + 1), as scipy counts).
 
-* accuracy and the failure rates: the Cochran-Mantel-Haenszel test of statsmodels'
-  ``StratifiedTable.test_null_odds(correction=True)``, each item of each seed a stratum (its
-  2x2 table: method a / b by right / wrong). This is McNemar's test stratified by seed: for
-  matched pairs the CMH statistic is McNemar's (|B - C| - 1)^2 / (B + C) on the discordant
-  counts summed over seeds (tests/test_pooled_stats.py checks both). Asymptotic (chi-square),
-  not exact as the per-seed test.
-* F1, ROUGE-L and grades: paired approximate randomisation (``scipy.stats.permutation_test``)
-  of the mean over seeds of the per-seed difference, where a permutation swaps an item's two
-  methods in every seed at once (the item, not the item-seed, is the exchangeable unit).
-  Grades are therefore compared by the mean grade here, not Wilcoxon's ranks.
+**Interval.** The test inverted: [D - q, D + q], q the largest value of |D*| whose tail
+probability P(|D*| >= q) exceeds the interval's alpha. So the interval excludes 0 exactly when
+P <= alpha: a P and its interval never disagree. The inversion assumes a true shift moves the
+null distribution without changing its spread; as the null's spread includes the observed
+difference, the interval errs wide when the difference is large. With few units it is wide:
+4 units (16 sign vectors) cannot give a P below 1/8, and then q is the largest |D*|.
 
-The pooled CI is the percentile bootstrap of the same mean difference, items resampled (in
-every seed together). Pooled p values are Holm-adjusted over the comparisons, per metric.
+**Multiplicity.** One primary hypothesis per model and task, declared before the run: the
+primary comparison (DPO against the matched-compute control, or against SFT without one) on
+the task's primary metric. Its P is Bonferroni-adjusted over the experiment's K primary
+hypotheses (``p_adjusted`` = min(1, K P)) and its interval has level 1 - alpha / K, so over
+all tasks and models the chance of any false claim is at most alpha, and the adjusted P and
+the interval agree. Every other row is secondary: its P is not adjusted (``p_adjusted`` is
+empty) and its interval has level 1 - alpha; they describe, they do not decide.
 
-The P and the CI of a difference come from different procedures and may disagree near the
-5% level: the P is Holm-adjusted over the comparisons of a model and task while the CI is a
-plain 95% interval, and the bootstrap resamples items (how the difference would vary on other
-test items) where the test holds the items fixed and asks whether the two methods'
-answers are exchangeable (McNemar reads the discordant items only).
+**Power.** ``se`` is the null distribution's standard deviation and ``detectable`` = q +
+z_power se, the smallest true difference the test would find with probability ``power``
+(normal approximation); :mod:`sftdpo.decision` turns it into the items a margin would need.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
-from statsmodels.stats.contingency_tables import StratifiedTable, mcnemar
-from statsmodels.stats.multitest import multipletests
 
 from sftdpo.metrics import (
     F1_AVERAGES,
@@ -60,32 +61,28 @@ from sftdpo.metrics import (
     by_answer_source,
     f1_from_indices,
     item_values,
-    paired_bootstrap_ci,
     record_indices,
+    unit_indices,
 )
 
-COMPARISONS = (("base", "sft"), ("sft", "dpo"), ("base", "dpo"))
-COLUMNS = (
-    "comparison",
-    "metric",
-    "a",
-    "b",
-    "diff",
-    "ci_low",
-    "ci_high",
-    "test",
-    "statistic",
-    "p_value",
-    "p_adjusted",
-)
-# The pooled table: the same columns and the number of seeds pooled.
-POOLED_COLUMNS = (*COLUMNS, "n_seeds")
-POOLED_TESTS = {"mcnemar_exact": "cmh_stratified_mcnemar"}
-POOLED_RANDOMIZATION = "pooled_approximate_randomization"
+# Every comparison a stats table holds, (a, b) with difference b - a, where both methods ran.
+COMPARISONS = (("base", "sft"), ("sft", "dpo"), ("sft_matched", "dpo"), ("sft", "sft_matched"),
+               ("base", "dpo"))
+COLUMNS = ("comparison", "metric", "role", "a", "b", "diff", "ci_low", "ci_high", "ci_level",
+           "test", "statistic", "p_value", "p_adjusted", "se", "detectable", "n_items",
+           "n_units", "unit", "n_seeds")
+EXACT_TEST = "exact_sign_flip"
+ENUMERATED_TEST = "enumerated_sign_flip"
+SAMPLED_TEST = "sampled_sign_flip"
 
 
 def comparison_name(a: str, b: str) -> str:
     return f"{a}_vs_{b}"
+
+
+def primary_comparison(control: bool) -> tuple[str, str]:
+    """DPO against the matched-compute control where it runs, else against SFT."""
+    return ("sft_matched", "dpo") if control else ("sft", "dpo")
 
 
 def _by_id(records: Sequence[dict], method: str) -> dict:
@@ -104,7 +101,7 @@ def align(
 
     Ordering by id (as strings) makes results independent of the order of the records.
     Raises ValueError naming the ids one side lacks, and when the two sides disagree on an
-    item's reference.
+    item's reference or unit.
     """
     by_a, by_b = _by_id(records_a, names[0]), _by_id(records_b, names[1])
     only_a = sorted(set(by_a) - set(by_b), key=str)
@@ -117,198 +114,183 @@ def align(
     ids = sorted(by_a, key=str)
     if not ids:
         raise ValueError(f"{names[0]} and {names[1]} have no items")
-    bad = [i for i in ids if by_a[i]["reference"] != by_b[i]["reference"]]
-    if bad:
-        raise ValueError(f"{names[0]} and {names[1]} disagree on the reference of ids {bad}")
+    for field in ("reference", "unit"):
+        bad = [i for i in ids if by_a[i].get(field) != by_b[i].get(field)]
+        if bad:
+            raise ValueError(f"{names[0]} and {names[1]} disagree on the {field} of ids {bad}")
     return [by_a[i] for i in ids], [by_b[i] for i in ids]
 
 
-def mcnemar_exact(flag_a: np.ndarray, flag_b: np.ndarray) -> tuple[float, float]:
-    """(statistic, p value) of the exact McNemar test of paired booleans.
+@dataclass(frozen=True)
+class NullDistribution:
+    """The sign-flip distribution of D: its values with their probabilities (exact, or equal
+    weights over ``draws`` random sign vectors, where P counts the observed one too)."""
 
-    The statistic is the smaller discordant count (as statsmodels reports it); with no
-    discordant pairs the p value is 1.0.
-    """
-    flag_a, flag_b = np.asarray(flag_a, dtype=bool), np.asarray(flag_b, dtype=bool)
-    table = np.array(
-        [
-            [np.sum(flag_a & flag_b), np.sum(flag_a & ~flag_b)],
-            [np.sum(~flag_a & flag_b), np.sum(~flag_a & ~flag_b)],
-        ]
-    )
-    if table[0, 1] + table[1, 0] == 0:
-        return 0.0, 1.0
-    result = mcnemar(table, exact=True)
-    return float(result.statistic), float(result.pvalue)
+    values: np.ndarray
+    weights: np.ndarray
+    draws: int | None = None
+
+    def tail(self, threshold: np.ndarray | float) -> np.ndarray:
+        """P(|D*| >= threshold), for each threshold."""
+        size = np.abs(self.values)
+        order = np.argsort(size)
+        sorted_size = size[order]
+        above = np.cumsum(self.weights[order][::-1])[::-1]
+        above = above / above[0]  # the whole mass exactly 1, whatever the rounding
+        threshold = np.atleast_1d(np.asarray(threshold, dtype=np.float64))
+        # A relative tolerance so that a value equal to the observed one up to rounding counts.
+        first = np.searchsorted(sorted_size, threshold - 1e-9 * np.maximum(1.0, threshold))
+        mass = np.append(above, 0.0)[first]
+        if self.draws is None:
+            return mass
+        return (mass * self.draws + 1) / (self.draws + 1)
+
+    def p_value(self, observed: float) -> float:
+        return float(min(1.0, self.tail(abs(observed))[0]))
+
+    def critical(self, alpha: float) -> float:
+        """q: the largest |D*| (or 0) whose tail probability exceeds ``alpha``; the test
+        rejects, and [D - q, D + q] excludes 0, exactly when |D| > q."""
+        sizes = np.unique(np.append(np.abs(self.values), 0.0))
+        kept = sizes[self.tail(sizes) > alpha]
+        return float(kept.max())
+
+    def sd(self) -> float:
+        return float(np.sqrt(np.sum(self.weights * self.values ** 2)))
 
 
-def wilcoxon_signed_rank(values_a: np.ndarray, values_b: np.ndarray) -> tuple[float, float]:
-    """(statistic, p value) of the two-sided Wilcoxon signed-rank test of b - a, zero
-    differences dropped; p = 1 when every difference is zero."""
-    if np.all(values_a == values_b):
-        return 0.0, 1.0
-    result = stats.wilcoxon(values_b, values_a, zero_method="wilcox", alternative="two-sided")
-    return float(result.statistic), float(result.pvalue)
+def exact_sign_flip(totals: np.ndarray, scale: float) -> NullDistribution:
+    """The exact distribution of sum_c (+-totals_c) / scale over all 2^units sign vectors,
+    for integer ``totals``: a convolution, one unit at a time."""
+    totals = np.abs(np.asarray(totals, dtype=np.int64))
+    span = int(totals.sum())
+    mass = np.zeros(2 * span + 1)
+    mass[span] = 1.0
+    for total in totals[totals > 0]:
+        mass = 0.5 * (np.roll(mass, total) + np.roll(mass, -total))
+    support = np.flatnonzero(mass)
+    return NullDistribution((support - span) / scale, mass[support])
 
 
-def approximate_randomization(data: tuple[np.ndarray, np.ndarray], statistic,
-                              n_resamples: int, seed: int) -> float:
-    """Two-sided p value of ``statistic(a, b)`` with a and b swapped at random within items.
+def sampled_sign_flip(statistic, n_units: int, n_resamples: int,
+                      seed: int) -> tuple[NullDistribution, bool]:
+    """The null distribution of ``statistic(swapped)`` (``swapped``: booleans, shape (...,
+    units), True where a unit's methods trade places), by ``scipy.stats.permutation_test``:
+    every sign vector where 2^units <= n_resamples, else n_resamples random ones. Returns the
+    distribution and whether it is exact."""
+    sides = (np.arange(n_units), np.arange(n_units) + n_units)
 
-    Identical inputs make every swap a no-op: all null statistics are 0 and scipy returns
-    p = 1 (two-sided p is clipped at 1).
-    """
-    return float(stats.permutation_test(
-        data, statistic, permutation_type="samples", vectorized=True,
+    def swapped_statistic(side_a, side_b, axis=-1):
+        return statistic(np.asarray(side_a) >= n_units)
+
+    result = stats.permutation_test(
+        sides, swapped_statistic, permutation_type="samples", vectorized=True,
         n_resamples=n_resamples, alternative="two-sided", axis=-1,
-        random_state=np.random.default_rng(seed),
-    ).pvalue)
+        random_state=np.random.default_rng(seed))
+    values = np.asarray(result.null_distribution, dtype=np.float64)
+    exact = 2 ** n_units <= n_resamples
+    return (NullDistribution(values, np.full(len(values), 1.0 / len(values)),
+                             None if exact else len(values)), exact)
 
 
-def _compare_item_metric(metric: str, a_records: list[dict], b_records: list[dict],
-                         n_resamples: int, seed: int) -> dict:
-    values_a, values_b = item_values(a_records, metric), item_values(b_records, metric)
+@dataclass(frozen=True)
+class Paired:
+    """One comparison's data on one metric: a's and b's answers per seed (seeds x items), the
+    items' units, and how to score a side."""
 
-    def diff(va, vb, axis=-1):
-        return np.mean(vb, axis=axis) - np.mean(va, axis=axis)
+    metric: str
+    a: np.ndarray
+    b: np.ndarray
+    units: np.ndarray
+    reference: np.ndarray | None = None
+    n_labels: int = 0
 
-    test = ITEM_METRICS[metric][1]
-    if test == "mcnemar_exact":
-        statistic, p_value = mcnemar_exact(values_a == 1, values_b == 1)
-    elif test == "wilcoxon_signed_rank":
-        statistic, p_value = wilcoxon_signed_rank(values_a, values_b)
+    @property
+    def n_units(self) -> int:
+        return int(self.units.max()) + 1
+
+    def score(self, answers: np.ndarray) -> np.ndarray:
+        """The metric of each seed's answers (..., seeds, items) -> (..., seeds)."""
+        if self.metric in ITEM_METRICS:
+            return answers.mean(axis=-1)
+        return f1_from_indices(self.reference, answers, self.n_labels, F1_AVERAGES[self.metric])
+
+    def difference(self, swapped: np.ndarray | None = None) -> np.ndarray:
+        """D with the units in ``swapped`` (..., units) trading answers; the observed D
+        without."""
+        if swapped is None:
+            return np.mean(self.score(self.b) - self.score(self.a), axis=-1)
+        items = np.asarray(swapped)[..., None, self.units]  # (..., 1, items), every seed
+        a = np.where(items, self.b, self.a)
+        b = np.where(items, self.a, self.b)
+        return np.mean(self.score(b) - self.score(a), axis=-1)
+
+    def unit_totals(self) -> np.ndarray:
+        """Per unit, b - a summed over its items and the seeds (item metrics)."""
+        return np.bincount(self.units, weights=(self.b - self.a).sum(axis=0),
+                           minlength=self.n_units)
+
+
+def null_distribution(paired: Paired, n_resamples: int,
+                      seed: int) -> tuple[NullDistribution, str, float]:
+    """The sign-flip null of D over the units, the name of the test, and the observed D
+    computed as the null's values are (so that equal values compare equal)."""
+    if paired.metric in ITEM_METRICS:
+        totals = paired.unit_totals()
+        if ITEM_METRICS[paired.metric][1] and np.array_equal(totals, np.round(totals)):
+            integer_totals = np.round(totals).astype(np.int64)
+            return (exact_sign_flip(integer_totals, paired.a.size), EXACT_TEST,
+                    int(integer_totals.sum()) / paired.a.size)
+        totals = totals / paired.a.size
+
+        def statistic(swapped):
+            return np.sum(np.where(swapped, -totals, totals), axis=-1)
     else:
-        statistic = float(diff(values_a, values_b))
-        p_value = approximate_randomization((values_a, values_b), diff, n_resamples, seed)
-    ci_low, ci_high = paired_bootstrap_ci((values_a, values_b), diff, n_resamples, seed)
-    return {"a": float(values_a.mean()), "b": float(values_b.mean()), "test": test,
-            "statistic": statistic, "p_value": p_value, "ci_low": ci_low, "ci_high": ci_high}
+        statistic = paired.difference
+    null, exact = sampled_sign_flip(statistic, paired.n_units, n_resamples, seed)
+    observed = float(statistic(np.zeros(paired.n_units, dtype=bool)))
+    return null, ENUMERATED_TEST if exact else SAMPLED_TEST, observed
 
 
-def _compare_f1(metric: str, a_records: list[dict], b_records: list[dict],
-                labels: Sequence[str], n_resamples: int, seed: int) -> dict:
-    ref, pred_a = record_indices(a_records, labels)
-    _, pred_b = record_indices(b_records, labels)
-
-    def f1(ref, pred):
-        return f1_from_indices(ref, pred, len(labels), F1_AVERAGES[metric])
-
-    def diff(ref, pa, pb, axis=-1):
-        return f1(ref, pb) - f1(ref, pa)
-
-    a, b = float(f1(ref, pred_a)), float(f1(ref, pred_b))
-    p_value = approximate_randomization(
-        (pred_a, pred_b), lambda pa, pb, axis=-1: diff(ref, pa, pb), n_resamples, seed)
-    ci_low, ci_high = paired_bootstrap_ci((ref, pred_a, pred_b), diff, n_resamples, seed)
-    return {"a": a, "b": b, "test": "approximate_randomization", "statistic": b - a,
-            "p_value": p_value, "ci_low": ci_low, "ci_high": ci_high}
-
-
-def holm(p_values: Sequence[float]) -> np.ndarray:
-    """Holm-adjusted p values (statsmodels ``multipletests(method="holm")``)."""
-    return multipletests(np.asarray(p_values, dtype=float), method="holm")[1]
+def compare_pair(paired: Paired, alpha: float, power: float, n_resamples: int,
+                 seed: int) -> dict:
+    """A row of the table without its names and role: values, D, the test, the interval at
+    level 1 - alpha and the detectable difference."""
+    null, test, observed = null_distribution(paired, n_resamples, seed)
+    p_value = null.p_value(observed)
+    q = null.critical(alpha)
+    if p_value > alpha:  # equal to q up to rounding: the closed interval keeps 0
+        q = max(q, abs(observed))
+    se = null.sd()
+    return {"a": float(np.mean(paired.score(paired.a))),
+            "b": float(np.mean(paired.score(paired.b))),
+            "diff": observed, "ci_low": observed - q, "ci_high": observed + q,
+            "ci_level": 1.0 - alpha, "test": test, "statistic": observed,
+            "p_value": p_value, "se": se,
+            "detectable": q + float(stats.norm.ppf(power)) * se,
+            "n_items": int(paired.a.shape[-1]), "n_units": paired.n_units,
+            "n_seeds": int(paired.a.shape[0])}
 
 
-def compare_methods(
-    records_by_method: dict[str, list[dict]],
-    metrics: Sequence[str],
-    labels: Sequence[str] | None = None,
-    n_resamples: int = 10_000,
-    seed: int = 0,
-    comparisons: Sequence[tuple[str, str]] = COMPARISONS,
-) -> pd.DataFrame:
-    """Paired tests of every comparison x metric, Holm-adjusted per metric.
-
-    Returns one row per comparison and metric with the columns in ``COLUMNS``. Every method
-    named in ``comparisons`` must be in ``records_by_method`` (others are ignored).
-    ``labels`` (the task's label set) is needed for the F1 metrics only.
-    """
-    missing = sorted({m for pair in comparisons for m in pair} - set(records_by_method))
-    if missing:
-        raise ValueError(f"no records for methods {missing}")
-    rows = []
-    for a, b in comparisons:
-        aligned = align(records_by_method[a], records_by_method[b], (a, b))
-        # Likelihood metrics compare the likelihood answers by the same tests.
-        sources = zip(by_answer_source(aligned[0], metrics), by_answer_source(aligned[1], metrics),
-                      strict=True)
-        for (records_a, computed, reported), (records_b, _, _) in sources:
-            for metric, as_reported in zip(computed, reported, strict=True):
-                if metric in ITEM_METRICS:
-                    row = _compare_item_metric(metric, records_a, records_b, n_resamples, seed)
-                else:
-                    row = _compare_f1(metric, records_a, records_b, labels, n_resamples, seed)
-                rows.append({"comparison": comparison_name(a, b), "metric": as_reported,
-                             "diff": row["b"] - row["a"], **row})
-    table = pd.DataFrame(rows)
-    _holm_per_metric(table, metrics)
-    return table.loc[:, list(COLUMNS)].reset_index(drop=True)
-
-
-def _holm_per_metric(table: pd.DataFrame, metrics: Sequence[str]) -> None:
-    table["p_adjusted"] = np.nan
-    for metric in metrics:
-        mask = table["metric"] == metric
-        table.loc[mask, "p_adjusted"] = holm(table.loc[mask, "p_value"])
-
-
-# ------------------------------------------------------------------ pooled over seeds
-
-
-def stratified_mcnemar(flags_a: np.ndarray, flags_b: np.ndarray) -> tuple[float, float]:
-    """(chi-square, p value) of McNemar's test stratified by seed: statsmodels' CMH test with
-    continuity correction over one 2x2 stratum per item and seed (rows method a / b, columns
-    right / wrong). ``flags_*``: booleans, shape (seeds, items). No discordant item: p = 1."""
-    flags_a = np.asarray(flags_a, dtype=bool).ravel()
-    flags_b = np.asarray(flags_b, dtype=bool).ravel()
-    if not np.any(flags_a != flags_b):
-        return 0.0, 1.0
-    strata = np.stack([[flags_a, ~flags_a], [flags_b, ~flags_b]]).astype(np.float64)
-    result = StratifiedTable(strata).test_null_odds(correction=True)
-    return float(result.statistic), float(result.pvalue)
-
-
-def _column_scores(metric: str, aligned: list[tuple[list[dict], list[dict]]],
-                   labels: Sequence[str] | None):
-    """``score(columns)``: each seed's value of ``metric`` over the chosen columns of
-    [a's items | b's items] (column i is item i of a, column n + i item i of b), shape
-    (seeds, *columns.shape[:-1]). Choosing columns is how a permutation swaps an item's
-    methods and how the bootstrap resamples items, in every seed at once."""
+def _answers(metric: str, records: list[dict], labels: Sequence[str] | None) -> np.ndarray:
     if metric in ITEM_METRICS:
-        stack = np.stack([np.concatenate([item_values(a, metric), item_values(b, metric)])
-                          for a, b in aligned])
-        return lambda columns: stack[:, columns].mean(axis=-1)
-    ref = record_indices(aligned[0][0], labels)[0]
-    stack = np.stack([np.concatenate([record_indices(a, labels)[1], record_indices(b, labels)[1]])
-                      for a, b in aligned])
-    references = np.concatenate([ref, ref])
-    return lambda columns: f1_from_indices(references[columns], stack[:, columns], len(labels),
-                                           F1_AVERAGES[metric])
+        return item_values(records, metric)
+    return record_indices(records, labels)[1]
 
 
-def _compare_pooled_metric(metric: str, aligned: list[tuple[list[dict], list[dict]]],
-                           labels: Sequence[str] | None, n_resamples: int, seed: int) -> dict:
-    n = len(aligned[0][0])
-    score = _column_scores(metric, aligned, labels)
-    items = np.arange(n)
-
-    def diff(columns_a, columns_b, axis=-1):
-        return np.mean(score(columns_b) - score(columns_a), axis=0)
-
-    a, b = float(np.mean(score(items))), float(np.mean(score(items + n)))
-    test = ITEM_METRICS[metric][1] if metric in ITEM_METRICS else None
-    if test == "mcnemar_exact":
-        flags_a = np.stack([item_values(records_a, metric) == 1 for records_a, _ in aligned])
-        flags_b = np.stack([item_values(records_b, metric) == 1 for _, records_b in aligned])
-        statistic, p_value = stratified_mcnemar(flags_a, flags_b)
-        test = POOLED_TESTS[test]
-    else:
-        statistic, test = b - a, POOLED_RANDOMIZATION
-        p_value = approximate_randomization((items, items + n), diff, n_resamples, seed)
-    ci_low, ci_high = paired_bootstrap_ci(
-        (items,), lambda columns, axis=-1: diff(columns, columns + n), n_resamples, seed)
-    return {"a": a, "b": b, "test": test, "statistic": statistic, "p_value": p_value,
-            "ci_low": ci_low, "ci_high": ci_high}
+def paired_data(metric: str, aligned: list[tuple[list[dict], list[dict]]],
+                labels: Sequence[str] | None) -> Paired:
+    """The arrays of one metric from each seed's aligned (a, b) records (the same items, in
+    the same order, in every seed)."""
+    first = aligned[0][0]
+    return Paired(
+        metric=metric,
+        a=np.stack([_answers(metric, a, labels) for a, _ in aligned]),
+        b=np.stack([_answers(metric, b, labels) for _, b in aligned]),
+        units=unit_indices(first),
+        reference=None if metric in ITEM_METRICS else record_indices(first, labels)[0],
+        n_labels=len(labels) if labels is not None else 0,
+    )
 
 
 def _aligned_over_seeds(records_by_seed: Mapping[int, Mapping[str, list[dict]]], a: str,
@@ -321,39 +303,57 @@ def _aligned_over_seeds(records_by_seed: Mapping[int, Mapping[str, list[dict]]],
     for s, seed_ids in zip(seeds, ids, strict=True):
         if seed_ids != ids[0]:
             raise ValueError(f"seeds {seeds[0]} and {s} do not hold the same test items for "
-                             f"{a} vs {b}: a pooled test needs the same items in every seed")
+                             f"{a} vs {b}: a comparison over seeds needs the same items in "
+                             "every seed")
     return aligned
 
 
-def compare_pooled(
+def compare_methods(
     records_by_seed: Mapping[int, Mapping[str, list[dict]]],
     metrics: Sequence[str],
     labels: Sequence[str] | None = None,
+    *,
+    primary: tuple[str, str] | None = None,
+    n_primary: int = 1,
+    alpha: float = 0.05,
+    power: float = 0.8,
     n_resamples: int = 10_000,
     seed: int = 0,
     comparisons: Sequence[tuple[str, str]] = COMPARISONS,
 ) -> pd.DataFrame:
-    """One test of every comparison x metric over all training seeds (module docstring),
-    Holm-adjusted per metric. ``records_by_seed``: per seed, the records of each method (the
-    base model's are the same in every seed). Columns: ``POOLED_COLUMNS``; ``a``, ``b`` and
-    ``diff`` are means over the seeds."""
+    """Every comparison (of ``comparisons``, where both methods have records) x metric over
+    all training seeds (module docstring). ``records_by_seed``: per seed, each method's
+    records (the base model's the same in every seed). ``primary``: (comparison name,
+    metric) of the primary hypothesis, one of ``n_primary`` in the experiment. ``labels``:
+    the task's label set, for the F1 metrics. Columns: ``COLUMNS``."""
     if not records_by_seed:
-        raise ValueError("no seeds to pool")
-    for training_seed, records in records_by_seed.items():
-        missing = sorted({m for pair in comparisons for m in pair} - set(records))
-        if missing:
-            raise ValueError(f"seed {training_seed}: no records for methods {missing}")
+        raise ValueError("no seeds to compare over")
+    present = set.intersection(*(set(records) for records in records_by_seed.values()))
+    chosen = [(a, b) for a, b in comparisons if {a, b} <= present]
+    if not chosen:
+        raise ValueError(f"no comparison of {list(comparisons)} has records in every seed "
+                         f"(methods present: {sorted(present)})")
+    if primary is not None and primary[0] not in {comparison_name(a, b) for a, b in chosen}:
+        raise ValueError(f"the primary comparison {primary[0]} has no records")
     rows = []
-    for a, b in comparisons:
+    for a, b in chosen:
+        name = comparison_name(a, b)
         aligned = _aligned_over_seeds(records_by_seed, a, b)
         sources = [list(zip(by_answer_source(ra, metrics), by_answer_source(rb, metrics),
                             strict=True)) for ra, rb in aligned]
         for index, ((_, computed, reported), _) in enumerate(sources[0]):
             views = [(per_seed[index][0][0], per_seed[index][1][0]) for per_seed in sources]
             for metric, as_reported in zip(computed, reported, strict=True):
-                row = _compare_pooled_metric(metric, views, labels, n_resamples, seed)
-                rows.append({"comparison": comparison_name(a, b), "metric": as_reported,
-                             "diff": row["b"] - row["a"], "n_seeds": len(aligned), **row})
-    table = pd.DataFrame(rows)
-    _holm_per_metric(table, metrics)
-    return table.loc[:, list(POOLED_COLUMNS)].reset_index(drop=True)
+                is_primary = (name, as_reported) == primary
+                level_alpha = alpha / n_primary if is_primary else alpha
+                row = compare_pair(paired_data(metric, views, labels), level_alpha, power,
+                                   n_resamples, seed)
+                rows.append({"comparison": name, "metric": as_reported,
+                             "role": "primary" if is_primary else "secondary",
+                             "p_adjusted": (min(1.0, n_primary * row["p_value"]) if is_primary
+                                            else np.nan),
+                             "unit": "group" if row["n_units"] < row["n_items"] else "item",
+                             **row})
+    if primary is not None and not any(row["role"] == "primary" for row in rows):
+        raise ValueError(f"the primary metric {primary[1]} is not among {list(metrics)}")
+    return pd.DataFrame(rows).loc[:, list(COLUMNS)].reset_index(drop=True)
