@@ -1,5 +1,6 @@
-"""Compute accounting: the job meter on a CPU, the token counts of training and inference, the
-table and DPO/SFT ratios of hand-made records, and the errors of bad records."""
+"""Compute accounting: the job meter on a CPU, the token and LM-head counts of training and
+inference, the table, its ratio rows and DPO's costs from hand-made records, and the errors of
+bad records."""
 
 import json
 import math
@@ -15,14 +16,21 @@ import pytest
 from sftdpo import inference
 from sftdpo.compute import (
     COLUMNS,
+    COST_COLUMNS,
+    JOB_STAGES,
     ComputeRecordError,
     block_parameters,
     compute_csv,
     compute_table,
-    dpo_over_sft_ratios,
+    cost_ratios,
+    dpo_costs,
+    epochs_run,
     head_parameters,
     inference_flops,
+    labelled_positions,
     load_record,
+    load_records,
+    matched_steps,
     trainable_parameters,
 )
 from sftdpo.inference import (
@@ -58,6 +66,32 @@ SETTINGS = {
 @pytest.fixture(autouse=True)
 def fresh_tally(monkeypatch):
     monkeypatch.setattr(inference, "TALLY", inference.TokenTally())
+
+
+@pytest.fixture
+def head_probe(monkeypatch):
+    """The positions TRL's fused LM head projects, counted as it runs: ``trained`` where a
+    gradient flows back through it, ``forward_only`` elsewhere (validation, reference)."""
+    import torch
+    import trl.trainer.utils as trl_utils
+
+    original = trl_utils._ChunkedLogProbFunction
+    seen = {"trained": 0, "forward_only": 0}
+
+    class Counting:
+        @staticmethod
+        def apply(hidden, *args):
+            trained = torch.is_grad_enabled() and hidden.requires_grad
+            seen["trained" if trained else "forward_only"] += hidden.shape[0]
+            return original.apply(hidden, *args)
+
+    monkeypatch.setattr(trl_utils, "_ChunkedLogProbFunction", Counting)
+    return seen
+
+
+def labelled(dataset) -> list[int]:
+    """Each SFT row's positions the loss scores: its labels after the first, not -100."""
+    return [sum(label != -100 for label in row["labels"][1:]) for row in dataset]
 
 
 def record(model="m", task="t", seed=0, stage="sft", method=None, device="cpu", wall=10.0,
@@ -141,13 +175,16 @@ def test_inference_tallies_prompt_generated_and_scored_tokens(tiny_model_dir):
 
 
 def test_training_records_its_compute_with_every_non_padding_token_of_every_epoch(
-        tiny_model_dir, tmp_path):
+        tiny_model_dir, tmp_path, head_probe):
     items = TASK.build_items(10, 0)
     sft_dir = tmp_path / "sft"
     trainer = build_sft_trainer(tiny_model_dir, SPEC, TASK, items[:6], items[6:], SETTINGS,
                                 seed=0, device="cpu", out_dir=sft_dir)
     per_epoch = sum(len(row["input_ids"]) for row in trainer.train_dataset)
     evaluated = sum(len(row["input_ids"]) for row in trainer.eval_dataset)
+    answers, validation_answers = sum(labelled(trainer.train_dataset)), \
+        sum(labelled(trainer.eval_dataset))
+    assert 0 < answers < per_epoch / 10  # the completion-only loss: a few answer tokens a row
     meter = JobMeter("cpu")
     train_and_save(trainer, sft_dir, meter)
     sft = json.loads((sft_dir / "compute.json").read_text())
@@ -163,12 +200,29 @@ def test_training_records_its_compute_with_every_non_padding_token_of_every_epoc
     assert (sft["block_parameters"], sft["trainable_parameters"]) == (blocks, adapters)
     assert sft["adapted_share"] == 1.0 and sft["evaluation_tokens"] == 2 * evaluated
     step, forward = 4 * blocks + 6 * adapters, 2 * (blocks + adapters)
-    assert sft["flops"] == pytest.approx(sft["tokens"] * step + 2 * evaluated * forward)
+    # The LM head (the tied embedding, vocabulary x 32) on the labelled positions only, as
+    # TRL's fused head ran it: 6 N_h at a training position (forward, the backward's
+    # recomputed projection, the activation gradient), 2 N_h at a validation position.
+    head = len(load_tokenizer(tiny_model_dir)) * 32
+    assert sft["head_parameters"] == head
+    assert sft["head_positions"] == 2 * answers == head_probe["trained"]
+    assert sft["evaluation_head_positions"] == 2 * validation_answers \
+        == head_probe["forward_only"]
+    assert sft["flops"] == pytest.approx(sft["tokens"] * step + 2 * evaluated * forward
+                                         + 2 * answers * 6 * head
+                                         + 2 * validation_answers * 2 * head)
+    # The matched-compute control's steps: the pairs and DPO jobs' FLOPs at an SFT step's
+    # training FLOPs (blocks, adapters and head of the 4 steps, not the validation passes).
+    per_step = (sft["tokens"] * step + 2 * answers * 6 * head) / 4
+    assert matched_steps(sft, 3 * per_step + 2.6 * per_step) == 6
+    assert matched_steps(sft, 0.1 * per_step) == 1
+    with pytest.raises(ComputeRecordError, match=r"no 'head_positions'.*rerun the sft job"):
+        matched_steps({k: v for k, v in sft.items() if k != "head_positions"}, 1.0)
     # For inference the adapter runs beside the weights (never merged): the active adapter
     # once per token; the base model has none.
     tally = inference.TokenTally(prompt=10, generated=2, scored=3)
     base = load_with_adapter(tiny_model_dir, SPEC, None, "cpu")
-    head = head_parameters(base)
+    assert head_parameters(base) == head
     assert inference_flops(base, tally) == pytest.approx(15 * 2 * blocks + 2 * head * 5)
     adapted = load_with_adapter(tiny_model_dir, SPEC, sft_dir, "cpu")
     assert inference_flops(adapted, tally) == pytest.approx(15 * forward + 2 * head * 5)
@@ -178,33 +232,97 @@ def test_training_records_its_compute_with_every_non_padding_token_of_every_epoc
     pairs = [{"prompt": TASK.prompt_messages(i), "chosen": TASK.gold(i),
               "rejected": next(x for x in TASK.labels if x != TASK.gold(i))} for i in items[:5]]
     dpo_dir = tmp_path / "dpo"
+    head_probe.update(trained=0, forward_only=0)
     trainer = build_dpo_trainer(tiny_model_dir, SPEC, sft_dir, pairs, SETTINGS, seed=0,
                                 device="cpu", out_dir=dpo_dir)
     # The model runs prompt + chosen and prompt + rejected of every pair.
     per_epoch = sum(2 * len(row["prompt_ids"]) + len(row["chosen_ids"]) + len(row["rejected_ids"])
                     for row in trainer.train_dataset)
+    # The loss scores both answers of every pair.
+    answers = sum(len(row["chosen_ids"]) + len(row["rejected_ids"])
+                  for row in trainer.train_dataset)
     train_and_save(trainer, dpo_dir)
     record = load_record(dpo_dir, {"model": "m", "task": "t", "seed": 0, "stage": "dpo"})
     assert record["tokens"] == 2 * per_epoch
     assert record["source"] == str(dpo_dir / "compute.json")
-    # The reference (the frozen SFT copy) runs forward over the same sequences at every step.
+    # The reference (the frozen SFT copy) runs forward over the same sequences at every step,
+    # its head over the same labelled positions.
     dpo = json.loads((dpo_dir / "compute.json").read_text())
     assert dpo["trainable_parameters"] == adapters and dpo["reference_tokens"] == dpo["tokens"]
-    assert dpo["flops"] == pytest.approx(dpo["tokens"] * (step + forward))
-    # Precomputed, it runs once over the pairs: one epoch's tokens, not two.
+    assert dpo["head_positions"] == dpo["reference_head_positions"] == 2 * answers \
+        == head_probe["trained"] == head_probe["forward_only"]
+    assert dpo["flops"] == pytest.approx(dpo["tokens"] * (step + forward)
+                                         + 2 * answers * (6 + 2) * head)
+    # Precomputed, it runs once over the pairs: one epoch's tokens and positions, not two.
+    head_probe.update(trained=0, forward_only=0)
     settings = {**SETTINGS, "dpo": {**SETTINGS["dpo"], "precompute_reference": True}}
     trainer = build_dpo_trainer(tiny_model_dir, SPEC, sft_dir, pairs, settings, seed=0,
                                 device="cpu", out_dir=tmp_path / "dpo_pre")
     train_and_save(trainer, tmp_path / "dpo_pre")
     pre = json.loads((tmp_path / "dpo_pre" / "compute.json").read_text())
     assert pre["tokens"] == 2 * per_epoch and pre["reference_tokens"] == per_epoch
-    assert pre["flops"] == pytest.approx(pre["tokens"] * step + per_epoch * forward)
+    assert pre["reference_head_positions"] == answers == head_probe["forward_only"]
+    assert pre["flops"] == pytest.approx(pre["tokens"] * step + per_epoch * forward
+                                         + 2 * answers * 6 * head + answers * 2 * head)
+
+
+def test_a_run_cut_short_by_max_steps_counts_the_rows_its_last_epoch_ran(
+        tiny_model_dir, tmp_path, head_probe):
+    """The matched-compute control stops at a step count: 6 rows in batches of 4 are 2 steps
+    an epoch, so 3 steps are an epoch and one batch of 4 rows of the next."""
+    items = TASK.build_items(10, 0)
+    sft = {**SETTINGS["sft"], "validation_loss": "end"}
+    trainer = build_sft_trainer(tiny_model_dir, SPEC, TASK, items[:6], items[6:],
+                                {**SETTINGS, "sft": sft}, seed=0, device="cpu",
+                                out_dir=tmp_path / "sft")
+    trainer.args.max_steps = 3
+    rows = labelled(trainer.train_dataset)
+    train_and_save(trainer, tmp_path / "sft")
+    record = json.loads((tmp_path / "sft" / "compute.json").read_text())
+    assert record["global_steps"] == 3 and epochs_run(trainer) == pytest.approx(1 + 4 / 6)
+    # The second epoch's 4 rows at the rows' mean: within what any 4 of them hold.
+    assert record["head_positions"] == round(sum(rows) * (1 + 4 / 6))
+    lowest, highest = sum(rows) + 4 * min(rows), sum(rows) + 4 * max(rows)
+    assert lowest <= head_probe["trained"] <= highest
+    assert lowest <= record["head_positions"] <= highest
+
+
+def test_epochs_run_and_labelled_positions_by_hand():
+    from types import SimpleNamespace
+
+    from datasets import Dataset
+
+    def trainer(epoch, rows=6, batch=4):
+        return SimpleNamespace(state=SimpleNamespace(epoch=epoch),
+                               args=SimpleNamespace(train_batch_size=batch, world_size=1),
+                               train_dataset=list(range(rows)))
+
+    assert epochs_run(trainer(2.0)) == 2.0
+    # Half of an epoch's 2 batches: the first, 4 of the 6 rows; both: the 6.
+    assert epochs_run(trainer(1.5)) == pytest.approx(1 + 4 / 6)
+    assert epochs_run(trainer(0.5, rows=8)) == pytest.approx(0.5)
+    # DPO: both answers of every pair, as truncated to max_length (the prompt kept whole:
+    # keep_start), the first position of a row never scored.
+    pairs = Dataset.from_dict({"prompt_ids": [[1] * 5, [1] * 9], "chosen_ids": [[2] * 3, [2]],
+                               "rejected_ids": [[3] * 2, [3] * 4]})
+    assert labelled_positions(pairs) == 3 + 2 + 1 + 4
+    assert labelled_positions(pairs, max_length=10) == 3 + 2 + 1 + 1
+    # keep_end: the answer's end kept, its first kept token then the row's first, unscored.
+    assert labelled_positions(pairs, max_length=3, truncation_mode="keep_end") == 2 + 2 + 1 + 2
+    # SFT: labels not -100 after the first; a completion mask where no labels were built.
+    sft = Dataset.from_dict({"input_ids": [[5] * 4, [5] * 3],
+                             "labels": [[-100, -100, 7, 7], [7, -100, 7]]})
+    assert labelled_positions(sft) == 2 + 1
+    masks = Dataset.from_dict({"input_ids": [[5] * 4], "completion_mask": [[1, 0, 1, 1]]})
+    assert labelled_positions(masks) == 2
 
 
 def hand_made_records():
     return [
-        # Seed 0 and 1 on a GPU: ratios (wall, accelerator, tokens, memory) 2.5, 2.5, 2, 1.5
-        # and 2, 3, 3, 1; their means 2.25, 2.75, 2.5, 1.25.
+        # Seeds 0 and 1 on a GPU. DPO's extra, pairs + dpo, over SFT: seed 0 FLOPs (5 + 2) / 1
+        # = 7 (FLOPs follow tokens here), wall (30 + 250) / 100 = 2.8, accelerator (20 + 200)
+        # / 80 = 2.75; seed 1 FLOPs (1 + 3) / 1 = 4, wall (50 + 400) / 200 = 2.25,
+        # accelerator (40 + 480) / 160 = 3.25. Means 5.5, 2.525, 3.0.
         record(seed=1, stage="dpo", device="H100", wall=400.0, accelerator=480.0, tokens=3000,
                memory=500.0),
         record(seed=0, stage="sft", device="H100", wall=100.0, accelerator=80.0, tokens=1000),
@@ -212,61 +330,170 @@ def hand_made_records():
                memory=750.0),
         record(seed=1, stage="sft", device="H100", wall=200.0, accelerator=160.0, tokens=1000),
         record(seed=0, stage="pairs", device="H100", wall=30.0, accelerator=20.0, tokens=5000),
+        record(seed=1, stage="pairs", device="H100", wall=50.0, accelerator=40.0, tokens=1000),
         record(seed=0, stage="generate", method="dpo", device="H100", wall=5.0, accelerator=4.0),
         record(seed=0, stage="generate", method="sft", device="H100", wall=5.0, accelerator=4.0),
         record(seed=0, stage="generate", method="base", device="H100", wall=6.0,
                accelerator=5.0),
-        # A CPU task: no accelerator seconds, so no accelerator ratio; wall 3, tokens 0.5.
+        # A CPU task: no accelerator seconds, so no accelerator ratio; extra wall (10 + 60) /
+        # 20 = 3.5, tokens (200 + 200) / 400 = 1.
         record(task="c", stage="sft", wall=20.0, tokens=400),
+        record(task="c", stage="pairs", wall=10.0, tokens=200),
         record(task="c", stage="dpo", wall=60.0, tokens=200),
-        # SFT only (DPO not run): no ratio.
+        # SFT only (no pairs, no DPO): no ratio.
         record(task="s", stage="sft"),
     ]
 
 
+def control_records():
+    """The matched-compute control in task t, seed 0 only: FLOPs 7 (as pairs + dpo), wall
+    140 of their 280; its generation between SFT's and DPO's."""
+    return [record(seed=0, stage="generate", method="sft_matched", device="H100", wall=5.0,
+                   accelerator=4.0),
+            record(seed=0, stage="sft_matched", device="H100", wall=140.0, accelerator=110.0,
+                   tokens=7000)]
+
+
 def test_the_table_has_one_row_per_job_in_pipeline_order():
-    table = compute_table(hand_made_records())
+    table = compute_table(hand_made_records() + control_records())
     assert list(table.columns) == list(COLUMNS)
     first = table[(table["task"] == "t")]
     assert list(zip(first["seed"], first["stage"], first["method"].fillna("-"),
                     strict=True)) == [
-        (0, "sft", "-"), (0, "pairs", "-"), (0, "dpo", "-"), (0, "generate", "base"),
-        (0, "generate", "sft"), (0, "generate", "dpo"), (1, "sft", "-"), (1, "dpo", "-")]
+        (0, "sft", "-"), (0, "pairs", "-"), (0, "dpo", "-"), (0, "sft_matched", "-"),
+        (0, "generate", "base"), (0, "generate", "sft"), (0, "generate", "sft_matched"),
+        (0, "generate", "dpo"), (1, "sft", "-"), (1, "pairs", "-"), (1, "dpo", "-")]
     assert math.isnan(table.loc[table["task"] == "c", "accelerator_seconds"].iloc[0])
 
 
-def test_dpo_over_sft_ratios_are_the_mean_of_the_seeds_ratios():
-    ratios = dpo_over_sft_ratios(compute_table(hand_made_records())).set_index("task")
-    assert list(ratios.index) == ["c", "t"]
-    gpu = ratios.loc["t"]
-    assert gpu["n_seeds"] == 2 and gpu["device"] == "H100"
-    assert gpu[["wall_seconds", "accelerator_seconds", "tokens", "peak_memory_mib"]].tolist() \
-        == pytest.approx([2.25, 2.75, 2.5, 1.25])
-    # FLOPs here are proportional to tokens, CPU seconds to wall seconds.
-    assert gpu[["flops", "cpu_seconds"]].tolist() == pytest.approx([2.5, 2.25])
-    cpu = ratios.loc["c"]
-    assert cpu["wall_seconds"] == pytest.approx(3.0) and cpu["tokens"] == pytest.approx(0.5)
+def test_dpo_s_extra_cost_counts_the_pairs_job_with_the_dpo_job():
+    ratios = cost_ratios(compute_table(hand_made_records())).set_index(["task", "stage"])
+    assert list(ratios.index) == [("c", "extra_over_sft"), ("c", "pipeline_over_sft"),
+                                  ("t", "extra_over_sft"), ("t", "pipeline_over_sft")]
+    gpu = ratios.loc[("t", "extra_over_sft")]
+    assert gpu["device"] == "H100" and math.isnan(gpu["peak_memory_mib"])
+    assert gpu[["flops", "wall_seconds", "accelerator_seconds", "tokens"]].tolist() \
+        == pytest.approx([5.5, 2.525, 3.0, 5.5])
+    # CPU seconds are twice the wall seconds in every record: the same ratio.
+    assert gpu["cpu_seconds"] == pytest.approx(2.525)
+    # SFT then DPO over SFT alone: one more.
+    pipeline = ratios.loc[("t", "pipeline_over_sft")]
+    assert pipeline[["flops", "wall_seconds", "accelerator_seconds"]].tolist() \
+        == pytest.approx([6.5, 3.525, 4.0])
+    cpu = ratios.loc[("c", "extra_over_sft")]
+    assert cpu["wall_seconds"] == pytest.approx(3.5) and cpu["tokens"] == pytest.approx(1.0)
     assert math.isnan(cpu["accelerator_seconds"]) and cpu["device"] == "cpu"
+    assert ratios.loc[("c", "pipeline_over_sft"), "flops"] == pytest.approx(2.0)
 
 
-def test_compute_csv_puts_each_ratio_row_after_its_jobs(tmp_path):
-    rows = compute_csv(compute_table(hand_made_records()))
+def test_dpo_costs_per_model_and_task():
+    costs = dpo_costs(compute_table(hand_made_records()))
+    assert list(costs.columns) == list(COST_COLUMNS)
+    costs = costs.set_index("task")
+    assert list(costs.index) == ["c", "t"]  # s ran no DPO
+    gpu = costs.loc["t"]
+    assert (gpu["n_seeds"], gpu["device"]) == (2, "H100")
+    assert gpu[["sft_flops", "extra_flops"]].tolist() == pytest.approx([1e9, 5.5e9])
+    assert gpu[["extra_flops_ratio", "extra_cpu_ratio", "extra_wall_ratio",
+                "extra_accelerator_ratio", "pipeline_flops_ratio"]].tolist() \
+        == pytest.approx([5.5, 2.525, 2.525, 3.0, 6.5])
+    # No control, nothing tuned.
+    assert math.isnan(gpu["matched_flops_ratio"])
+    assert (gpu["tuning_flops"], gpu["tuning_flops_ratio"]) == (0.0, 0.0)
+    assert math.isnan(costs.loc["c", "extra_accelerator_ratio"])
+    assert costs.loc["c", "extra_wall_ratio"] == pytest.approx(3.5)
+
+
+def test_the_matched_control_gets_a_ratio_row_only_where_it_ran():
+    table = compute_table(hand_made_records() + control_records())
+    ratios = cost_ratios(table).set_index(["task", "stage"])
+    assert ("t", "matched_over_extra") in ratios.index
+    assert ("c", "matched_over_extra") not in ratios.index
+    # Seed 0 only, the seed that ran it: FLOPs 7 / (5 + 2), wall 140 / 280.
+    matched = ratios.loc[("t", "matched_over_extra")]
+    assert matched[["flops", "wall_seconds", "accelerator_seconds"]].tolist() \
+        == pytest.approx([1.0, 0.5, 0.5])
+    # The control changes neither DPO's extra nor the pipeline ratio.
+    assert ratios.loc[("t", "extra_over_sft"), "flops"] == pytest.approx(5.5)
+    costs = dpo_costs(table).set_index("task")
+    assert costs.loc["t", "matched_flops_ratio"] == pytest.approx(1.0)
+    assert math.isnan(costs.loc["c", "matched_flops_ratio"])
+    assert "matched_over_extra" not in set(cost_ratios(compute_table(hand_made_records()))
+                                           ["stage"])
+
+
+def write_records(tmp_path, records):
+    """Each record's measures as a JSON file; its key (with any ``part``) and path."""
+    keys, paths = [], []
+    for index, rec in enumerate(records):
+        key = {k: rec[k] for k in ("model", "task", "seed", "stage", "method", "part")
+               if k in rec}
+        path = tmp_path / f"{index}.json"
+        path.write_text(json.dumps({k: v for k, v in rec.items() if k not in key}))
+        keys.append(key)
+        paths.append(str(path))
+    return keys, paths
+
+
+def tuning_records():
+    """Task t, seed 0 tuned both stages: two SFT candidates (training 1.5 and 0.5 GFLOP, a
+    validation generation 0.1 each) and one DPO candidate (2 + 0.1): 4.3 GFLOP in all."""
+    return [record(seed=0, stage="tuning", method=method, part=part, device="H100",
+                   accelerator=1.0, wall=wall, tokens=tokens)
+            for method, part, wall, tokens in (
+                ("sft:lr0.001", "training", 15.0, 1500), ("sft:lr0.001", "validation", 2.0, 100),
+                ("sft:lr0.0003", "training", 5.0, 500), ("sft:lr0.0003", "validation", 2.0, 100),
+                ("dpo:beta0.1", "training", 20.0, 2000), ("dpo:beta0.1", "validation", 2.0, 100))]
+
+
+def test_tuning_candidates_are_one_row_each_and_dpo_costs_sums_them(tmp_path):
+    keys, paths = write_records(tmp_path, hand_made_records() + tuning_records())
+    table = compute_table(load_records(paths, keys))
+    tuning = table[table["stage"] == "tuning"]
+    # After the seed's jobs, SFT's candidates before DPO's, each its two records summed.
+    assert list(tuning.index) == [10, 11, 12]
+    assert tuning["method"].tolist() == ["sft:lr0.001", "sft:lr0.0003", "dpo:beta0.1"]
+    assert tuning["flops"].tolist() == pytest.approx([1.6e9, 0.6e9, 2.1e9])
+    assert tuning["wall_seconds"].tolist() == pytest.approx([17.0, 7.0, 22.0])
+    assert tuning["accelerator_seconds"].tolist() == pytest.approx([2.0, 2.0, 2.0])
+    assert tuning["tokens"].tolist() == [1600, 600, 2100]
+    assert (tuning["device"] == "H100").all()
+    costs = dpo_costs(table).set_index("task")
+    # Seed 0's 4.3 GFLOP, seed 1's none: a mean of 2.15, over SFT's 1 GFLOP 2.15.
+    assert costs.loc["t", "tuning_flops"] == pytest.approx(2.15e9)
+    assert costs.loc["t", "tuning_flops_ratio"] == pytest.approx(2.15)
+    assert costs.loc["c", "tuning_flops"] == 0.0
+    # Tuning is in no ratio row.
+    assert costs.loc["t", "extra_flops_ratio"] == pytest.approx(5.5)
+    # A part given twice is an error naming both files.
+    with pytest.raises(ComputeRecordError, match=r"0\.json and \S*1\.json: part 'training' twice"):
+        load_records(paths[:2], [keys[-1] | {"part": "training"}] * 2)
+
+
+def test_compute_csv_puts_each_models_ratio_rows_after_its_jobs(tmp_path):
+    rows = compute_csv(compute_table(hand_made_records() + control_records()))
     path = tmp_path / "compute.csv"
     rows.to_csv(path, index=False)
     lines = path.read_text().splitlines()
     assert lines[0] == ",".join(COLUMNS)
-    assert [line.split(",")[:4] for line in lines[1:]] == [
-        ["m", "c", "0", "sft"], ["m", "c", "0", "dpo"], ["m", "c", "", "dpo_over_sft"],
-        ["m", "s", "0", "sft"],
-        ["m", "t", "0", "sft"], ["m", "t", "0", "pairs"], ["m", "t", "0", "dpo"],
-        ["m", "t", "0", "generate"], ["m", "t", "0", "generate"], ["m", "t", "0", "generate"],
-        ["m", "t", "1", "sft"],
-        ["m", "t", "1", "dpo"], ["m", "t", "", "dpo_over_sft"]]
-    # FLOPs and CPU seconds (first) follow tokens and wall time in these records.
-    assert lines[3] == "m,c,,dpo_over_sft,,cpu,0.5,3.0,3.0,,0.5,1.0"
-    assert lines[5] == "m,t,0,sft,,H100,1000000000.0,200.0,100.0,80.0,1000,500.0"
+    assert [line.split(",")[:5] for line in lines[1:]] == [
+        ["m", "c", "0", "sft", ""], ["m", "c", "0", "pairs", ""], ["m", "c", "0", "dpo", ""],
+        ["m", "c", "", "extra_over_sft", ""], ["m", "c", "", "pipeline_over_sft", ""],
+        ["m", "s", "0", "sft", ""],
+        ["m", "t", "0", "sft", ""], ["m", "t", "0", "pairs", ""], ["m", "t", "0", "dpo", ""],
+        ["m", "t", "0", "sft_matched", ""], ["m", "t", "0", "generate", "base"],
+        ["m", "t", "0", "generate", "sft"], ["m", "t", "0", "generate", "sft_matched"],
+        ["m", "t", "0", "generate", "dpo"],
+        ["m", "t", "1", "sft", ""], ["m", "t", "1", "pairs", ""], ["m", "t", "1", "dpo", ""],
+        ["m", "t", "", "extra_over_sft", ""], ["m", "t", "", "pipeline_over_sft", ""],
+        ["m", "t", "", "matched_over_extra", ""]]
+    # FLOPs and CPU seconds (first) follow tokens and wall time in these records; no peak
+    # memory in a ratio row.
+    assert lines[4] == "m,c,,extra_over_sft,,cpu,1.0,3.5,3.5,,1.0,"
+    assert lines[7] == "m,t,0,sft,,H100,1000000000.0,200.0,100.0,80.0,1000,500.0"
     back = pd.read_csv(path)
-    assert back.loc[12, "accelerator_seconds"] == pytest.approx(2.75)
+    assert back.loc[17, "accelerator_seconds"] == pytest.approx(3.0)
+    assert back.loc[18, "flops"] == pytest.approx(6.5)
 
 
 def test_a_record_without_a_field_names_the_file_and_the_field(tmp_path):
@@ -299,20 +526,18 @@ def test_bad_values_and_misfiled_records_are_errors(tmp_path):
         compute_table([record(source="a.json"), record(source="b.json")])
     with pytest.raises(ComputeRecordError, match=r"x.json: stage 'train' is none of"):
         compute_table([record(stage="train", source="x.json")])
+    # A ratio row is computed, never read from a record.
+    with pytest.raises(ComputeRecordError, match=r"stage 'extra_over_sft' is none of"):
+        compute_table([record(stage="extra_over_sft", source="x.json")])
     with pytest.raises(ComputeRecordError, match=r"compute record 0: no 'seed'"):
         compute_table([{k: v for k, v in record().items() if k != "seed"}])
 
 
 def test_gather_compute_script_writes_compute_csv(tmp_path):
     """The rule's script with Snakemake's object stood in for, in a process of its own (it
-    sends the process's output to the log)."""
-    keys, paths = [], []
-    for index, rec in enumerate(hand_made_records()):
-        key = {k: rec[k] for k in ("model", "task", "seed", "stage", "method")}
-        path = tmp_path / f"{index}.json"
-        path.write_text(json.dumps({k: v for k, v in rec.items() if k not in key}))
-        keys.append(key)
-        paths.append(str(path))
+    sends the process's output to the log); a tuning candidate's two records make one row."""
+    records = hand_made_records() + control_records() + tuning_records()
+    keys, paths = write_records(tmp_path, records)
     job = tmp_path / "job.json"
     job.write_text(json.dumps({"log": [str(tmp_path / "compute.log")],
                                "params": {"record_keys": keys}, "input": {"records": paths},
@@ -330,7 +555,13 @@ def test_gather_compute_script_writes_compute_csv(tmp_path):
     """)
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
     written = (tmp_path / "out" / "compute.csv").read_text()
-    expected = compute_csv(compute_table(
-        [dict(rec, source=p) for rec, p in zip(hand_made_records(), paths, strict=True)]))
+    expected = compute_csv(compute_table(load_records(paths, keys)))
     assert written == expected.to_csv(index=False)
-    assert "dpo_over_sft" in (tmp_path / "compute.log").read_text()
+    back = pd.read_csv(tmp_path / "out" / "compute.csv")
+    assert (back["stage"] == "tuning").sum() == 3
+    assert set(back["stage"]) >= {"extra_over_sft", "pipeline_over_sft", "matched_over_extra"}
+    # What the summary reads back: the same costs as from the table.
+    pd.testing.assert_frame_equal(dpo_costs(back[back["stage"].isin(JOB_STAGES)]),
+                                  dpo_costs(compute_table(load_records(paths, keys))),
+                                  check_dtype=False)
+    assert "extra_over_sft" in (tmp_path / "compute.log").read_text()

@@ -197,10 +197,14 @@ def test_the_compute_record_counts_the_tokens_the_packed_model_ran(tiny_model_di
     assert record["tokens"] == sharing.trained_tokens <= prompt + answers
     assert record["reference_tokens"] == sharing.forward_only_tokens <= prompt + answers
     assert record["input_tokens"] == 2 * prompt + answers
+    # The LM head on the answer positions: 6 N_h each in training (TRL's fused head projects
+    # again in its backward pass), 2 N_h in the reference pass.
+    assert record["head_positions"] == record["reference_head_positions"] == answers
     assert record["flops"] == pytest.approx(
         record["tokens"] * record["flops_per_token"]
         + record["reference_tokens"] * 2 * (record["block_parameters"]
-                                            + record["trainable_parameters"]))
+                                            + record["trainable_parameters"])
+        + answers * (6 + 2) * record["head_parameters"])
 
 
 def test_sft_loss_and_gradients_with_the_system_turn_run_once_are_the_unpacked_ones(

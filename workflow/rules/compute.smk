@@ -1,10 +1,16 @@
 # What every training and generation job cost (its compute record), gathered in one table with
-# DPO's cost over SFT's per model and task: results/summary/compute.csv.
+# DPO's whole extra cost (pairs + dpo) over SFT's per model and task: results/summary/compute.csv.
 COMPUTE_KEYS = (
     [
         {"model": m, "task": t, "seed": s, "stage": stage}
         for m, t, s in TRAINING_KEYS
         for stage in ("sft", "pairs", "dpo")
+    ]
+    # The matched-compute control: SFT continued for about DPO's extra training FLOPs.
+    + [
+        {"model": m, "task": t, "seed": s, "stage": "sft_matched"}
+        for m, t, s in TRAINING_KEYS
+        if CONTROL
     ]
     + [
         {"model": m, "task": t, "seed": s, "stage": "generate", "method": x}
@@ -18,9 +24,13 @@ COMPUTE_KEYS = (
 )
 
 
+TUNING_RECORDS = tuning_records()
+
+
 rule compute:
     input:
-        records=[compute_record(key) for key in COMPUTE_KEYS],
+        records=[compute_record(key) for key in COMPUTE_KEYS]
+        + [path for _, path in TUNING_RECORDS],
     output:
         report(
             out("results/summary/compute.csv"),
@@ -28,7 +38,7 @@ rule compute:
             category="Summary",
         ),
     params:
-        record_keys=COMPUTE_KEYS,
+        record_keys=COMPUTE_KEYS + [key for key, _ in TUNING_RECORDS],
     log:
         out("logs/summary/compute.log"),
     conda:

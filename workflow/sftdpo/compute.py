@@ -1,11 +1,12 @@
-"""What each training and generation job cost, and what DPO cost relative to SFT.
+"""What each training and generation job cost, and what DPO cost beside SFT.
 
-Every GPU-capable job (sft, pairs, dpo, generate, judge) writes a compute record, a JSON object
+Every GPU-capable job (sft, pairs, dpo, sft_matched, generate, judge; where a stage is tuned,
+each candidate's training and validation generation) writes a compute record, a JSON object
 with these fields (:meth:`sftdpo.runtime.JobMeter.record`), next to its output:
 
 - ``device``: "cpu", or the CUDA device's name ("NVIDIA H100 80GB HBM3"; "N x name" for N GPUs).
 - ``flops``: the estimated floating-point operations of the job's forward and backward passes
-  (the formulas below); the DPO/SFT ratio of compute is the ratio of these.
+  (the formulas below); the compute ratios of compute.csv are ratios of these.
 - ``cpu_seconds``: the process's CPU time (user + system, all its threads,
   ``time.process_time``) from the start of the meter to the record.
 - ``wall_seconds``: the job's wall time from its start (once its GPU is leased: waiting for a
@@ -33,41 +34,75 @@ with these fields (:meth:`sftdpo.runtime.JobMeter.record`), next to its output:
 
 FLOPs (``flops``), from N_b, the parameters of the decoder blocks (the per-token matmul weights;
 a 4-bit weight counts its unpacked size), N_a, the adapter's parameters (the active adapter's,
-beside the weights: never merged; 0 for the base model),
-N_h, the LM head's, s, the share of the blocks the gradient flows through (from the top down
-to the lowest adapted block: 1 without ``top_layers``), and token counts T:
+beside the weights: never merged; 0 for the base model), N_h, the LM head's (frozen: LoRA is
+never on it; with tied embeddings the embedding matrix), s, the share of the blocks the
+gradient flows through (from the top down to the lowest adapted block: 1 without
+``top_layers``), token counts T and labelled-position counts P:
 
 - a forward pass costs F = 2 (N_b + N_a) per token;
 - a training step costs F + B = 2 N_b (1 + s) + 6 N_a per token (:func:`training_flops_per_token`:
   the backward pass is 2 N_b s for the activation gradients through frozen weights and 4 N_a
   for the adapters' activation and weight gradients), plus F again where gradient
   checkpointing recomputes the forward;
-- SFT: T_train (F + B) + T_eval F, T_eval the validation tokens times the evaluations run
-  (with ``share_prompt``, the packed tokens those passes ran);
-- DPO: T_train (F + B) + T_ref F: the frozen reference's forward over the same sequences, once
-  per pair when it is precomputed (T_ref = T_train / epochs), at every step otherwise
-  (T_ref = T_train); with ``share_prompt`` T_ref is the packed tokens the no-gradient passes
-  ran, counted as they run; 0 where the reference is read from the pairs
+- the LM head runs on the labelled positions only (the positions whose next token the loss
+  scores: TRL 1.16's fused head, with :func:`sftdpo.training.score_labelled_positions_only`
+  on every device): H = 6 N_h per position of a training step
+  (:func:`head_training_flops_per_position`: the forward projection 2 N_h; the backward
+  recomputes it, 2 N_h, and takes the activation gradient, 2 N_h; no weight gradient), 2 N_h
+  per position of a no-gradient pass. P_train is the labelled positions of one pass over the
+  training rows (:func:`labelled_positions`: SFT, the completion tokens TRL labels; DPO, the
+  chosen and the rejected answer of every pair, as truncated to ``max_length``) times the
+  epochs run (:func:`epochs_run`: where ``max_steps`` ends a run inside an epoch, that
+  epoch's rows at the training rows' mean); prefix sharing changes no labelled position;
+- SFT: T_train (F + B) + T_eval F + P_train H + P_eval 2 N_h, T_eval and P_eval the validation
+  split's tokens and labelled positions times the evaluations run (with ``share_prompt``,
+  T_eval is the packed tokens those passes ran); the matched-compute control (sft_matched)
+  is an SFT job and is counted the same way;
+- DPO: T_train (F + B) + T_ref F + P_train H + P_ref 2 N_h: the frozen reference's forward
+  over the same sequences, once per pair when TRL precomputes it (T_ref = T_train / epochs
+  run, P_ref one pass's positions), at every step otherwise (T_ref = T_train, P_ref =
+  P_train); with ``share_prompt`` T_ref is the packed tokens the no-gradient passes ran,
+  counted as they run; T_ref = P_ref = 0 where the reference is read from the pairs
   (``dpo.reference_from_pairs``: the pairs job's record holds that scoring);
 - generate, pairs, judge (no backward): T F + 2 N_h (T_generated + T_scored): every token
   through the blocks, the vocabulary projection where a position's logits are used.
 
-Attention scores (under 3% at these lengths) and the training LM head (TRL scores the labelled
-positions only, a few answer tokens) are left out. A training record gives the counts it used
+Attention scores (under 3% at these lengths) and the elementwise work (norms, activations,
+the head's softmax) are left out.
+Where a TRL version lacks the LM-head switch (it warns), a CPU run projects every position, so
+its head then ran more than is counted. A training record gives the counts it used
 (``block_parameters``, ``trainable_parameters``, ``adapted_share``, ``flops_per_token``,
-``reference_tokens`` or ``evaluation_tokens``).
+``head_parameters``, ``head_positions`` (P_train), ``reference_tokens`` and
+``reference_head_positions`` (DPO) or ``evaluation_tokens`` and ``evaluation_head_positions``
+(SFT)).
 
-Where the records are: one name, :data:`RECORD_NAME`: ``compute.json`` in an sft or dpo adapter
-folder; ``<output>.compute.json`` beside the JSONL output of pairs, generate and judge.
+Where the records are: one name, :data:`RECORD_NAME`: ``compute.json`` in an sft, dpo or
+sft_matched adapter folder and in a tuning candidate's adapter folder; ``<output>.compute.json``
+beside the JSONL output of pairs, generate, judge and a candidate's validation generation.
 
 ``results/summary/compute.csv`` (:func:`compute_csv`) has the columns ``model, task, seed,
 stage, method, device, flops, cpu_seconds, wall_seconds, accelerator_seconds, tokens,
-peak_memory_mib``: one row per job (``method`` is the generated or judged method for generate
-and judge, empty otherwise), then per model and task one row of stage ``dpo_over_sft`` whose
-measure columns hold DPO's value divided by SFT's, the mean over the seeds that have both
-(``seed`` empty); an empty cell where a value is null (accelerator seconds on a CPU). Its
-``flops`` is the compute ratio; the ratio compares the two training jobs; the pairs job that
-DPO also needs has its own rows.
+peak_memory_mib``; an empty cell where a value is null (accelerator seconds on a CPU). Per
+model and task:
+
+- one row per job, by seed, in :data:`JOB_STAGES` order: sft, pairs, dpo, sft_matched (the
+  matched-compute control: SFT continued from the SFT adapter for about the FLOPs of pairs +
+  dpo, :func:`matched_steps`; where the run has it), generate and judge (``method``: the
+  generated or judged method, in :data:`METHOD_ORDER`), then ``tuning`` where a stage is
+  tuned: one row per candidate (``method`` "<stage>:<candidate>", e.g. "sft:lr0.001"), its
+  training record and its validation generation's summed (:func:`sum_parts`: peak memory the
+  larger). Tuning rows count every candidate, the chosen one included: the chosen candidate's
+  adapter, its record with it, is copied to the stage's adapter folder, so its training is
+  also the sft or dpo row. A candidate's validation scoring runs no model and writes no
+  record: not counted;
+- then its ratio rows (:func:`cost_ratios`; ``seed``, ``method`` and ``peak_memory_mib``
+  empty: peak memory does not add up over jobs), each measure a ratio per seed, then the mean
+  over the seeds that have sft, pairs and dpo rows: ``extra_over_sft``, (pairs + dpo) / sft,
+  DPO's whole extra cost over SFT's; ``pipeline_over_sft``, (sft + pairs + dpo) / sft, SFT
+  then DPO over SFT alone (the figure the paper's "2 to 3 times" compares to); and where an
+  sft_matched row ran, ``matched_over_extra``, sft_matched / (pairs + dpo), how closely the
+  control matched DPO's extra cost. Tuning is in no ratio row: :func:`dpo_costs` gives it
+  beside them (``tuning_flops``, ``tuning_flops_ratio``).
 """
 
 from __future__ import annotations
@@ -78,8 +113,6 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import METHODS
-
 if TYPE_CHECKING:  # pandas only in the gather job: importing it costs every model job 0.2 s
     import pandas as pd
 
@@ -89,7 +122,22 @@ MEASURES = ("flops", "cpu_seconds", "wall_seconds", "accelerator_seconds", "toke
 COLUMNS = (*KEYS, "device", *MEASURES)
 # May be null in a record: accelerator seconds on a CPU.
 NULLABLE = ("accelerator_seconds",)
-STAGE_ORDER = ("sft", "pairs", "dpo", "generate", "judge", "dpo_over_sft")
+# The stages of compute.csv's job rows, in pipeline order (a seed's tuning candidates last:
+# a cost of their own), then its ratio rows' (module docstring).
+JOB_STAGES = ("sft", "pairs", "dpo", "sft_matched", "generate", "judge", "tuning")
+RATIO_STAGES = ("extra_over_sft", "pipeline_over_sft", "matched_over_extra")
+STAGE_ORDER = (*JOB_STAGES, *RATIO_STAGES)
+# The measures a ratio row divides: peak memory does not add up over jobs, so it has none.
+RATIO_MEASURES = ("flops", "cpu_seconds", "wall_seconds", "accelerator_seconds", "tokens")
+# Generated and judged methods in table order (the package's METHODS may lag or lead), and the
+# tuned stages, whose candidates' rows are "<stage>:<candidate>".
+METHOD_ORDER = ("base", "sft", "sft_matched", "dpo")
+TUNED_STAGE_ORDER = ("sft", "dpo")
+# dpo_costs' columns, which the recommendation text reads by name.
+COST_COLUMNS = ("model", "task", "n_seeds", "device", "sft_flops", "extra_flops",
+                "extra_flops_ratio", "extra_cpu_ratio", "extra_wall_ratio",
+                "extra_accelerator_ratio", "pipeline_flops_ratio", "matched_flops_ratio",
+                "tuning_flops", "tuning_flops_ratio")
 RECORD_NAME = "compute.json"
 
 
@@ -107,7 +155,7 @@ def _blocks(model):
 
 def block_parameters(model) -> int:
     """Parameters of the decoder blocks: the per-token matmul weights, without the embedding
-    and the LM head (which TRL's trainers run on labelled positions only)."""
+    and the LM head (run on some positions only: counted apart)."""
     return sum(_count(p) for name, p in _blocks(model).named_parameters() if "lora_" not in name)
 
 
@@ -140,8 +188,8 @@ def training_flops_per_token(block_params: int, adapted_share: float, adapter_pa
     parameters; the backward pass, 2 x the parameters of the blocks gradients flow through
     (from the top down to the lowest adapted block, ``adapted_share`` of them; frozen weights
     get no weight gradient); and the adapters' own forward and backward, 6 x theirs.
-    Attention scores (under 3% at these lengths) and the labelled positions' LM head are left
-    out. A reference forward (DPO) adds ``2 * block_params`` per token."""
+    Attention scores (under 3% at these lengths) are left out; the LM head, on labelled
+    positions only, is counted apart (:func:`head_training_flops_per_position`)."""
     return 2.0 * block_params * (1.0 + adapted_share) + 6.0 * adapter_params
 
 
@@ -152,11 +200,74 @@ def _sequence_tokens(dataset, columns: Iterable[str]) -> int:
     return sum(len(ids) for column in present for ids in dataset[column])
 
 
+def head_training_flops_per_position(head_params: int) -> float:
+    """Matmul FLOPs of the frozen LM head at one labelled position of a training step (TRL
+    1.16's fused head, ``trl/kernels/chunked_logprob.py``): the forward projection, 2 x its
+    parameters; the backward recomputes the projection (2 x) and takes the activation
+    gradient (2 x); no weight gradient, the head being frozen (LoRA is never on it)."""
+    return 6.0 * head_params
+
+
+def _scored_span(prompt: int, completion: int, max_length: int | None, mode: str) -> int:
+    """Of one DPO row, prompt + completion tokens truncated by TRL's collator to
+    ``max_length`` (``keep_start`` or ``keep_end``), the completion positions the loss scores:
+    those kept, but for the row's first (no token before it predicts it)."""
+    end, start = prompt + completion, 0
+    if max_length is not None:
+        if mode == "keep_end":
+            start = max(0, end - max_length)
+        else:
+            end = min(end, max_length)
+    return max(0, min(prompt + completion, end) - max(prompt, start + 1))
+
+
+def labelled_positions(dataset, max_length: int | None = None,
+                       truncation_mode: str = "keep_start") -> int:
+    """The positions one pass over a trainer's tokenised dataset scores with the LM head (TRL
+    1.16 projects the labelled positions only, with the LM-head switch of
+    :func:`sftdpo.training.score_labelled_positions_only`). SFT (completion-only loss): the
+    ``labels`` TRL built from the completion mask and truncated, not -100, but for each row's
+    first position (a ``completion_mask`` column where no labels were built yet); DPO: the
+    chosen and the rejected answer of each pair (``chosen_ids``, ``rejected_ids``) as the
+    collator truncates them to ``max_length``. Padding and shared prompt prefixes
+    (:mod:`sftdpo.prefix_packing`) change no labelled position."""
+    if dataset is None:
+        return 0
+    columns = dataset.column_names
+    if "chosen_ids" in columns:
+        return sum(_scored_span(len(prompt), len(answer), max_length, truncation_mode)
+                   for prompt, chosen, rejected in zip(dataset["prompt_ids"],
+                                                       dataset["chosen_ids"],
+                                                       dataset["rejected_ids"], strict=True)
+                   for answer in (chosen, rejected))
+    if "labels" in columns:
+        return sum(sum(label != -100 for label in labels[1:]) for labels in dataset["labels"])
+    if "completion_mask" in columns:
+        return sum(sum(mask[1:]) for mask in dataset["completion_mask"])
+    return sum(max(len(ids) - 1, 0) for ids in dataset["input_ids"])
+
+
+def epochs_run(trainer) -> float:
+    """How many passes over its training rows a finished trainer made: ``state.epoch`` where
+    it is whole; where ``max_steps`` stopped it inside an epoch, the full epochs plus the share
+    of the rows its batches of that epoch held (``state.epoch`` counts batches, and an epoch's
+    last batch may be short)."""
+    state, args = trainer.state, trainer.args
+    epoch = float(state.epoch or 0.0)
+    full = math.floor(epoch + 1e-6)
+    rows = len(trainer.train_dataset) if trainer.train_dataset is not None else 0
+    if epoch - full < 1e-6 or rows == 0:
+        return float(full)
+    batch = args.train_batch_size * max(1, args.world_size)
+    batches = round((epoch - full) * math.ceil(rows / batch))
+    return full + min(rows, batches * batch) / rows
+
+
 def training_flops(trainer) -> dict:
     """The ``flops`` of a finished SFT or DPO training job (module docstring) and the counts
     behind them, from the trainer: its model, its token count (``num_input_tokens_seen``),
-    its log (evaluations run) and its settings (reference precomputed, gradient
-    checkpointing)."""
+    its tokenised datasets (labelled positions), its state (epochs run), its log (evaluations
+    run) and its settings (reference precomputed, gradient checkpointing)."""
     from .prefix_packing import PrefixSharing, decoder_backbone  # torch: training jobs only
 
     model, args, state = trainer.model, trainer.args, trainer.state
@@ -166,28 +277,61 @@ def training_flops(trainer) -> dict:
     per_token = training_flops_per_token(blocks, share, adapters)
     if args.gradient_checkpointing:
         per_token += forward
+    head = head_parameters(model)
     tokens = int(state.num_input_tokens_seen)
     counts = {"block_parameters": blocks, "trainable_parameters": adapters,
-              "adapted_share": share, "flops_per_token": per_token}
-    sharing = decoder_backbone(model).forward
+              "adapted_share": share, "flops_per_token": per_token, "head_parameters": head}
     dpo = hasattr(args, "precompute_ref_log_probs")
+    # The LM head's labelled positions: one pass over the training rows, times the passes run.
+    truncation = getattr(args, "truncation_mode", "keep_start")
+    per_epoch = labelled_positions(trainer.train_dataset, args.max_length, truncation)
+    positions = round(per_epoch * epochs_run(trainer))
+    if dpo:
+        if not trainer.precompute_ref_logps:  # the reference at every step
+            reference_mode, head_forward = "each_step", positions
+        elif args.precompute_ref_log_probs:  # TRL's pass, once
+            reference_mode, head_forward = "precomputed", per_epoch
+        else:  # read from the pairs (sftdpo.training): no pass
+            reference_mode, head_forward = "from_pairs", 0
+    else:  # SFT: the validation passes
+        evaluations = sum("eval_loss" in entry for entry in state.log_history)
+        head_forward = evaluations * labelled_positions(trainer.eval_dataset, args.max_length)
+    counts["head_positions"] = positions
+    counts["reference_head_positions" if dpo else "evaluation_head_positions"] = head_forward
+    sharing = decoder_backbone(model).forward
     if isinstance(sharing, PrefixSharing):  # rows' shared starts run once: what ran
         tokens, reference = sharing.trained_tokens, sharing.forward_only_tokens
         counts["input_tokens"] = int(state.num_input_tokens_seen)
-        counts["reference_tokens" if dpo else "evaluation_tokens"] = reference
     elif dpo:  # DPO: the reference's forward
-        if not trainer.precompute_ref_logps:  # at every step
-            reference = tokens
-        elif args.precompute_ref_log_probs:  # TRL's pass, once
-            reference = round(tokens / (state.epoch or 1.0))
-        else:  # read from the pairs (sftdpo.training): no pass
-            reference = 0
-        counts["reference_tokens"] = reference
-    else:  # SFT: the validation passes
-        evaluations = sum("eval_loss" in entry for entry in state.log_history)
+        reference = {"each_step": tokens, "from_pairs": 0,
+                     "precomputed": round(tokens / (epochs_run(trainer) or 1.0))}[reference_mode]
+    else:
         reference = evaluations * _sequence_tokens(trainer.eval_dataset, ["input_ids"])
-        counts["evaluation_tokens"] = reference
-    return {"tokens": tokens, "flops": tokens * per_token + reference * forward, **counts}
+    counts["reference_tokens" if dpo else "evaluation_tokens"] = reference
+    flops = (tokens * per_token + reference * forward
+             + positions * head_training_flops_per_position(head) + head_forward * 2.0 * head)
+    return {"tokens": tokens, "flops": flops, **counts}
+
+
+def sft_training_flops(record: Mapping) -> float:
+    """The training steps' share of an SFT job's ``flops`` (its record's counts, module
+    docstring): every step's blocks, adapters and LM head, without the validation passes."""
+    fields = ("tokens", "flops_per_token", "head_positions", "head_parameters")
+    missing = [field for field in fields if field not in record]
+    if missing:
+        raise ComputeRecordError(f"SFT compute record has no {', '.join(map(repr, missing))} "
+                                 "(written before the LM head was counted: rerun the sft job)")
+    return (record["tokens"] * record["flops_per_token"]
+            + record["head_positions"] * head_training_flops_per_position(
+                record["head_parameters"]))
+
+
+def matched_steps(sft: Mapping, budget: float) -> int:
+    """The steps of the matched-compute control: as many as make ``budget`` FLOPs (the pairs
+    and DPO jobs' ``flops``) at the FLOPs of one of the SFT job's training steps (its record's
+    :func:`sft_training_flops` over its ``global_steps``); at least 1."""
+    per_step = sft_training_flops(sft) / max(1, sft["global_steps"])
+    return max(1, round(budget / per_step)) if per_step > 0 else 1
 
 
 def inference_flops(model, tally) -> float:
@@ -239,8 +383,9 @@ def check_record(record: Mapping, source: str) -> None:
 
 def load_record(path: str | Path, key: Mapping) -> dict:
     """One job's record, under its ``key`` (``model``, ``task``, ``seed``, ``stage`` and, for
-    generate and judge, ``method``). ``path`` is the JSON file, or an adapter folder, whose
-    ``compute.json`` is read."""
+    generate, judge and tuning, ``method``; ``part`` where the job's cost is in several records,
+    :func:`sum_parts`). ``path`` is the JSON file, or an adapter folder, whose ``compute.json``
+    is read."""
     path = Path(path)
     if path.is_dir():
         path = path / RECORD_NAME
@@ -255,7 +400,65 @@ def load_record(path: str | Path, key: Mapping) -> dict:
     check_record(record, str(path))
     return {"model": key["model"], "task": key["task"], "seed": key["seed"],
             "stage": key["stage"], "method": key.get("method"), "source": str(path),
+            **({"part": key["part"]} if "part" in key else {}),
             **{field: record[field] for field in ("device", *MEASURES)}}
+
+
+def load_records(paths: Iterable[str | Path], keys: Iterable[Mapping]) -> list[dict]:
+    """The records of ``paths`` under their ``keys`` (:func:`load_record`), the parts of one
+    job summed (:func:`sum_parts`)."""
+    return sum_parts([load_record(path, key) for path, key in zip(paths, keys, strict=True)])
+
+
+def sum_parts(records: list[dict]) -> list[dict]:
+    """The records, those with a ``part`` (a tuning candidate's ``training`` and
+    ``validation``) summed into one per job key, where the first of them was: FLOPs, CPU,
+    wall and accelerator seconds (null if a part's is) and tokens add up; peak memory is the
+    largest part's; ``device`` lists the parts' devices, ``source`` their files."""
+    merged: list[dict | list[dict]] = []
+    groups: dict[tuple, list[dict]] = {}
+    for record in records:
+        if "part" not in record:
+            merged.append(record)
+            continue
+        key = tuple(record.get(column) for column in KEYS)
+        if key not in groups:
+            groups[key] = []
+            merged.append(groups[key])
+        groups[key].append(record)
+    return [_summed(item) if isinstance(item, list) else item for item in merged]
+
+
+def _summed(parts: list[dict]) -> dict:
+    sources = [part.get("source", f"part {part['part']!r}") for part in parts]
+    names = [part["part"] for part in parts]
+    twice = next((name for name in names if names.count(name) > 1), None)
+    if twice is not None:
+        raise ComputeRecordError(f"{' and '.join(sources)}: part {twice!r} twice for the job "
+                                 f"{ {key: parts[0].get(key) for key in KEYS} }")
+    summed = {key: parts[0].get(key) for key in KEYS}
+    summed["source"] = " + ".join(sources)
+    summed["device"] = "; ".join(dict.fromkeys(part["device"] for part in parts))
+    for measure in MEASURES:
+        values = [part[measure] for part in parts]
+        if measure == "peak_memory_mib":
+            summed[measure] = max(values)
+        elif any(value is None for value in values):
+            summed[measure] = None
+        else:
+            summed[measure] = sum(values)
+    return summed
+
+
+def _method_rank(method) -> int:
+    """Where a row's method goes among its stage's: none first, then METHOD_ORDER, a tuning
+    candidate by its tuned stage (candidates of a stage in the records' order)."""
+    if method is None or (isinstance(method, float) and math.isnan(method)):
+        return -1
+    if method in METHOD_ORDER:
+        return METHOD_ORDER.index(method)
+    stage = str(method).partition(":")[0]
+    return TUNED_STAGE_ORDER.index(stage) if stage in TUNED_STAGE_ORDER else len(METHOD_ORDER)
 
 
 def compute_table(records: list[dict]) -> pd.DataFrame:
@@ -273,9 +476,9 @@ def compute_table(records: list[dict]) -> pd.DataFrame:
         if missing:
             raise ComputeRecordError(f"{source}: no {', '.join(map(repr, missing))} to file "
                                      "the record under")
-        if record["stage"] not in STAGE_ORDER[:-1]:
+        if record["stage"] not in JOB_STAGES:
             raise ComputeRecordError(f"{source}: stage {record['stage']!r} is none of "
-                                     f"{', '.join(STAGE_ORDER[:-1])}")
+                                     f"{', '.join(JOB_STAGES)}")
         check_record(record, source)
         key = tuple(record.get(column) for column in KEYS)
         if key in seen:
@@ -285,51 +488,145 @@ def compute_table(records: list[dict]) -> pd.DataFrame:
     table = pd.DataFrame([{column: record.get(column) for column in COLUMNS}
                           for record in records])
     table["accelerator_seconds"] = table["accelerator_seconds"].astype(float)
-    # Pipeline order: stages as they run, methods base, sft, dpo; a stage without one first.
+    # Pipeline order: stages as they run, methods base, sft, sft_matched, dpo; a stage without
+    # one first.
     order = {"_stage": table["stage"].map(STAGE_ORDER.index),
-             "_method": table["method"].map({m: i for i, m in enumerate(METHODS)}).fillna(-1)}
+             "_method": table["method"].map(_method_rank)}
     return (table.assign(**order)
             .sort_values(["model", "task", "seed", "_stage", "_method"], kind="stable")
             .drop(columns=list(order)).reset_index(drop=True))
 
 
-def dpo_over_sft_ratios(table: pd.DataFrame) -> pd.DataFrame:
-    """Per model and task: DPO's measures divided by SFT's, per seed, then the mean over the
-    seeds that have both stages (``n_seeds``). A ratio is NaN where either value is null
-    (accelerator seconds on a CPU) or SFT's is 0. ``device``: the devices the two ran on."""
+def _seed_costs(table: pd.DataFrame) -> dict:
+    """Per model, task and seed that has sft, pairs and dpo rows (the index, sorted): each
+    stage's ratio measures (``sft``, ``pairs``, ``dpo``; ``sft_matched``, NaN where it did not
+    run), ``extra`` = pairs + dpo, ``tuning`` (the seed's tuning rows summed; 0 where none),
+    and the ``devices`` of the rows behind each ratio."""
     import pandas as pd
 
     keys = ["model", "task", "seed"]
-    sft = table[table["stage"] == "sft"].set_index(keys)
-    dpo = table[table["stage"] == "dpo"].set_index(keys)
-    both = sft.index.intersection(dpo.index)
-    columns = ["model", "task", "n_seeds", "device", *MEASURES]
-    if both.empty:
-        return pd.DataFrame(columns=columns)
-    per_seed = pd.DataFrame({
-        measure: dpo.loc[both, measure].astype(float)
-        / sft.loc[both, measure].astype(float).replace(0, math.nan)
-        for measure in MEASURES
-    })
-    pair_rows = pd.concat([sft.loc[both, ["device"]], dpo.loc[both, ["device"]]])
-    grouped = per_seed.groupby(level=["model", "task"], sort=True)
-    ratios = grouped.mean()
-    ratios["n_seeds"] = grouped.size()
-    ratios["device"] = pair_rows.groupby(level=["model", "task"])["device"].agg(
+
+    def stage(name):
+        rows = table[table["stage"] == name].set_index(keys)
+        return rows[list(RATIO_MEASURES)].astype(float), rows["device"]
+
+    (sft, sft_device), (pairs, pairs_device), (dpo, dpo_device) = map(
+        stage, ("sft", "pairs", "dpo"))
+    matched, matched_device = stage("sft_matched")
+    seeds = sft.index.intersection(pairs.index).intersection(dpo.index).sort_values()
+    tuning = (table[table["stage"] == "tuning"].astype({"flops": float})
+              .groupby(keys)["flops"].sum())
+    costs = {"index": seeds, "sft": sft.loc[seeds], "pairs": pairs.loc[seeds],
+             "dpo": dpo.loc[seeds], "sft_matched": matched.reindex(seeds),
+             "tuning_flops": tuning.reindex(seeds).fillna(0.0) if len(seeds) else
+             pd.Series(dtype=float)}
+    costs["extra"] = costs["pairs"] + costs["dpo"]
+    training = pd.concat([sft_device.loc[seeds], pairs_device.loc[seeds],
+                          dpo_device.loc[seeds]])
+    control = pd.concat([matched_device[matched_device.index.isin(seeds)],
+                         pairs_device.loc[seeds], dpo_device.loc[seeds]])
+    costs["devices"] = {stage: rows.groupby(level=["model", "task"]).agg(
         lambda names: "; ".join(sorted(set(names))))
-    return ratios.reset_index()[columns]
+        for stage, rows in (("training", training), ("control", control))}
+    return costs
+
+
+def _over(numerator: pd.DataFrame, denominator: pd.DataFrame) -> pd.DataFrame:
+    """Ratio per seed; NaN where either is null or the denominator is 0."""
+    return numerator / denominator.replace(0, math.nan)
+
+
+def _mean_by_task(per_seed: pd.DataFrame) -> pd.DataFrame:
+    return per_seed.groupby(level=["model", "task"], sort=True).mean()
+
+
+def cost_ratios(table: pd.DataFrame) -> pd.DataFrame:
+    """compute.csv's ratio rows (``COLUMNS``; ``seed``, ``method`` and ``peak_memory_mib``
+    empty), per model and task, each measure a ratio per seed, then its mean over the seeds
+    that have sft, pairs and dpo rows (over those of them where it is not NaN: accelerator
+    seconds are NaN on a CPU, a ratio NaN where its denominator is 0):
+
+    - ``extra_over_sft``: (pairs + dpo) / sft, DPO's whole extra cost over SFT's;
+    - ``pipeline_over_sft``: (sft + pairs + dpo) / sft, SFT then DPO over SFT alone;
+    - ``matched_over_extra`` (only where an ``sft_matched`` row ran, over the seeds that have
+      one): sft_matched / (pairs + dpo), how closely the matched-compute control matched
+      DPO's extra cost.
+
+    ``device``: the devices of the rows divided."""
+    import pandas as pd
+
+    costs = _seed_costs(table)
+    if costs["index"].empty:
+        return pd.DataFrame(columns=list(COLUMNS))
+    sft, extra, matched = costs["sft"], costs["extra"], costs["sft_matched"]
+    ratios = {"extra_over_sft": _over(extra, sft),
+              "pipeline_over_sft": _over(sft + extra, sft),
+              "matched_over_extra": _over(matched, extra)[matched["flops"].notna()]}
+    rows = []
+    for position, (stage, per_seed) in enumerate(ratios.items()):
+        if per_seed.empty:
+            continue
+        devices = costs["devices"]["control" if stage == "matched_over_extra" else "training"]
+        means = _mean_by_task(per_seed)
+        means["device"] = devices.reindex(means.index)
+        rows.append(means.reset_index().assign(stage=stage, seed=None, method=None,
+                                               peak_memory_mib=math.nan, _order=position))
+    return (pd.concat(rows, ignore_index=True)
+            .sort_values(["model", "task", "_order"], kind="stable")
+            .reset_index(drop=True)[list(COLUMNS)])
+
+
+def dpo_costs(table: pd.DataFrame) -> pd.DataFrame:
+    """What DPO costs beside SFT, per model and task (``COST_COLUMNS``), each value a mean over
+    the seeds that have sft, pairs and dpo rows (``n_seeds``; a ratio over those where it is
+    not NaN), from :func:`compute_table`'s rows:
+
+    - ``sft_flops``, ``extra_flops``: the SFT job's FLOPs; DPO's extra, pairs + dpo jobs;
+    - ``extra_flops_ratio``, ``extra_cpu_ratio``, ``extra_wall_ratio``,
+      ``extra_accelerator_ratio`` (NaN on a CPU): (pairs + dpo) / sft in FLOPs, CPU, wall
+      and accelerator seconds (compute.csv's ``extra_over_sft`` row);
+    - ``pipeline_flops_ratio``: (sft + pairs + dpo) / sft FLOPs;
+    - ``matched_flops_ratio``: sft_matched / (pairs + dpo) FLOPs, over the seeds with the
+      control; NaN without it;
+    - ``tuning_flops``, ``tuning_flops_ratio``: the seed's tuning rows' FLOPs (every
+      candidate's training and validation, the chosen ones' included), alone and over SFT's;
+      0.0 where nothing was tuned.
+
+    ``device``: the devices of the sft, pairs and dpo rows."""
+    import pandas as pd
+
+    costs = _seed_costs(table)
+    if costs["index"].empty:
+        return pd.DataFrame(columns=list(COST_COLUMNS))
+    sft, extra, matched = costs["sft"], costs["extra"], costs["sft_matched"]
+    per_seed = pd.DataFrame({
+        "sft_flops": sft["flops"],
+        "extra_flops": extra["flops"],
+        "extra_flops_ratio": _over(extra["flops"], sft["flops"]),
+        "extra_cpu_ratio": _over(extra["cpu_seconds"], sft["cpu_seconds"]),
+        "extra_wall_ratio": _over(extra["wall_seconds"], sft["wall_seconds"]),
+        "extra_accelerator_ratio": _over(extra["accelerator_seconds"],
+                                         sft["accelerator_seconds"]),
+        "pipeline_flops_ratio": _over(sft["flops"] + extra["flops"], sft["flops"]),
+        "matched_flops_ratio": _over(matched["flops"], extra["flops"]),
+        "tuning_flops": costs["tuning_flops"],
+        "tuning_flops_ratio": _over(costs["tuning_flops"], sft["flops"]),
+    })
+    grouped = per_seed.groupby(level=["model", "task"], sort=True)
+    result = grouped.mean()
+    result["n_seeds"] = grouped.size()
+    result["device"] = costs["devices"]["training"].reindex(result.index)
+    return result.reset_index()[list(COST_COLUMNS)]
 
 
 def compute_csv(table: pd.DataFrame) -> pd.DataFrame:
-    """``compute.csv``'s rows: every job of :func:`compute_table`, then the ``dpo_over_sft``
-    row of each model and task (module docstring)."""
+    """``compute.csv``'s rows: every job of :func:`compute_table`, then the ratio rows of each
+    model and task (:func:`cost_ratios`; module docstring)."""
     import pandas as pd
 
-    ratios = dpo_over_sft_ratios(table).drop(columns="n_seeds")
-    ratios = ratios.assign(seed=None, stage="dpo_over_sft", method=None)
-    rows = pd.concat([table.astype(object), ratios[list(COLUMNS)].astype(object)],
-                     ignore_index=True)
-    # Each model and task: its jobs in the table's order, then its ratio row.
-    return (rows.assign(_ratio=rows["stage"] == "dpo_over_sft")
+    ratios = cost_ratios(table)
+    rows = pd.concat([table.astype(object), ratios.astype(object)], ignore_index=True)
+    # Each model and task: its jobs in the table's order, then its ratio rows.
+    return (rows.assign(_ratio=rows["stage"].isin(RATIO_STAGES))
             .sort_values(["model", "task", "_ratio"], kind="stable")
             .drop(columns="_ratio").reset_index(drop=True))
