@@ -8,8 +8,8 @@ import pytest
 
 from sftdpo.figures import (
     FIGURE_FORMATS,
+    comparison_brackets,
     confusion_counts,
-    dpo_vs_sft_p,
     over_seeds,
     plot_confusion_matrices,
     plot_method_bars,
@@ -40,6 +40,11 @@ def metric_entry(n, **values):
     return entry
 
 
+def dpo_vs_sft(text):
+    """One bracket, DPO against SFT, with ``text`` over it."""
+    return [("sft", "dpo", text)]
+
+
 def bar_metrics():
     return {
         ("model-a", "base"): metric_entry(40, accuracy=(0.2, 0.1, 0.3)),
@@ -57,13 +62,17 @@ def test_figure_formats():
 
 def test_method_bars_show_task_methods_values_and_p(tmp_path):
     out = tmp_path / "bars" / "triage_accuracy"
-    paths = plot_method_bars(bar_metrics(), "accuracy", "urgency_triage",
-                             {"model-a": 0.0004, "model-b": 0.0312}, out)
+    metrics = bar_metrics() | {("model-a", "sft_matched"): metric_entry(40, accuracy=(0.6, 0.45,
+                                                                                    0.75))}
+    paths = plot_method_bars(metrics, "accuracy", "urgency_triage",
+                             {"model-a": [("sft_matched", "dpo", "P(adj.) <.001"),
+                                          ("sft", "dpo", "P = .004")],
+                              "model-b": dpo_vs_sft("P = .031")}, out)
     assert paths == [out.with_suffix(".png"), out.with_suffix(".svg")]
     text = check_outputs(out)
-    for expected in ("urgency_triage", "Base", "SFT", "DPO", "model-a", "model-b",
-                     "P(Holm) <.001", "P(Holm) = .031", "90%", "55%", "Accuracy (%)",
-                     "n = 40"):
+    for expected in ("urgency_triage", "Base", "SFT", "DPO", "SFT, matched compute", "model-a",
+                     "model-b", "P(adj.) <.001", "P = .004", "P = .031", "90%", "55%",
+                     "Accuracy (%)", "n = 40"):
         assert expected in text, expected
 
 
@@ -71,25 +80,27 @@ def test_method_bars_skip_missing_p_and_methods(tmp_path):
     metrics = bar_metrics()
     del metrics[("model-b", "dpo")]
     out = tmp_path / "bars"
-    plot_method_bars(metrics, "accuracy", "t", {"model-a": None, "model-b": 0.2}, out)
+    plot_method_bars(metrics, "accuracy", "t", {"model-b": dpo_vs_sft("P = .20")}, out)
     text = check_outputs(out)
-    # no DPO bar for model-b, no P value for model-a: no annotation at all
-    assert "P(Holm) =" not in text and "P(Holm) <" not in text and "P(Holm) >" not in text
-    plot_method_bars(metrics, "accuracy", "t", {"model-a": math.nan}, out)
-    assert "P(Holm) =" not in check_outputs(out)
+    # no DPO bar for model-b, no bracket for model-a: no annotation at all
+    assert "P = " not in text
+    plot_method_bars(metrics, "accuracy", "t", {"model-a": [("sft_matched", "dpo", "P = .1")]},
+                     out)
+    assert "P = " not in check_outputs(out)  # model-a has no matched control bar
 
 
 def test_likert_and_f1_axes(tmp_path):
     likert = {("m", method): metric_entry(30, likert=(v, v - 0.3, v + 0.3))
               for method, v in (("base", 1.8), ("sft", 3.25), ("dpo", 4.1))}
-    plot_method_bars(likert, "likert", "discharge_summary", {"m": 0.995}, tmp_path / "likert")
+    plot_method_bars(likert, "likert", "discharge_summary", {"m": dpo_vs_sft("P >.99")},
+                     tmp_path / "likert")
     text = check_outputs(tmp_path / "likert")
-    assert "Likert grade (1-5)" in text and "3.25" in text and "P(Holm) >.99" in text
+    assert "Likert grade (1-5)" in text and "3.25" in text and "P >.99" in text
     f1 = {("m", method): metric_entry(30, macro_f1=(v, v - 0.1, v + 0.1))
           for method, v in (("base", 0.12), ("sft", 0.5), ("dpo", 0.58))}
-    plot_method_bars(f1, "macro_f1", "t", {"m": 0.5}, tmp_path / "f1")
+    plot_method_bars(f1, "macro_f1", "t", {"m": dpo_vs_sft("P = .50")}, tmp_path / "f1")
     text = check_outputs(tmp_path / "f1")
-    assert "Macro F1" in text and "0.58" in text and "P(Holm) = .50" in text
+    assert "Macro F1" in text and "0.58" in text and "P = .50" in text
 
 
 def test_over_seeds_bars_are_means_with_sd_dots_and_the_p_over_all_seeds(tmp_path):
@@ -99,31 +110,37 @@ def test_over_seeds_bars_are_means_with_sd_dots_and_the_p_over_all_seeds(tmp_pat
     assert metrics[("m", "sft")] == {"accuracy": pytest.approx(0.5),
                                      "accuracy_seeds": [0.4, 0.5, 0.6], "n": 40}
     assert metrics[("m", "base")] == {"accuracy": 0.2, "n": 40}
-    plot_method_bars(metrics, "accuracy", "t", {"m": 0.03}, tmp_path / "seeds")
+    plot_method_bars(metrics, "accuracy", "t", {"m": dpo_vs_sft("P = .030")},
+                     tmp_path / "seeds")
     text = check_outputs(tmp_path / "seeds")
     for expected in ("mean over seeds, error bars: ±1 SD, dots: seeds",
-                     "P(Holm): DPO vs SFT, one test over all seeds", "P(Holm) = .030", "60%",
-                     "50%", "20%"):
+                     "one paired test over all seeds", "P = .030", "60%", "50%", "20%"):
         assert expected in text, expected
 
 
 def test_output_is_deterministic(tmp_path):
     for name in ("one", "two"):
-        plot_method_bars(bar_metrics(), "accuracy", "t", {"model-a": 0.01}, tmp_path / name)
+        plot_method_bars(bar_metrics(), "accuracy", "t", {"model-a": dpo_vs_sft("P = .010")},
+                         tmp_path / name)
     for fmt in FIGURE_FORMATS:
         assert (tmp_path / f"one.{fmt}").read_bytes() == (tmp_path / f"two.{fmt}").read_bytes()
 
 
-def test_dpo_vs_sft_p_reads_the_holm_adjusted_p_of_the_stats_table():
+def test_brackets_print_the_p_the_table_prints():
     stats = pd.DataFrame([
-        {"comparison": "base_vs_sft", "metric": "accuracy", "p_value": 0.5, "p_adjusted": 1.0},
-        {"comparison": "sft_vs_dpo", "metric": "accuracy", "p_value": 0.02, "p_adjusted": 0.04},
-        {"comparison": "sft_vs_dpo", "metric": "macro_f1", "p_value": 0.3,
-         "p_adjusted": math.nan},
+        {"comparison": "base_vs_sft", "metric": "accuracy", "role": "secondary",
+         "p_value": 0.5, "p_adjusted": math.nan},
+        {"comparison": "sft_matched_vs_dpo", "metric": "accuracy", "role": "primary",
+         "p_value": 0.002, "p_adjusted": 0.012},
+        {"comparison": "sft_vs_dpo", "metric": "accuracy", "role": "secondary",
+         "p_value": 0.02, "p_adjusted": math.nan},
+        {"comparison": "sft_matched_vs_dpo", "metric": "macro_f1", "role": "secondary",
+         "p_value": 0.3, "p_adjusted": math.nan},
     ])
-    assert dpo_vs_sft_p(stats, "accuracy") == 0.04
-    assert dpo_vs_sft_p(stats, "macro_f1") is None
-    assert dpo_vs_sft_p(stats, "rouge_l") is None
+    assert comparison_brackets(stats, "accuracy") == [("sft_matched", "dpo", "P(adj.) = .012"),
+                                                      ("sft", "dpo", "P = .020")]
+    assert comparison_brackets(stats, "macro_f1") == [("sft_matched", "dpo", "P = .30")]
+    assert comparison_brackets(stats, "rouge_l") == []
 
 
 LABELS = ["emergent", "urgent", "non-urgent"]
@@ -202,6 +219,13 @@ def test_training_curves_plot_sft_and_dpo_series(tmp_path):
         assert expected in text, expected
 
 
+def test_the_matched_control_continues_the_sft_curve(tmp_path):
+    matched = [{"loss": 0.5 - 0.01 * step, "step": step} for step in range(1, 5)]
+    series = plot_training_curves(sft_log(), dpo_log(), "t", tmp_path / "m", matched)
+    np.testing.assert_array_equal(series["matched_loss"][0], np.arange(9, 13))
+    assert "loss (matched control, train)" in check_outputs(tmp_path / "m")
+
+
 def test_training_curves_cope_with_missing_keys_and_empty_logs(tmp_path):
     series = plot_training_curves(sft_log(with_eval=False), [], "t", tmp_path / "a")
     assert len(series["sft_eval_loss"][0]) == 0 and len(series["dpo_loss"][0]) == 0
@@ -214,3 +238,27 @@ def test_training_curves_cope_with_missing_keys_and_empty_logs(tmp_path):
     assert "no SFT log entries" in text and "Reward margin" not in text
     plot_training_curves([], [], "t", tmp_path / "c")
     assert "no SFT log entries" in check_outputs(tmp_path / "c")
+
+
+def test_the_forest_plot_shows_every_task_in_margins_with_its_verdict_and_cost(tmp_path):
+    from sftdpo.forest import plot_forest
+
+    verdicts = pd.DataFrame([
+        {"model": "m", "task": "urgency", "metric": "macro_f1", "comparison":
+         "sft_matched_vs_dpo", "margin": 0.05, "diff": 0.1, "ci_low": -0.02, "ci_high": 0.22,
+         "ci_level": 1 - 0.05 / 2, "verdict": "inconclusive", "dpo_minus_sft": 0.12,
+         "dpo_minus_sft_ci_low": 0.01, "dpo_minus_sft_ci_high": 0.23, "extra_flops_ratio": 0.79},
+        {"model": "m", "task": "summaries", "metric": "likert", "comparison":
+         "sft_matched_vs_dpo", "margin": 0.1, "diff": 0.0, "ci_low": -3.0, "ci_high": 3.0,
+         "ci_level": 1 - 0.05 / 2, "verdict": "inconclusive", "dpo_minus_sft": math.nan,
+         "dpo_minus_sft_ci_low": math.nan, "dpo_minus_sft_ci_high": math.nan,
+         "extra_flops_ratio": 1.2},
+    ])
+    plot_forest(verdicts, tmp_path / "forest")
+    text = check_outputs(tmp_path / "forest")
+    for expected in ("urgency", "macro_f1 (margin 0.05)", "likert (margin 0.10)", "inconclusive",
+                     "extra cost 0.79x SFT", "DPO minus the matched control (97.5% CI, decides)",
+                     "DPO minus SFT (95% CI, secondary)", "minimum worthwhile difference"):
+        assert expected in text, expected
+    with pytest.raises(ValueError, match="no verdicts"):
+        plot_forest(verdicts.iloc[:0], tmp_path / "empty")

@@ -1,16 +1,18 @@
 """The report's figures, each written as ``<out_stem>.png`` and ``<out_stem>.svg``.
 
-* :func:`plot_method_bars`: one task and metric, a group of base / SFT / DPO bars per model
-  with their 95% bootstrap CIs as error bars, value labels, and P(Holm) of DPO vs SFT (the
-  paper's comparison; the Holm-adjusted P the table and the recommendations print, with
-  several seeds the one test over all seeds; :func:`sftdpo.table.format_p`) over each group.
+* :func:`plot_method_bars`: one task and metric, a group of bars per model (base, SFT, the
+  matched control, DPO) with their 95% bootstrap CIs over the units as error bars, value
+  labels, and over each group the P values of DPO against its comparators as the table prints
+  them (:func:`comparison_brackets`: adjusted on the primary metric's primary comparison,
+  secondary and unadjusted elsewhere).
   Accuracy and parse failure rate are shown in percent (0-100%), Likert grades on their 1-5
   scale (bars rise from 1), macro F1 and ROUGE-L on 0-1.
 * :func:`plot_confusion_matrices`: a label task's confusion matrix for each method, rows the
   reference label, columns the parsed answer plus an ``unparsed`` column (answers the parser
   could not read). Counts come from ``sklearn.metrics.confusion_matrix``; they are returned.
 * :func:`plot_training_curves`: SFT training loss by step with the validation loss where it
-  was computed (after the last step, or each epoch), and DPO loss with the reward margin
+  was computed (after the last step, or each epoch), the matched control's loss continuing
+  it where the control ran, and DPO loss with the reward margin
   (chosen minus rejected implicit reward, TRL's ``rewards/margins``) on a second axis.
   Missing keys or empty logs give an emptier panel, never an error.
 
@@ -36,15 +38,17 @@ from sklearn.metrics import confusion_matrix
 
 from . import METHODS
 from .metrics import UNPARSED, record_indices
-from .table import P_NAME, PERCENT_METRICS, format_p, format_value
+from .table import PERCENT_METRICS, TABLE_COMPARISONS, format_value, p_phrase
 
 FIGURE_FORMATS = ("png", "svg")
 PNG_DPI = 150
 UNPARSED_COLUMN = "unparsed"
 
-METHOD_NAMES = {"base": "Base", "sft": "SFT", "dpo": "DPO"}
+METHOD_NAMES = {"base": "Base", "sft": "SFT", "sft_matched": "SFT, matched compute",
+                "dpo": "DPO"}
 # Okabe-Ito colours: distinguishable with the common colour-vision deficiencies.
-METHOD_COLORS = {"base": "#999999", "sft": "#0072B2", "dpo": "#D55E00"}
+METHOD_COLORS = {"base": "#999999", "sft": "#0072B2", "sft_matched": "#CC79A7",
+                 "dpo": "#D55E00"}
 METRIC_NAMES = {
     "accuracy": "Accuracy",
     "macro_f1": "Macro F1",
@@ -115,12 +119,6 @@ def metric_axis(metric: str) -> tuple[float, float, float, str]:
     return 1.0, 0.0, 1.0, name
 
 
-def _p_text(p: float) -> str:
-    """"P(Holm) = .03", "P(Holm) <.001"."""
-    text = format_p(p)
-    return f"{P_NAME} {text}" if text[0] in "<>" else f"{P_NAME} = {text}"
-
-
 def over_seeds(per_seed: Sequence[Mapping], metric: str) -> dict:
     """One bar's entry from the metrics of each seed: the value itself for one seed (with its
     CI), the mean for several, with the seeds' values kept for the SD bar and dots."""
@@ -130,32 +128,38 @@ def over_seeds(per_seed: Sequence[Mapping], metric: str) -> dict:
     return {metric: float(np.mean(values)), f"{metric}_seeds": values, "n": per_seed[0]["n"]}
 
 
-def dpo_vs_sft_p(stats, metric: str) -> float | None:
-    """P(Holm) of DPO vs SFT for ``metric`` from a stats table (per seed or over all seeds;
-    the columns of :mod:`sftdpo.stats`): ``p_adjusted``, as the table prints it; None if
-    absent."""
-    rows = stats[(stats["comparison"] == "sft_vs_dpo") & (stats["metric"] == metric)]
-    if len(rows) == 0:
-        return None
-    value = float(rows["p_adjusted"].iloc[0])
-    return None if math.isnan(value) else value
+def comparison_brackets(stats, metric: str) -> list[tuple[str, str, str]]:
+    """(method a, method b, text) of each comparison the table prints a P of, for ``metric``
+    from a stats table (the columns of :mod:`sftdpo.stats`): the adjusted P on the primary
+    row, the plain P elsewhere."""
+    brackets = []
+    for comparison in TABLE_COMPARISONS:
+        rows = stats[(stats["comparison"] == comparison) & (stats["metric"] == metric)]
+        if len(rows):
+            row = rows.iloc[0]
+            primary = row["role"] == "primary"
+            p = row["p_adjusted"] if primary else row["p_value"]
+            a, b = comparison.split("_vs_")
+            brackets.append((a, b, p_phrase(float(p), "P(adj.)" if primary else "P")))
+    return brackets
 
 
 def plot_method_bars(
     metrics: Mapping[tuple[str, str], Mapping],
     metric: str,
     task: str,
-    p_dpo_vs_sft: Mapping[str, float | None],
+    brackets: Mapping[str, Sequence[tuple[str, str, str]]],
     out_stem: str | Path,
 ) -> list[Path]:
-    """Base / SFT / DPO bars of ``metric`` on ``task``, one group per model.
+    """Bars of ``metric`` on ``task`` for every method, one group per model.
 
     ``metrics`` maps (model, method) to that method's metrics (the metrics JSON: the value,
     ``<metric>_ci`` = [low, high] and ``n``; over several seeds the entry of
     :func:`over_seeds`: the mean and ``<metric>_seeds``, drawn as ±1 SD and a dot per seed);
-    ``p_dpo_vs_sft`` maps a model to P(Holm) of DPO vs SFT (over several seeds: of the test
-    over all seeds; None, NaN or a missing model: no annotation). A (model, method) pair that
-    is absent, or lacks the metric, gets no bar. Returns the paths written.
+    ``brackets`` maps a model to the (a, b, text) brackets drawn over its group, each
+    between two of its bars (:func:`comparison_brackets`; a missing model: none). A (model,
+    method) pair that is absent, or lacks the metric, gets no bar. Returns the paths
+    written.
     """
     models = sorted({model for model, _ in metrics})
     methods = _method_order(method for _, method in metrics)
@@ -201,13 +205,14 @@ def plot_method_bars(
                 ax.text(x, upper + 0.015 * span, format_value(metric, value), ha="center",
                         va="bottom", fontsize=7)
                 group_top = max(group_top, upper + 0.08 * span)
-            p = p_dpo_vs_sft.get(model)
-            if "sft" in x_of and "dpo" in x_of and not _missing(p):
+            for a, b, text in brackets.get(model, ()):
+                if a not in x_of or b not in x_of:
+                    continue
                 y = group_top + 0.02 * span
                 tick = 0.025 * span
-                ax.plot([x_of["sft"], x_of["sft"], x_of["dpo"], x_of["dpo"]],
+                ax.plot([x_of[a], x_of[a], x_of[b], x_of[b]],
                         [y - tick, y, y, y - tick], color="#333333", linewidth=0.8)
-                ax.text((x_of["sft"] + x_of["dpo"]) / 2, y + 0.01 * span, _p_text(p),
+                ax.text((x_of[a] + x_of[b]) / 2, y + 0.01 * span, text,
                         ha="center", va="bottom", fontsize=8)
                 group_top = y + 0.08 * span
             highest = max(highest, group_top)
@@ -220,10 +225,9 @@ def plot_method_bars(
         ax.set_ylabel(ylabel)
         several = any(f"{metric}_seeds" in entry for entry in metrics.values())
         ax.set_title(f"{task}: {METRIC_NAMES.get(metric, metric)} by method\n" + (
-            f"mean over seeds, error bars: ±1 SD, dots: seeds; {P_NAME}: DPO vs SFT, one test "
-            "over all seeds" if several else
-            f"error bars: 95% bootstrap CI; {P_NAME}: DPO vs SFT, paired test"),
-            fontsize=9)
+            "mean over seeds, error bars: ±1 SD, dots: seeds" if several else
+            "error bars: 95% bootstrap CI") + "; P: DPO against its comparators, one paired "
+            "test over all seeds (adj.: the primary, adjusted)", fontsize=9)
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
         return save_figure(figure, out_stem)
 
@@ -334,16 +338,22 @@ def plot_training_curves(
     dpo_log: Sequence[Mapping],
     title: str,
     out_stem: str | Path,
+    matched_log: Sequence[Mapping] = (),
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """SFT loss (and validation loss, where computed) on the left; DPO loss and reward margin
-    on the right, the margin on a second y axis. Logs are Trainer ``log_history`` lists.
+    """SFT loss (and validation loss, where computed) on the left, with the matched control's
+    loss continuing it (its steps counted on from SFT's last); DPO loss and reward margin on
+    the right, the margin on a second y axis. Logs are Trainer ``log_history`` lists.
 
-    Returns the plotted series by name (``sft_loss``, ``sft_eval_loss``, ``dpo_loss``,
-    ``dpo_eval_loss``, ``dpo_margin``, ``dpo_eval_margin``), each (steps, values), empty
-    arrays where the log has no such entries.
+    Returns the plotted series by name (``sft_loss``, ``sft_eval_loss``, ``matched_loss``,
+    ``dpo_loss``, ``dpo_eval_loss``, ``dpo_margin``, ``dpo_eval_margin``), each (steps,
+    values), empty arrays where the log has no such entries.
     """
+    sft_steps = log_series(sft_log, "loss")[0]
+    matched_steps, matched_values = log_series(matched_log, "loss")
     series = {
         "sft_loss": log_series(sft_log, "loss"),
+        "matched_loss": (matched_steps + (sft_steps.max() if len(sft_steps) else 0.0),
+                         matched_values),
         "sft_eval_loss": log_series(sft_log, "eval_loss"),
         "dpo_loss": log_series(dpo_log, "loss"),
         "dpo_eval_loss": log_series(dpo_log, "eval_loss"),
@@ -357,10 +367,13 @@ def plot_training_curves(
         figure = _new_figure(9.0, 4.0)
         left, right = figure.subplots(1, 2)
 
-        left.set_title("SFT")
+        left.set_title("SFT" + (", then the matched control" if len(matched_steps) else ""))
         if len(series["sft_loss"][0]) or len(series["sft_eval_loss"][0]):
             _loss_lines(left, series["sft_loss"], series["sft_eval_loss"],
                         _epochs(sft_log, "eval_loss"), loss_color, eval_color)
+            if len(matched_steps):
+                left.plot(*series["matched_loss"], color=METHOD_COLORS["sft_matched"],
+                          linewidth=1.2, label="loss (matched control, train)")
             _legend_below(left, None)
         else:
             _empty_panel(left, "no SFT log entries")

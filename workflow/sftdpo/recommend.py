@@ -1,19 +1,10 @@
-"""Plain-words recommendations: per task and model, is SFT enough or does DPO pay?
+"""Plain-words recommendations: per task and model, does DPO pay for its extra compute?
 
-The decision reads the task's headline metric (the first it reports: macro F1, accuracy or the
-Likert grade) and P(Holm), the paired test's P of DPO vs SFT Holm-adjusted over the three
-comparisons of the model and task (the P the table and the figures print), at the 5% level.
-With several training seeds it reads the one test over all seeds (sftdpo.stats.compare_pooled)
-and also gives each seed's P:
-
-* DPO significantly better than SFT: "DPO adds <diff> <metric> over SFT (P(Holm)=...)".
-* DPO significantly worse: "DPO is worse than SFT ...: use SFT".
-* no significant difference, where SFT beat the base model: "SFT is enough";
-* otherwise: "Neither helped significantly".
-
-Each line also says how SFT compared with the base model, and what DPO's training cost relative
-to SFT's: the estimated FLOPs, with the measured GPU time (on a GPU) or CPU time (from
-results/summary/compute.csv), to set beside the paper's "2 to 3 times".
+Each recommendation reads one :class:`sftdpo.decision.Decision` (the primary hypothesis and
+its verdict under the decision rule), then gives the secondary comparisons of the same task
+and model (unadjusted, for description) and DPO's whole extra cost: the preference pairs and
+DPO's training over SFT's, in FLOPs and in measured device seconds (the ``dpo_costs`` row of
+:mod:`sftdpo.compute`), beside the paper's "2 to 3 times".
 
 A recommendation is a list of (text, bold) segments, written out as Markdown
 (:func:`recommendations_markdown`) and as HTML (:func:`recommendations_html`) alike.
@@ -26,119 +17,132 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from .table import P_NAME, format_p, format_value
+from .decision import Decision
+from .table import format_value, p_phrase
 
-ALPHA = 0.05
 Segments = list[tuple[str, bool]]
+METHOD_WORDS = {"base": "the base model", "sft": "SFT", "sft_matched": "the matched control",
+                "dpo": "DPO"}
+# The headline of each verdict: with the matched-compute control, and against SFT alone.
+HEADLINES = {
+    ("better", True): "DPO pays: it beats SFT given the same extra compute",
+    ("equivalent", True): "DPO does not pay: more SFT for the same compute buys the same",
+    ("worse", True): "DPO does not pay: more SFT for the same compute does better",
+    ("better", False): "DPO beats SFT (its extra compute not controlled for)",
+    ("equivalent", False): "SFT is enough: DPO is equivalent to SFT",
+    ("worse", False): "DPO is worse than SFT: use SFT",
+}
+WORTHWHILE = {"yes": ", by at least the minimum worthwhile difference",
+              "no": ", but by less than the minimum worthwhile difference",
+              "uncertain": "; whether by the minimum worthwhile difference is uncertain"}
 
 
-def _row(stats: pd.DataFrame, comparison: str, metric: str) -> pd.Series:
-    return stats.set_index(["comparison", "metric"]).loc[(comparison, metric)]
+def signed(metric: str, value: float) -> str:
+    return ("+" if value >= 0 else "-") + format_value(metric, abs(value))
 
 
-def p_phrase(p: float) -> str:
-    """"P(Holm)=.003", "P(Holm)<.001", "P(Holm)>.99"."""
-    text = format_p(p)
-    return f"{P_NAME}{text}" if text[0] in "<>" else f"{P_NAME}={text}"
+def interval(metric: str, row: Mapping) -> str:
+    return (f"{row['ci_level']:.1%} CI {format_value(metric, row['ci_low'])} to "
+            f"{format_value(metric, row['ci_high'])}")
 
 
-def _change(metric: str, row: pd.Series, seeds: list[pd.Series]) -> str:
-    """The change a -> b with its CI and P(Holm); over several seeds, ``row`` is the test over
-    all seeds (its values the means over seeds) and each seed's P follows."""
-    sign = "+" if row["diff"] >= 0 else "-"
-    over = (f", mean of {len(seeds)} seeds" if len(seeds) > 1 else "")
-    p = p_phrase(row["p_adjusted"]) + (" over all seeds" if len(seeds) > 1 else "")
-    per_seed = ("; per seed " + " / ".join(format_p(s["p_adjusted"]) for s in seeds)
-                if len(seeds) > 1 else "")
-    return (f"{format_value(metric, row['a'])} -> {format_value(metric, row['b'])} "
-            f"({sign}{format_value(metric, abs(row['diff']))}{over}; 95% CI "
-            f"{format_value(metric, row['ci_low'])} to {format_value(metric, row['ci_high'])}; "
-            f"{p}{per_seed})")
+def headline(decision: Decision) -> str:
+    record = decision.record()
+    control = record["comparison"] == "sft_matched_vs_dpo"
+    if record["verdict"] == "inconclusive":
+        return "Inconclusive"
+    return HEADLINES[(record["verdict"], control)] + WORTHWHILE.get(record["worthwhile"], "")
 
 
-def _significant(row: pd.Series, direction: int) -> bool:
-    return row["p_adjusted"] < ALPHA and row["diff"] * direction > 0
+def primary_sentence(decision: Decision) -> str:
+    record = decision.record()
+    metric = record["metric"]
+    a = METHOD_WORDS[record["comparison"].split("_vs_")[0]]
+    text = (f"Primary: {metric}, DPO minus {a} {signed(metric, record['diff'])} "
+            f"({interval(metric, record)}; {p_phrase(record['p_adjusted'])}, adjusted "
+            f"over {record['n_primary']} primary hypotheses); minimum worthwhile difference "
+            f"{format_value(metric, record['margin'])}.")
+    if record["verdict"] == "inconclusive":
+        text += (f" The interval holds both 0 and a difference as large as the margin: with "
+                 f"{record['n_items']} test items in {record['n_units']} {record['unit']}s "
+                 f"this test could detect a difference of about "
+                 f"{format_value(metric, record['detectable'])}; about "
+                 f"{record['items_needed']:,} items ({record['units_needed']:,} "
+                 f"{record['unit']}s) would detect the margin.")
+    return text
 
 
-def recommendation_segments(task: str, model: str, metric: str,
-                            stats_by_seed: Mapping[int, pd.DataFrame], cost: Mapping | None,
-                            pooled: pd.DataFrame | None = None) -> Segments:
-    """The recommendation for a task and model as (text, bold) segments. ``stats_by_seed``:
-    the stats table of each training seed; ``pooled``: the test over all seeds (needed with
-    several). ``cost``: DPO's training measures over SFT's (a ``dpo_over_sft`` row of
-    compute.csv), or None."""
-    seeds = [stats for _, stats in sorted(stats_by_seed.items())]
-    if len(seeds) > 1 and pooled is None:
-        raise ValueError(f"{task}, {model}: several seeds need the test over all seeds")
-    decisive = seeds[0] if len(seeds) == 1 else pooled
-    dpo, sft = _row(decisive, "sft_vs_dpo", metric), _row(decisive, "base_vs_sft", metric)
-    if _significant(dpo, +1):
-        verdict = [(f"DPO adds {format_value(metric, dpo['diff'])} {metric}", True),
-                   (" over SFT", False)]
-    elif _significant(dpo, -1):
-        verdict = [("DPO is worse than SFT; use SFT", True)]
-    elif _significant(sft, +1):
-        verdict = [("SFT is enough", True), (": DPO made no significant difference", False)]
-    else:
-        verdict = [("Neither helped significantly", True),
-                   (": SFT did not beat the base model and DPO did not beat SFT", False)]
-    sft_words = ("better than" if _significant(sft, +1) else
-                 "worse than" if _significant(sft, -1) else "not significantly different from")
-    dpo_change = _change(metric, dpo, [_row(s, "sft_vs_dpo", metric) for s in seeds])
-    sft_change = _change(metric, sft, [_row(s, "base_vs_sft", metric) for s in seeds])
-    return [(f"{task}, {model}: ", False), *verdict,
-            (f" ({metric} SFT -> DPO {dpo_change}). SFT was {sft_words} the base model "
-             f"({sft_change}).{_cost(cost)}", False)]
+def secondary_sentence(stats: pd.DataFrame, metric: str) -> str:
+    """The other comparisons on the primary metric, with their unadjusted 95% CIs."""
+    parts = []
+    for _, row in stats[(stats["role"] == "secondary") & (stats["metric"] == metric)].iterrows():
+        a, b = row["comparison"].split("_vs_")
+        parts.append(f"{METHOD_WORDS[b]} minus {METHOD_WORDS[a]} {signed(metric, row['diff'])} "
+                     f"({format_value(metric, row['ci_low'])} to "
+                     f"{format_value(metric, row['ci_high'])}, {p_phrase(row['p_value'])})")
+    if not parts:
+        return ""
+    return " Secondary, not adjusted (95% CIs): " + "; ".join(parts) + "."
 
 
-def _cost(cost: Mapping | None) -> str:
-    """DPO's training cost over SFT's: estimated FLOPs and a measured time, set beside the
-    paper's figure."""
+def cost_sentence(cost: Mapping | None) -> str:
+    """DPO's whole extra cost over SFT: pairs and DPO training, in FLOPs and device time."""
     if cost is None:
         return ""
-    gpu = cost.get("accelerator_seconds")
-    measured = (f"{gpu:.1f}x the GPU time" if gpu is not None and not pd.isna(gpu)
-                else f"{cost['cpu_seconds']:.1f}x the CPU time")
-    return (f" DPO training took {cost['flops']:.1f}x the FLOPs of SFT (estimated; measured: "
-            f"{measured}; the paper: 2 to 3 times the compute).")
+    gpu = cost.get("extra_accelerator_ratio")
+    measured = (f"{gpu:.2f}x its GPU seconds" if gpu is not None and not pd.isna(gpu)
+                else f"{cost['extra_cpu_ratio']:.2f}x its CPU seconds")
+    text = (f" Cost: DPO's extra steps (building the preference pairs and DPO training) took "
+            f"{cost['extra_flops_ratio']:.2f}x SFT's FLOPs ({measured}), so SFT then DPO "
+            f"cost {cost['pipeline_flops_ratio']:.2f}x SFT alone (the paper: 2 to 3 times).")
+    matched = cost.get("matched_flops_ratio")
+    if matched is not None and not pd.isna(matched):
+        text += f" The matched control trained for {matched:.2f}x those extra FLOPs."
+    tuning = cost.get("tuning_flops_ratio")
+    if tuning:
+        text += f" Tuning on validation cost another {tuning:.2f}x SFT's FLOPs."
+    return text
 
 
-def recommendation(task: str, model: str, metric: str,
-                   stats_by_seed: Mapping[int, pd.DataFrame], cost: Mapping | None,
-                   pooled: pd.DataFrame | None = None) -> str:
-    """One Markdown bullet (:func:`recommendation_segments`)."""
-    return "- " + "".join(f"**{text}**" if bold else text for text, bold in
-                          recommendation_segments(task, model, metric, stats_by_seed, cost,
-                                                  pooled))
+def recommendation_segments(decision: Decision, stats: pd.DataFrame,
+                            cost: Mapping | None) -> Segments:
+    """The recommendation for one task and model as (text, bold) segments."""
+    metric = decision.record()["metric"]
+    return [(f"{decision.task}, {decision.model}: ", False), (headline(decision) + ".", True),
+            (" " + primary_sentence(decision) + secondary_sentence(stats, metric)
+             + cost_sentence(cost), False)]
 
 
-INTRODUCTION = (f"Read from the headline metric of each task and {P_NAME}, the paired test's P "
-                "of DPO vs SFT on the same test items Holm-adjusted over the three comparisons "
-                f"of the model and task (significant below {ALPHA}; with several seeds, the one "
-                "test over all seeds). Differences are DPO minus SFT; their 95% CIs are paired "
-                f"bootstrap intervals, not adjusted, so one can exclude 0 beside a {P_NAME} "
-                "above .05.")
+def recommendation(decision: Decision, stats: pd.DataFrame, cost: Mapping | None) -> str:
+    """One Markdown bullet."""
+    return "- " + "".join(f"**{text}**" if bold else text
+                          for text, bold in recommendation_segments(decision, stats, cost))
 
 
 def _segments(entry: Mapping) -> Segments:
-    return recommendation_segments(entry["task"], entry["model"], entry["metric"],
-                                   entry["stats_by_seed"], entry["cost"], entry.get("pooled"))
+    return recommendation_segments(entry["decision"], entry["stats"], entry.get("cost"))
 
 
-def recommendations_markdown(entries: list[dict]) -> str:
-    """The recommendations file. ``entries``: dicts with task, model, metric, stats_by_seed
-    (the stats table of that model and task per training seed), pooled (the test over all
-    seeds, or None with one seed) and cost (DPO over SFT, or None)."""
-    lines = ["# Does DPO pay? Recommendations per task and model", "", INTRODUCTION, ""]
+def recommendations_markdown(entries: list[dict], rule: str, notes: list[str] = (),
+                             figure: str | None = None) -> str:
+    """The recommendations file. ``entries``: dicts with decision, stats (the model and
+    task's stats table) and cost (its ``dpo_costs`` row, or None); ``rule``: the decision
+    rule's paragraph; ``notes``: warnings (unequal tuning budgets); ``figure``: the forest
+    plot's path relative to the file, shown first."""
+    lines = ["# Does DPO pay? Recommendations per task and model", ""]
+    if figure:
+        lines += [f"![The primary difference of every task and model]({figure})", ""]
+    lines += [rule, ""] + [f"**Note:** {note}\n" for note in notes]
     lines += ["- " + "".join(f"**{text}**" if bold else text for text, bold in _segments(e))
               for e in entries]
     return "\n".join(lines) + "\n"
 
 
-def recommendations_html(entries: list[dict]) -> str:
-    """The same recommendations as an HTML fragment: the introduction and a list."""
+def recommendations_html(entries: list[dict], rule: str, notes: list[str] = ()) -> str:
+    """The same recommendations as an HTML fragment: the rule, the notes and a list."""
     items = "".join(
         "<li>" + "".join(f"<strong>{html.escape(text)}</strong>" if bold else html.escape(text)
                          for text, bold in _segments(e)) + "</li>"
         for e in entries)
-    return f"<p>{html.escape(INTRODUCTION)}</p>\n<ul>{items}</ul>"
+    warnings = "".join(f"<p><strong>Note:</strong> {html.escape(note)}</p>" for note in notes)
+    return f"<p>{html.escape(rule)}</p>\n{warnings}<ul>{items}</ul>"

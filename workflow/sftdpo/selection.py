@@ -138,3 +138,15 @@ def tuning_note(tuned: Mapping[str, Sequence[str]]) -> str:
             "task and seed (ties: fewer training FLOPs, then the first listed; DPO from the "
             "chosen SFT) was evaluated on test; every candidate's score and cost: "
             "results/summary/selection.csv.")
+
+
+def budget_note(budgets: Mapping[str, int]) -> str:
+    """A warning where the methods had unequal tuning budgets (``budgets``: stage -> its
+    candidates on validation, 1 where untuned); "" where they are equal. The matched control
+    takes SFT's chosen settings, so it has SFT's budget."""
+    if len(set(budgets.values())) <= 1:
+        return ""
+    counts = ", ".join(f"{stage.upper()} {n}" for stage, n in budgets.items())
+    return (f"The methods had unequal tuning budgets (candidates on validation: {counts}): "
+            "a method tried more often has more chances to look better on test by its "
+            "choice alone. Give each the same number of candidates (config/search.yaml).")

@@ -1,17 +1,18 @@
-"""The paper-style table: rows task x metric, columns base / SFT / DPO per model, and the P of
-DPO vs SFT.
+"""The paper-style table: rows task x metric, columns base / SFT / matched control / DPO per
+model, and the P values of DPO against the control and against SFT.
 
 The table's facts are one long-format frame (:func:`long_table`, columns ``LONG_COLUMNS``):
 a row per task, metric, model, method and seed with ``statistic`` "value" (the metric's
-value), and for the comparison ``sft_vs_dpo`` rows with ``statistic`` "p_holm" (its
-Holm-adjusted P, per seed, and with several seeds one row of the test over all seeds, whose
-``seed`` is empty). Markdown, CSV and HTML are renderings of that frame: :func:`wide_table`
-(the CSV: one row per task and metric, numbers), :func:`display_cells` (the printed cells),
-:func:`to_markdown`, :func:`to_html`.
+value), and per comparison of ``TABLE_COMPARISONS`` a row with ``statistic`` "p" (no seed: one
+test over every seed). ``role`` is "primary" on the rows of a task's primary metric. Markdown,
+CSV and HTML are renderings of that frame: :func:`wide_table` (the CSV: one row per task and
+metric, numbers), :func:`display_cells` (the printed cells), :func:`to_markdown`,
+:func:`to_html`.
 
-The P printed everywhere (table, figures, recommendations) is the same: ``P(Holm)``, the
-paired test's P Holm-adjusted over the three comparisons of a model, task and metric
-(sftdpo.stats).
+The P printed is the stats table's (sftdpo.stats): on the primary row, DPO against its
+primary comparator with the P adjusted over the experiment's primary hypotheses, the one the
+verdict reads; every other P is secondary and not adjusted (:func:`p_note` says so under
+the table, as the figures and the recommendations do).
 """
 
 from __future__ import annotations
@@ -25,25 +26,40 @@ import pandas as pd
 from . import METHODS
 
 PERCENT_METRICS = {"accuracy", "parse_failure_rate", "likelihood_accuracy"}
-LONG_COLUMNS = ("task", "family", "metric", "model", "method", "seed", "statistic", "value")
-COMPARISON = "sft_vs_dpo"
-P_NAME = "P(Holm)"
-P_COLUMN = f"{P_NAME} dpo vs sft"
-ALL_SEEDS = "all seeds"
-P_NOTE = (f"{P_NAME}: the paired test of DPO vs SFT on the same items (exact McNemar for "
-          "accuracy and failure rates, Wilcoxon signed-rank for grades, approximate "
-          "randomisation for F1 and ROUGE-L), Holm-adjusted over the three comparisons (base vs "
-          "SFT, SFT vs DPO, base vs DPO) of a model, task and metric.")
-P_NOTE_SEEDS = (" With several seeds a cell is the mean ± SD over seeds; P per seed tests "
-                f"each seed alone, P {ALL_SEEDS} is one test over every seed (McNemar "
-                "stratified by seed, a Cochran-Mantel-Haenszel test, for accuracy and failure "
-                "rates; a permutation that swaps an item's methods in every seed at once for F1, "
-                "ROUGE-L and grades).")
+LONG_COLUMNS = ("task", "family", "metric", "role", "model", "method", "seed", "statistic",
+                "value")
+# The comparisons whose P the table prints, DPO's against each comparator.
+TABLE_COMPARISONS = ("sft_matched_vs_dpo", "sft_vs_dpo")
+PRIMARY_MARK = "*"
+
+
+def p_column(model: str, comparison: str) -> str:
+    """"m P dpo vs sft_matched": the CSV column of a model's P of a comparison."""
+    a, b = comparison.split("_vs_")
+    return f"{model} P {b} vs {a}"
+
+
+def p_note(n_primary: int, alpha: float) -> str:
+    """What the table's P values are, in two sentences."""
+    return (f"{PRIMARY_MARK} The primary metric: its P of DPO against the primary comparator "
+            f"(the matched-compute control where it ran, else SFT) is Bonferroni-adjusted over "
+            f"the experiment's {n_primary} primary hypotheses, and the verdict reads its "
+            f"{1 - alpha / n_primary:.1%} interval (results/summary/verdicts.csv). Every other "
+            "P is secondary, not adjusted: the sign-flip permutation test over the test items "
+            "(or their groups), all seeds at once; each P's interval is in results/stats/.")
+
+
 def format_value(metric: str, value: float) -> str:
     """As the paper prints them: accuracy in percent, F1 and grades with two decimals."""
     if pd.isna(value):
         return "n/a"
     return f"{100 * value:.0f}%" if metric in PERCENT_METRICS else f"{value:.2f}"
+
+
+def p_phrase(p: float, name: str = "P") -> str:
+    """"P = .003", "P <.001", "P(adj.) >.99"."""
+    text = format_p(p)
+    return f"{name} {text}" if text[0] in "<>" else f"{name} = {text}"
 
 
 def format_p(p: float) -> str:
@@ -65,85 +81,83 @@ def _seed_values(metrics: Mapping[tuple[str, str, int, str], Mapping], model: st
             if (m, t, x) == (model, task, method)]
 
 
-def _p_holm(stats: pd.DataFrame, metric: str) -> float:
-    return float(stats.set_index(["comparison", "metric"]).loc[(COMPARISON, metric),
-                                                               "p_adjusted"])
+def _p_of(stats: pd.DataFrame, comparison: str, metric: str) -> float | None:
+    """The P the table prints: the adjusted one on a primary row, else the plain one."""
+    rows = stats[(stats["comparison"] == comparison) & (stats["metric"] == metric)]
+    if rows.empty:
+        return None
+    row = rows.iloc[0]
+    return float(row["p_adjusted"] if row["role"] == "primary" else row["p_value"])
 
 
 def long_table(metrics: Mapping[tuple[str, str, int, str], Mapping],
-               stats: Mapping[tuple[str, str, int], pd.DataFrame],
-               tasks: Mapping[str, tuple[str, tuple[str, ...]]],
-               pooled: Mapping[tuple[str, str], pd.DataFrame] | None = None) -> pd.DataFrame:
+               stats: Mapping[tuple[str, str], pd.DataFrame],
+               tasks: Mapping[str, tuple[str, tuple[str, ...], str]]) -> pd.DataFrame:
     """The table's facts, long format (module docstring). ``metrics`` by (model, task, seed,
-    method), ``stats`` by (model, task, seed), ``pooled`` (needed with several seeds) by
-    (model, task); ``tasks`` maps each task, in table order, to its family and its metrics."""
+    method), ``stats`` by (model, task); ``tasks`` maps each task, in table order, to its
+    family, its metrics and its primary metric."""
     models = sorted({model for model, _, _, _ in metrics})
-    seeds = sorted({seed for _, _, seed in stats})
-    if len(seeds) > 1 and pooled is None:
-        raise ValueError(f"seeds {seeds}: several seeds need the pooled stats")
     rows = []
-    for task, (family, report_metrics) in tasks.items():
+    for task, (family, report_metrics, primary) in tasks.items():
         for metric in report_metrics:
-            key = {"task": task, "family": family, "metric": metric}
+            key = {"task": task, "family": family, "metric": metric,
+                   "role": "primary" if metric == primary else "secondary"}
             for model in models:
                 for method in METHODS:
                     rows += [{**key, "model": model, "method": method, "seed": seed,
                               "statistic": "value", "value": float(value)}
                              for seed, value in _seed_values(metrics, model, task, method,
                                                              metric)]
-                p_rows = {seed: stats[(model, task, seed)] for seed in seeds}
-                if len(seeds) > 1:
-                    p_rows[None] = pooled[(model, task)]
-                rows += [{**key, "model": model, "method": COMPARISON, "seed": seed,
-                          "statistic": "p_holm", "value": _p_holm(table, metric)}
-                         for seed, table in p_rows.items()]
+                for comparison in TABLE_COMPARISONS:
+                    p = _p_of(stats[(model, task)], comparison, metric)
+                    if p is not None:
+                        rows.append({**key, "model": model, "method": comparison, "seed": None,
+                                     "statistic": "p", "value": p})
     frame = pd.DataFrame(rows, columns=list(LONG_COLUMNS))
     return frame.astype({"seed": "Int64"})
 
 
-def _seeds(frame: pd.DataFrame) -> list[int]:
-    """The training seeds of the frame (those of its P rows; the empty one is all seeds)."""
-    return sorted(int(s) for s in frame.loc[frame["statistic"] == "p_holm", "seed"].dropna()
-                  .unique())
+def _several_seeds(frame: pd.DataFrame) -> bool:
+    return frame.loc[frame["statistic"] == "value", "seed"].nunique() > 1
 
 
 def _models(frame: pd.DataFrame) -> list[str]:
     return sorted(frame["model"].unique())
 
 
-def _p_columns(model: str, seeds: list[int]) -> list[tuple[int | None, str]]:
-    """(seed, CSV column) of a model's P values: one column with one seed; with several, one
-    per seed and one of the test over all seeds (seed None)."""
-    if len(seeds) == 1:
-        return [(seeds[0], f"{model} {P_COLUMN}")]
-    return [(seed, f"{model} {P_COLUMN} seed{seed}") for seed in seeds] + [
-        (None, f"{model} {P_COLUMN} {ALL_SEEDS}")]
+def _methods(frame: pd.DataFrame) -> list[str]:
+    present = set(frame.loc[frame["statistic"] == "value", "method"])
+    return [method for method in METHODS if method in present]
+
+
+def _comparisons(frame: pd.DataFrame) -> list[str]:
+    present = set(frame.loc[frame["statistic"] == "p", "method"])
+    return [comparison for comparison in TABLE_COMPARISONS if comparison in present]
 
 
 def wide_table(frame: pd.DataFrame) -> pd.DataFrame:
     """The CSV rendering: one row per task and metric (frame order), per model a column per
     method (the value, or over several seeds the mean and a ``sd`` column, n - 1; none for
-    base, which trains nothing and runs once), then its P column(s) (:func:`_p_columns`)."""
-    models, seeds = _models(frame), _seeds(frame)
-    several = len(seeds) > 1
+    base, which trains nothing and runs once), then its P columns (:func:`p_column`)."""
+    models, methods, comparisons = _models(frame), _methods(frame), _comparisons(frame)
+    several = _several_seeds(frame)
     rows = []
-    for (task, family, metric), group in frame.groupby(["task", "family", "metric"],
-                                                       sort=False):
-        row = {"task": task, "family": family, "metric": metric}
+    for (task, family, metric, role), group in frame.groupby(
+            ["task", "family", "metric", "role"], sort=False):
+        row = {"task": task, "family": family, "metric": metric, "role": role}
         for model in models:
             cells = group[group["model"] == model]
-            for method in METHODS:
+            for method in methods:
                 values = cells.loc[(cells["method"] == method)
                                    & (cells["statistic"] == "value"), "value"]
                 row[f"{model} {method}"] = float(values.mean()) if len(values) else np.nan
                 if several:
                     row[f"{model} {method} sd"] = (float(values.std(ddof=1)) if len(values) > 1
                                                    else np.nan)
-            p_values = cells[cells["statistic"] == "p_holm"]
-            for seed, column in _p_columns(model, seeds):
-                match = p_values["seed"].isna() if seed is None else p_values["seed"] == seed
-                row[column] = float(p_values.loc[match, "value"].iloc[0]) if match.any() \
-                    else np.nan
+            for comparison in comparisons:
+                p = cells.loc[(cells["method"] == comparison) & (cells["statistic"] == "p"),
+                              "value"]
+                row[p_column(model, comparison)] = float(p.iloc[0]) if len(p) else np.nan
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -163,34 +177,27 @@ def per_seed_table(metrics: Mapping[tuple[str, str, int, str], Mapping],
 
 def display_cells(frame: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     """The table as printed, header and rows: a value per model and method ("0.47 ± 0.03"
-    over several seeds), then the P(Holm) of DPO vs SFT (several seeds: each seed's,
-    "/"-separated, and the one over all seeds)."""
-    models, seeds = _models(frame), _seeds(frame)
-    several = len(seeds) > 1
+    over several seeds), then the P values; the primary metric is marked."""
+    models, methods, comparisons = _models(frame), _methods(frame), _comparisons(frame)
+    several = _several_seeds(frame)
     wide = wide_table(frame)
-    p_headers = [f"{P_COLUMN} per seed", f"{P_COLUMN} {ALL_SEEDS}"] if several else [P_COLUMN]
     header = ["task", "family", "metric"] + [
-        f"{model} {name}" for model in models for name in (*METHODS, *p_headers)]
+        name for model in models for name in (
+            *(f"{model} {method}" for method in methods),
+            *(p_column(model, comparison) for comparison in comparisons))]
     rows = []
     for _, row in wide.iterrows():
-        cells = [row["task"], row["family"], row["metric"]]
+        mark = f" {PRIMARY_MARK}" if row["role"] == "primary" else ""
+        cells = [row["task"], row["family"], row["metric"] + mark]
         for model in models:
-            for method in METHODS:
+            for method in methods:
                 cell = format_value(row["metric"], row[f"{model} {method}"])
                 sd = row[f"{model} {method} sd"] if several else np.nan
                 cells.append(cell if pd.isna(sd) else
                              f"{cell} ± {format_value(row['metric'], sd)}")
-            p_columns = _p_columns(model, seeds)
-            if several:
-                cells.append(" / ".join(format_p(row[c]) for s, c in p_columns if s is not None))
-            cells.append(format_p(row[p_columns[-1][1]]))
+            cells += [format_p(row[p_column(model, comparison)]) for comparison in comparisons]
         rows.append(cells)
     return header, rows
-
-
-def p_note(frame: pd.DataFrame) -> str:
-    """What the table's P is, in a sentence (two with several seeds)."""
-    return P_NOTE + (P_NOTE_SEEDS if len(_seeds(frame)) > 1 else "")
 
 
 def evaluation_note(mode: str, split: str) -> str:
@@ -210,22 +217,59 @@ def to_markdown(frame: pd.DataFrame, note: str = "") -> str:
     header, rows = display_cells(frame)
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cells) + " |" for cells in rows]
-    notes = " ".join(text for text in (note, p_note(frame)) if text)
-    return "\n".join(lines) + f"\n\n{notes}\n"
+    return "\n".join(lines) + (f"\n\n{note}\n" if note else "\n")
 
 
-# DPO's cost over SFT's, as the report page shows it: (compute.csv column, header).
-COST_COLUMNS = (("flops", "FLOPs (estimated)"), ("accelerator_seconds", "GPU seconds"),
-                ("cpu_seconds", "CPU seconds"), ("wall_seconds", "wall seconds"),
-                ("tokens", "tokens"))
+# The verdict table: (verdicts.csv column, header).
+VERDICT_COLUMNS = (("task", "task"), ("model", "model"), ("metric", "primary metric"),
+                   ("comparison", "DPO against"), ("diff", "difference"), ("ci", "CI"),
+                   ("p_adjusted", "P (adjusted)"), ("margin", "margin"),
+                   ("verdict", "verdict"), ("detectable", "detectable"),
+                   ("items_needed", "items for the margin"))
+COMPARATORS = {"sft_matched_vs_dpo": "matched control", "sft_vs_dpo": "SFT"}
+# DPO's whole extra cost, as the report page shows it: (dpo_costs column, header).
+COST_COLUMNS = (("extra_flops_ratio", "pairs + DPO over SFT, FLOPs"),
+                ("extra_accelerator_ratio", "GPU seconds"), ("extra_cpu_ratio", "CPU seconds"),
+                ("extra_wall_ratio", "wall seconds"),
+                ("pipeline_flops_ratio", "SFT then DPO over SFT, FLOPs"),
+                ("matched_flops_ratio", "matched control over pairs + DPO, FLOPs"),
+                ("tuning_flops_ratio", "tuning over SFT, FLOPs"))
+COST_NOTE = ("FLOPs are estimated from the model's parameters and the tokens each job ran: "
+             "forward and backward passes through the decoder blocks and adapters, and the LM "
+             "head on the positions whose scores are used (workflow/sftdpo/compute.py). The "
+             "pairs job builds the preference pairs and scores both answers of each with the "
+             "SFT model; with dpo.precompute_reference and dpo.reference_from_pairs (the "
+             "defaults) DPO reads those scores as its reference, otherwise its own job runs the "
+             "reference passes and counts them. CPU, GPU and wall seconds are measured. Tuning "
+             "counts every candidate's training and its answers on the validation split.")
 
 
-def to_html(frame: pd.DataFrame, recommendations_html: str, costs: pd.DataFrame,
-            note: str = "") -> str:
+def verdict_cells(verdicts: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """The verdict table as printed: one row per task and model."""
+    rows = []
+    for _, row in verdicts.iterrows():
+        metric = row["metric"]
+        cells = {"task": row["task"], "model": row["model"], "metric": metric,
+                 "comparison": COMPARATORS.get(row["comparison"], row["comparison"]),
+                 "diff": format_value(metric, row["diff"]),
+                 "ci": (f"{format_value(metric, row['ci_low'])} to "
+                        f"{format_value(metric, row['ci_high'])} ({row['ci_level']:.1%})"),
+                 "p_adjusted": format_p(row["p_adjusted"]),
+                 "margin": f"±{format_value(metric, row['margin'])}",
+                 "verdict": row["verdict"],
+                 "detectable": format_value(metric, row["detectable"]),
+                 "items_needed": (f"{row['items_needed']:,}" if row["verdict"] == "inconclusive"
+                                  else "")}
+        rows.append([cells[column] for column, _ in VERDICT_COLUMNS])
+    return [name for _, name in VERDICT_COLUMNS], rows
+
+
+def to_html(frame: pd.DataFrame, verdicts: pd.DataFrame, recommendations_html: str,
+            costs: pd.DataFrame, note: str = "") -> str:
     """One page for the Snakemake report, which shows HTML and images but only offers other
-    files for download: the table, the recommendations (an HTML fragment,
-    :func:`sftdpo.recommend.recommendations_html`), and DPO's cost over SFT's (the
-    ``dpo_over_sft`` rows of compute.csv)."""
+    files for download: the verdicts, the recommendations (an HTML fragment,
+    :func:`sftdpo.recommend.recommendations_html`), the table, and DPO's whole extra cost
+    (``costs``: :func:`sftdpo.compute.dpo_costs`)."""
     header, rows = display_cells(frame)
     cost_header = ["model", "task"] + [name for _, name in COST_COLUMNS]
     cost_rows = [[str(row["model"]), str(row["task"])]
@@ -240,16 +284,15 @@ th {{ background: #eee; }}
 li {{ margin-bottom: 0.5em; max-width: 70em; }}
 p {{ max-width: 70em; }}
 </style></head><body>
-<h2>Base, SFT and DPO on the evaluated items</h2>
-{_html_table(header, rows)}
-<p>{html.escape(" ".join(text for text in (note, p_note(frame)) if text))}</p>
-<h2>Does DPO pay? Recommendations per task and model</h2>
+<h2>Does DPO pay? The verdict per task and model</h2>
+{_html_table(*verdict_cells(verdicts))}
 {recommendations_html}
-<h2>DPO's training cost over SFT's (the paper: 2 to 3 times)</h2>
+<h2>Every method on the evaluated items</h2>
+{_html_table(header, rows)}
+<p>{html.escape(note)}</p>
+<h2>DPO's whole extra cost (the paper: 2 to 3 times)</h2>
 {_html_table(cost_header, cost_rows)}
-<p>FLOPs: estimated from the model's parameters, its trainable parameters and the tokens
-trained on and scored, reference passes included (workflow/sftdpo/compute.py); CPU and GPU
-seconds are measured.</p>
+<p>{html.escape(COST_NOTE)}</p>
 </body></html>
 """
 
