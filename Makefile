@@ -30,7 +30,7 @@ MODEL_JOB_THREADS ?= 1
 
 # Every rule that runs a model (the tuning candidates' too: a rule missing here takes all the
 # cores and runs alone).
-MODEL_RULES := sft sft_candidate pairs dpo dpo_candidate generate validate_candidate judge
+MODEL_RULES := sft sft_candidate pairs dpo dpo_candidate sft_matched generate validate_candidate judge
 
 run: install
 	$(VENV)/bin/snakemake --cores $(CORES) \

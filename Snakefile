@@ -1,7 +1,8 @@
 # Does SFT alone suffice, or does DPO after SFT pay for its extra compute?
-# One experiment = models x tasks x methods (base, sft, dpo), declared in config/config.yaml.
-# Stages, one file each under workflow/rules/: model, data, sft, pairs, dpo, selection (tuning
-# on validation), generate, score, stats, summary, figures; targets.smk names parts of it.
+# One experiment = models x tasks x methods (base, sft, sft_matched, dpo), declared in
+# config/config.yaml. Stages, one file each under workflow/rules/: model, data, sft, pairs,
+# dpo, control (the matched-compute control), selection (tuning on validation), generate,
+# score, stats, summary, figures; targets.smk names parts of it.
 # `snakemake --cores 2 all` runs everything; see README.md for the other targets.
 
 # The default experiment only when no --configfile is given: a given file replaces it rather than
@@ -12,12 +13,18 @@ if not workflow.configfiles:
 
 
 
+# The report's landing page: the forest plot of the verdicts (profiles/default makes it the
+# first page shown).
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/model.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/sft.smk"
 include: "workflow/rules/pairs.smk"
 include: "workflow/rules/dpo.smk"
+include: "workflow/rules/control.smk"
 include: "workflow/rules/selection.smk"
 include: "workflow/rules/generate.smk"
 include: "workflow/rules/judge.smk"

@@ -84,6 +84,16 @@ def test_shipped_configs_are_valid(name):
         (lambda c: c["dpo"].update(loss_type=["sigmoid", "sft"], loss_weights=[1.0]),
          "dpo.loss_weights: 1 weight(s) for 2 loss_type term(s) (sigmoid, sft); allowed: one "
          "weight per loss_type term"),
+        (lambda c: c["tasks"]["provider_triage"].update(primary_metric="macro_f1"),
+         "tasks.provider_triage.primary_metric: 'macro_f1' is not a metric this task reports; "
+         "allowed: likelihood_macro_f1, likelihood_accuracy"),
+        (lambda c: c["tasks"]["provider_triage"].update(margin=0),
+         "tasks.provider_triage.margin: 0 is less than or equal to the minimum of 0"),
+        (lambda c: c.update(decision={"margins": {"f1": 0.1}}),
+         "decision.margins.f1: not a metric a task is decided on; allowed: accuracy, "
+         "judge_likert, likert, macro_f1, rouge_l"),
+        (lambda c: c.update(decision={"alpha": 0.6}),
+         "decision.alpha: 0.6 is greater than the maximum of 0.5"),
     ],
 )
 def test_errors_name_the_key_and_what_is_allowed(change, expected):

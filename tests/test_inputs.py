@@ -78,12 +78,13 @@ def test_an_edited_data_file_reruns_its_task_downstream_of_data_only(finished_ru
     path.write_text(path.read_text().replace(",yes", ",acute"))
     jobs = planned_jobs(finished_run)
     rules = {rule for rule, _ in jobs}
-    assert {"data", "sft", "pairs", "dpo", "generate", "score", "stats", "summary",
-            "figure_metric", "figure_confusion"} <= rules
+    assert {"data", "sft", "pairs", "dpo", "sft_matched", "generate", "score", "stats",
+            "summary", "figure_metric", "figure_confusion"} <= rules
     assert "model" not in rules
-    # Every job is task a's, or gathers over tasks (summary, compute, all).
+    # Every job is task a's, or gathers over tasks (summary, compute, the forest plot, all).
     for rule, wildcards in jobs:
-        assert "task=a" in wildcards or rule in {"summary", "compute", "all"}, (rule, wildcards)
+        assert "task=a" in wildcards or rule in {"summary", "compute", "figure_forest", "all"}, (
+            rule, wildcards)
     assert ("data", "task=a") in jobs and ("data", "task=b") not in jobs
 
 

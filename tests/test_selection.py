@@ -13,6 +13,7 @@ import yaml
 
 from sftdpo.config import ConfigError, check_config
 from sftdpo.selection import (
+    budget_note,
     candidate_name,
     candidates,
     scalar_settings,
@@ -137,7 +138,12 @@ def test_no_selection_job_reads_the_test_split(tmp_path):
     assert all("results/data/provider_triage/test.jsonl" in job["input"] for job in generate)
     assert {f for job in generate for f in job["input"] if "/adapters/" in f} == {
         "results/adapters/smollm2-135m/provider_triage/seed0/sft",
+        "results/adapters/smollm2-135m/provider_triage/seed0/sft_matched",
         "results/adapters/smollm2-135m/provider_triage/seed0/dpo"}
+    # The matched control continues the chosen SFT with the chosen SFT's settings.
+    matched = next(job for job in jobs if job["rule"] == "sft_matched")
+    assert "results/selection/smollm2-135m/provider_triage/seed0/sft/selected.json" in matched[
+        "input"]
 
 
 def test_single_values_plan_no_selection_job(tmp_path):
@@ -226,3 +232,13 @@ def test_the_search_overlay_tunes_the_default_over_candidates_that_hold_its_valu
     assert counts["dpo_candidate"] == (
         n_tasks * len(search["dpo"]["learning_rate"]) * len(search["dpo"]["beta"]))
     assert "sft" not in counts and "dpo" not in counts
+    # The same budget for both methods, on items the experiment does not report on.
+    assert counts["sft_candidate"] == counts["dpo_candidate"]
+    assert search["data_seed"] != default["data_seed"]
+
+
+def test_unequal_tuning_budgets_are_flagged():
+    assert budget_note({"sft": 4, "dpo": 4}) == ""
+    assert budget_note({"sft": 1, "dpo": 1}) == ""
+    note = budget_note({"sft": 2, "dpo": 4})
+    assert "unequal tuning budgets (candidates on validation: SFT 2, DPO 4)" in note

@@ -14,8 +14,8 @@ DEFAULT = yaml.safe_load((REPO / "config/config.yaml").read_text())
 TASKS = list(DEFAULT["tasks"])
 N_TASKS = len(TASKS)
 N_SEEDS = 2
-# Per task: base once, SFT and DPO once per seed.
-N_GENERATIONS = 1 + 2 * N_SEEDS
+# Per task: base once; SFT, the matched control and DPO once per seed.
+N_GENERATIONS = 1 + 3 * N_SEEDS
 LABEL_TASKS = ("provider_triage", "urgency_triage", "radiology_finding", "breast_cancer")
 
 
@@ -80,8 +80,8 @@ def test_a_stage_target_plans_that_stage_and_what_it_needs(planned):
 def test_a_task_target_plans_that_task_only(planned):
     counts = planned("task_provider_triage")
     assert counts == Counter(
-        model=1, data=1, check_context=1, pairs=N_SEEDS, generate=N_GENERATIONS,
-        score=N_GENERATIONS, stats=N_SEEDS, stats_pooled=1, figure_metric=2,
+        model=1, data=1, check_context=1, pairs=N_SEEDS, sft_matched=N_SEEDS,
+        generate=N_GENERATIONS, score=N_GENERATIONS, stats=1, figure_metric=2,
         figure_training=N_SEEDS, figure_confusion=N_SEEDS, task_provider_triage=1,
     ) + training("sft", N_SEEDS) + training("dpo", N_SEEDS)
 
@@ -89,18 +89,18 @@ def test_a_task_target_plans_that_task_only(planned):
 def test_a_model_target_plans_its_comparisons_for_every_task(planned):
     runs = N_TASKS * N_SEEDS
     assert planned("model_smollm2-135m") == Counter(
-        model=1, data=N_TASKS, check_context=N_TASKS, pairs=runs,
-        generate=N_TASKS * N_GENERATIONS, score=N_TASKS * N_GENERATIONS, stats=runs,
-        stats_pooled=N_TASKS, **{"model_smollm2-135m": 1},
+        model=1, data=N_TASKS, check_context=N_TASKS, pairs=runs, sft_matched=runs,
+        generate=N_TASKS * N_GENERATIONS, score=N_TASKS * N_GENERATIONS, stats=N_TASKS,
+        **{"model_smollm2-135m": 1},
     ) + training("sft", runs) + training("dpo", runs)
 
 
 def test_all_plans_every_seed_once_and_the_base_model_once(planned):
     counts = planned("all")
     assert counts["generate"] == N_TASKS * N_GENERATIONS
-    assert counts["stats"] == N_TASKS * N_SEEDS
-    # With two seeds, one test over both per task.
-    assert counts["stats_pooled"] == N_TASKS
+    # One test of each comparison over both seeds per task.
+    assert counts["stats"] == N_TASKS
     assert counts["figure_confusion"] == len(LABEL_TASKS) * N_SEEDS
+    assert counts["figure_forest"] == 1
     assert counts["summary"] == 1
     assert counts["selection_table"] == SELECTION_TABLE["selection_table"]

@@ -15,6 +15,7 @@ from sftdpo.pairs import PairContext, hardest_wrong_label_pairs, with_reference
 from sftdpo.tasks import BUILTIN_TASKS
 from sftdpo.training import (
     build_dpo_trainer,
+    build_matched_trainer,
     build_sft_trainer,
     lora_config,
     score_labelled_positions_only,
@@ -113,6 +114,27 @@ def test_a_saved_adapter_config_does_not_depend_on_pythons_hash_seed(tiny_model_
                        timeout=120, env={**os.environ, "PYTHONHASHSEED": seed})
     assert ((tmp_path / "1" / "adapter_config.json").read_bytes()
             == (tmp_path / "2" / "adapter_config.json").read_bytes())
+
+
+def test_the_matched_control_continues_the_sft_adapter_for_the_steps_it_is_given(
+        tiny_model_dir, sft_adapter, tmp_path):
+    items = TASK.build_items(12, 0)
+    settings = {**SETTINGS, "sft": {**SETTINGS["sft"], "lr_scheduler": "linear",
+                                    "warmup_steps": 2}}
+    trainer = build_matched_trainer(tiny_model_dir, SPEC, TASK, items[:8], sft_adapter,
+                                    settings, steps=3, sft_steps=2, seed=0, device="cpu",
+                                    out_dir=tmp_path / "matched")
+    sft = load_with_adapter(tiny_model_dir, SPEC, sft_adapter, "cpu")
+    start = {name: p for name, p in sft.named_parameters() if "lora_" in name}
+    for name, parameter in trainer.model.named_parameters():
+        if "lora_" in name:  # it starts where SFT ended, and trains that adapter
+            assert torch.equal(parameter, start[name]) and parameter.requires_grad, name
+    # SFT's schedule shape: warmup the same share of the steps (2 of 2 there, 3 of 3 here).
+    assert trainer.args.max_steps == 3 and trainer.args.warmup_steps == 3
+    assert trainer.eval_dataset is None
+    train_and_save(trainer, tmp_path / "matched")
+    record = json.loads((tmp_path / "matched" / "compute.json").read_text())
+    assert record["global_steps"] == 3 and record["flops"] > 0
 
 
 def test_top_layers_adapt_only_the_last_blocks():

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from sftdpo.compute import RATIO_STAGES
 from sftdpo.tasks import load_task_with_meta
 from workflow_runs import ONE_THREAD, SNAKEMAKE, command, new_workdir, snakemake, tiny_config
 
@@ -21,7 +22,7 @@ from workflow_runs import ONE_THREAD, SNAKEMAKE, command, new_workdir, snakemake
 # tests/test_task_summary.py). A built-in label task runs in the seeds test below; the finished
 # run's my_messages also runs through SLURM in tests/test_slurm.py.
 TASKS = ("clinical_reasoning", "my_messages", "my_summaries")
-METHODS = ("base", "sft", "dpo")
+METHODS = ("base", "sft", "sft_matched", "dpo")
 
 
 def test_predictions_follow_the_results_contract(finished_run):
@@ -52,18 +53,26 @@ def test_predictions_follow_the_results_contract(finished_run):
                 assert all(r["score"] in (0, 1) for r in records)
 
 
-def test_stats_have_every_comparison_with_p_values(finished_run):
+def test_stats_have_every_comparison_and_one_primary_hypothesis(finished_run):
     for task in TASKS:
-        stats = pd.read_csv(finished_run / f"results/stats/tiny/{task}/seed3.csv")
-        assert list(stats.columns) == ["comparison", "metric", "a", "b", "diff", "ci_low",
-                                       "ci_high", "test", "statistic", "p_value", "p_adjusted"]
-        assert set(stats["comparison"]) == {"base_vs_sft", "sft_vs_dpo", "base_vs_dpo"}
+        stats = pd.read_csv(finished_run / f"results/stats/tiny/{task}.csv")
+        assert list(stats.columns)[:11] == ["comparison", "metric", "role", "a", "b", "diff",
+                                            "ci_low", "ci_high", "ci_level", "test",
+                                            "statistic"]
+        assert set(stats["comparison"]) == {"base_vs_sft", "sft_vs_dpo", "sft_matched_vs_dpo",
+                                            "sft_vs_sft_matched", "base_vs_dpo"}
         assert stats["p_value"].between(0, 1).all()
-        assert (stats["p_adjusted"] >= stats["p_value"] - 1e-12).all()
-    tests = pd.read_csv(finished_run / "results/stats/tiny/my_summaries/seed3.csv").groupby(
+        primary = stats[stats["role"] == "primary"]
+        assert len(primary) == 1 and primary["comparison"].iloc[0] == "sft_matched_vs_dpo"
+        # Three tasks, one model: Bonferroni over 3 primary hypotheses.
+        assert primary["p_adjusted"].iloc[0] == pytest.approx(
+            min(1, 3 * primary["p_value"].iloc[0]))
+        assert primary["ci_level"].iloc[0] == pytest.approx(1 - 0.05 / 3)
+        assert stats.loc[stats["role"] == "secondary", "p_adjusted"].isna().all()
+    tests = pd.read_csv(finished_run / "results/stats/tiny/my_summaries.csv").groupby(
         "metric")["test"].first()
-    assert tests["likert"] == tests["judge_likert"] == "wilcoxon_signed_rank"
-    assert tests["rouge_l"] == "approximate_randomization"
+    assert tests["likert"] == tests["judge_likert"] == "exact_sign_flip"
+    assert tests["rouge_l"] == "sampled_sign_flip"  # 12 items: 2^12 > the 500 resamples
 
 
 def test_summary_table_has_every_task_and_method(finished_run):
@@ -71,7 +80,8 @@ def test_summary_table_has_every_task_and_method(finished_run):
     assert set(table["task"]) == set(TASKS)
     for method in METHODS:
         assert f"tiny {method}" in table.columns
-    assert "tiny P(Holm) dpo vs sft" in table.columns
+    assert {"tiny P dpo vs sft", "tiny P dpo vs sft_matched"} <= set(table.columns)
+    assert (table.groupby("task")["role"].apply(lambda r: (r == "primary").sum()) == 1).all()
     assert set(table["family"]) == {"triage", "clinical_reasoning", "summarization"}
     assert set(table.loc[table["task"] == "my_summaries", "metric"]) == {"likert", "rouge_l",
                                                                           "judge_likert"}
@@ -91,29 +101,37 @@ def test_figures_and_recommendations_are_drawn_for_every_task(finished_run):
     assert (figures / "my_messages/tiny_seed3_confusion.png").is_file()
     assert not (figures / "my_summaries/tiny_seed3_confusion.png").exists()
     recommendations = (finished_run / "results/summary/recommendations.md").read_text()
+    assert recommendations.splitlines()[2].endswith("(forest.png)")
     assert all(f"- {task}, tiny: " in recommendations for task in TASKS)
-    assert "x the FLOPs of SFT" in recommendations
+    assert "x SFT's FLOPs" in recommendations and "SFT then DPO cost" in recommendations
+    verdicts = pd.read_csv(finished_run / "results/summary/verdicts.csv")
+    assert sorted(verdicts["task"]) == sorted(TASKS)
+    assert set(verdicts["verdict"]) <= {"better", "worse", "equivalent", "inconclusive"}
+    assert (finished_run / "results/summary/forest.png").stat().st_size > 1000
     page = (finished_run / "results/summary/summary.html").read_text()
     assert all(f"<td>{task}</td>" in page for task in TASKS) and "<strong>" in page
 
 
-def test_compute_table_has_every_job_and_the_dpo_over_sft_ratio(finished_run):
+def test_compute_table_has_every_job_and_dpos_whole_extra_cost(finished_run):
     compute = pd.read_csv(finished_run / "results/summary/compute.csv")
-    jobs = compute[compute["stage"] != "dpo_over_sft"]
+    jobs = compute[~compute["stage"].isin(RATIO_STAGES)]
     per_task = jobs.groupby("task")["stage"].value_counts().unstack(fill_value=0)
-    assert (per_task[["sft", "pairs", "dpo"]] == 1).all().all()
-    assert (per_task["generate"] == 3).all()
-    assert per_task.loc["my_summaries", "judge"] == 3
+    assert (per_task[["sft", "pairs", "dpo", "sft_matched"]] == 1).all().all()
+    assert (per_task["generate"] == 4).all()
+    assert per_task.loc["my_summaries", "judge"] == 4
     assert (jobs["device"] == "cpu").all() and jobs["accelerator_seconds"].isna().all()
     assert (jobs[["wall_seconds", "cpu_seconds", "peak_memory_mib"]] > 0).all().all()
     # The judge reads nothing where the tiny model wrote empty summaries; every other job does.
     assert (jobs.loc[jobs["stage"] != "judge", ["tokens", "flops"]] > 0).all().all()
-    ratios = compute[compute["stage"] == "dpo_over_sft"].set_index("task")
+    ratios = compute[compute["stage"] == "extra_over_sft"].set_index("task")
     assert sorted(ratios.index) == sorted(TASKS)
-    sft = jobs[jobs["stage"] == "sft"].set_index("task")
-    dpo = jobs[jobs["stage"] == "dpo"].set_index("task")
-    assert ratios["tokens"].to_dict() == pytest.approx((dpo["tokens"] / sft["tokens"]).to_dict())
-    assert ratios["flops"].to_dict() == pytest.approx((dpo["flops"] / sft["flops"]).to_dict())
+    stage = {name: jobs[jobs["stage"] == name].set_index("task")["flops"]
+             for name in ("sft", "pairs", "dpo", "sft_matched")}
+    extra = stage["pairs"] + stage["dpo"]
+    assert ratios["flops"].to_dict() == pytest.approx((extra / stage["sft"]).to_dict())
+    # The control trained for DPO's extra FLOPs, to within one of its steps.
+    matched = compute[compute["stage"] == "matched_over_extra"].set_index("task")["flops"]
+    assert matched.between(0.7, 1.3).all(), matched
 
 
 def test_user_data_is_split_without_repeats_and_recorded(finished_run):
@@ -128,7 +146,7 @@ def test_user_data_is_split_without_repeats_and_recorded(finished_run):
 
 def test_training_stages_leave_adapters_and_logs(finished_run):
     for task in TASKS:
-        for stage in ("sft", "dpo"):
+        for stage in ("sft", "sft_matched", "dpo"):
             adapter = finished_run / f"results/adapters/tiny/{task}/seed3/{stage}"
             assert (adapter / "adapter_model.safetensors").is_file()
             history = json.loads((adapter / "log_history.json").read_text())
@@ -212,35 +230,28 @@ def test_several_seeds_repeat_training_and_report_mean_sd_and_each_seed(tiny_mod
     assert (run / "summary/table.md").is_file()
     assert (finished_run / "experiments/seeds/logs/sft/tiny/provider_triage/seed5.log").is_file()
     for seed in (5, 6):
-        for stage in ("sft", "dpo"):
+        for stage in ("sft", "sft_matched", "dpo"):
             assert (run / f"adapters/tiny/provider_triage/seed{seed}/{stage}/"
                     "adapter_model.safetensors").is_file()
-        assert (run / f"stats/tiny/provider_triage/seed{seed}.csv").is_file()
     # The base model trains nothing: generated once, in the first seed's folder.
     assert (run / "predictions/tiny/provider_triage/seed5/base.jsonl").is_file()
     assert not (run / "predictions/tiny/provider_triage/seed6/base.jsonl").exists()
     by_seed = pd.read_csv(run / "summary/metrics_by_seed.csv")
     macro_f1 = by_seed[by_seed["metric"] == "macro_f1"].set_index(["seed", "method"])["value"]
-    assert sorted(macro_f1.index) == [(5, "base"), (5, "dpo"), (5, "sft"), (6, "dpo"),
-                                      (6, "sft")]
+    assert sorted(macro_f1.index) == [(5, "base"), (5, "dpo"), (5, "sft"), (5, "sft_matched"),
+                                      (6, "dpo"), (6, "sft"), (6, "sft_matched")]
     row = pd.read_csv(run / "summary/table.csv").set_index("metric").loc["macro_f1"]
     for method in ("sft", "dpo"):
         values = [macro_f1[(seed, method)] for seed in (5, 6)]
         assert row[f"tiny {method}"] == pytest.approx(sum(values) / 2)
         assert row[f"tiny {method} sd"] == pytest.approx(abs(values[0] - values[1]) / 2 ** 0.5)
-    # The table prints P(Holm): each seed's and that of the one test over both seeds.
-    for seed in (5, 6):
-        stats = pd.read_csv(run / f"stats/tiny/provider_triage/seed{seed}.csv")
-        assert row[f"tiny P(Holm) dpo vs sft seed{seed}"] == stats.set_index(
-            ["comparison", "metric"]).loc[("sft_vs_dpo", "macro_f1"), "p_adjusted"]
-    pooled = pd.read_csv(run / "stats/tiny/provider_triage/pooled.csv").set_index(
+    # One test of each comparison over both seeds: the primary's P, adjusted (one hypothesis).
+    stats = pd.read_csv(run / "stats/tiny/provider_triage.csv").set_index(
         ["comparison", "metric"])
-    assert (pooled["n_seeds"] == 2).all()
-    assert pooled.loc[("sft_vs_dpo", "accuracy"), "test"] == "cmh_stratified_mcnemar"
-    assert row["tiny P(Holm) dpo vs sft all seeds"] == pooled.loc[("sft_vs_dpo", "macro_f1"),
-                                                                   "p_adjusted"]
-    recommendations = (run / "summary/recommendations.md").read_text()
-    assert "mean of 2 seeds" in recommendations and "over all seeds" in recommendations
+    assert (stats["n_seeds"] == 2).all()
+    assert row["tiny P dpo vs sft_matched"] == stats.loc[("sft_matched_vs_dpo", "macro_f1"),
+                                                         "p_adjusted"]
+    assert row["tiny P dpo vs sft"] == stats.loc[("sft_vs_dpo", "macro_f1"), "p_value"]
     assert (run / "figures/provider_triage/tiny_seed6_training.png").is_file()
 
 
@@ -264,6 +275,14 @@ def test_a_dpo_setting_reruns_dpo_and_what_follows_not_sft(finished_run, tmp_pat
                             lambda config: config["dpo"].update(beta=0.5))
     assert {"dpo", "generate", "score", "stats", "summary"} <= planned
     assert not planned & {"model", "data", "sft", "pairs"}
+
+
+def test_a_margin_reruns_the_verdict_only(finished_run, tmp_path):
+    planned = planned_after(finished_run, tmp_path, lambda config: config["tasks"][
+        "my_messages"].update(margin=0.2))
+    assert {"summary", "figure_forest"} <= planned
+    assert not planned & {"model", "data", "sft", "pairs", "dpo", "sft_matched", "generate",
+                          "score", "stats", "compute"}
 
 
 def test_a_pair_setting_reruns_pairs_and_dpo_not_sft(finished_run, tmp_path):

@@ -14,11 +14,15 @@ from sftdpo.config import (
     ConfigError,
     check_config,
     check_yaml_keys,
+    primary_metric,
+    task_metrics,
     task_model_spec,
 )
 from sftdpo.data import check_user_data
+from sftdpo.decision import margin_for
 from sftdpo.metrics import ALL_METRICS, evaluated
 from sftdpo.selection import candidates, scalar_settings
+from sftdpo.stats import comparison_name, primary_comparison
 from sftdpo.tasks import task_class
 from sftdpo.userfiles import data_files
 
@@ -42,8 +46,10 @@ MODEL_SPECS = config["models"] | (
 # A user's data file is read and checked now when that is quick (sftdpo.data.check_user_data),
 # so bad data stops the run before any job; the data job checks every file again. A local
 # model's folder must hold a Hugging Face config.
+# The data job's seed: the built-in tasks' items and every split.
+DATA_SEED = config.get("data_seed", config["seed"])
 for user_task, user_spec in config["tasks"].items():
-    check_user_data(user_task, user_spec, config["split"], config["seed"])
+    check_user_data(user_task, user_spec, config["split"], DATA_SEED)
 for local_name, local_spec in MODEL_SPECS.items():
     local_folder = Path(local_spec.get("path", "")).expanduser()
     if local_spec["source"] == "local" and not (local_folder / "config.json").is_file():
@@ -69,14 +75,15 @@ TASKS = list(config["tasks"])
 # once and each leases its own GPU (sftdpo.gpu); on a CPU the resource limits nothing.
 # Training seeds: SFT, pairs, DPO and generation repeat per seed on the one data split.
 SEEDS = config.get("seeds") or [config["seed"]]
-# Several training seeds: the stats rule also tests each comparison once over all of them.
-POOLED = len(SEEDS) > 1
 # The bootstrap CIs' and permutation tests' seed: not a training seed.
 BOOTSTRAP_SEED = config["statistics"].get("bootstrap_seed", config["seed"])
 # The base model trains nothing: it is generated once, in the first seed's folder.
 BASE_SEED = SEEDS[0]
-# (seed, method) of every generation of a model and task: base once, SFT and DPO per seed.
-RUNS = [(BASE_SEED, "base")] + [(s, x) for s in SEEDS for x in METHODS if x != "base"]
+# The matched-compute control arm (sft_matched), on unless decision.matched_control is false.
+CONTROL = config["decision"]["matched_control"]
+RUN_METHODS = [method for method in METHODS if CONTROL or method != "sft_matched"]
+# (seed, method) of every generation of a model and task: base once, the others per seed.
+RUNS = [(BASE_SEED, "base")] + [(s, x) for s in SEEDS for x in RUN_METHODS if x != "base"]
 # Keys of every generation (model, task, seed, method) and of every trained pair of adapters
 # (model, task, seed), in one order for the rules that gather them.
 METRIC_KEYS = [(m, t, s, x) for m in MODELS for t in TASKS for s, x in RUNS]
@@ -89,6 +96,15 @@ TASK_KIND = {name: task_class(name, spec).kind for name, spec in config["tasks"]
 TASK_METRICS = {name: evaluated(task_class(name, spec).metrics, TASK_KIND[name],
                                 config["evaluation"]["mode"])
                 for name, spec in config["tasks"].items()}
+# The verdict's rule (sftdpo.decision), declared before the run; per task the primary metric
+# and its minimum worthwhile difference; one primary hypothesis per model and task.
+PRIMARY_METRIC = {name: primary_metric(name, spec, config)
+                  for name, spec in config["tasks"].items()}
+MARGIN = {name: margin_for(PRIMARY_METRIC[name], spec, config["decision"]["margins"])
+          for name, spec in config["tasks"].items()}
+N_PRIMARY = len(MODELS) * len(TASKS)
+# The metrics each task's comparisons test: its own, and the judge's grade where one grades.
+STATS_METRICS = {name: task_metrics(name, spec, config) for name, spec in config["tasks"].items()}
 
 # Tuning on validation (sftdpo.selection): a training stage whose learning_rate (or DPO's beta)
 # is a list of two or more values has one candidate per point of the grid; a list of one value
@@ -103,6 +119,7 @@ CANDIDATE_SETTINGS = {stage: dict(grid) for stage, grid in CANDIDATES.items()}
 ADAPTER = out("results/adapters/{model}/{task}/seed{seed}/{method}")
 SFT_ADAPTER = out("results/adapters/{model}/{task}/seed{seed}/sft")
 DPO_ADAPTER = out("results/adapters/{model}/{task}/seed{seed}/dpo")
+MATCHED_ADAPTER = out("results/adapters/{model}/{task}/seed{seed}/sft_matched")
 # A tuned stage's candidates, each in a folder of its own below this one.
 SELECTION = out("results/selection/{model}/{task}/seed{seed}/{method}")
 SELECTION_TABLE = out("results/summary/selection.csv")
@@ -111,7 +128,7 @@ SELECTION_TABLE = out("results/summary/selection.csv")
 wildcard_constraints:
     model="|".join(map(re.escape, MODEL_SPECS)),
     task="|".join(map(re.escape, TASKS)),
-    method="|".join(METHODS),
+    method="|".join(RUN_METHODS),
     seed="|".join(map(str, SEEDS)),
     metric="|".join(ALL_METRICS),
 
@@ -139,14 +156,22 @@ def model_spec(wildcards):
                            config["tasks"][task] if task is not None else None)
 
 
+# Keys of a task entry that only the verdict reads (the stats and summary rules take them
+# apart), so declaring a margin retrains and regenerates nothing.
+DECISION_KEYS = ("primary_metric", "margin")
+
+
 def task_spec(wildcards):
-    """A task's config entry without its pairs section: what every rule but pairs reads, so
-    a pair setting reruns pairs and what follows it (DPO), not SFT or base and SFT answers."""
-    return {key: value for key, value in pairs_task_spec(wildcards).items() if key != "pairs"}
+    """A task's config entry without its pairs section and decision keys: what every rule but
+    pairs reads, so a pair setting reruns pairs and what follows it (DPO), not SFT or base and
+    SFT answers."""
+    return {key: value for key, value in pairs_task_spec(wildcards).items()
+            if key != "pairs" and key not in DECISION_KEYS}
 
 
 def pairs_task_spec(wildcards):
-    return config["tasks"][wildcards.task]
+    return {key: value for key, value in config["tasks"][wildcards.task].items()
+            if key not in DECISION_KEYS}
 
 
 # The keys of a task entry the data job reads (where its items come from, not how they are
@@ -201,33 +226,57 @@ def candidate_outputs(rule_output, wildcards, method):
 # What several stage files use: the file reading it may be included before the one whose rule
 # writes it, so the patterns and lists are here, not in the writer's file.
 PREDICTIONS = out("results/predictions/{model}/{task}/seed{seed}/{method}.jsonl")
-POOLED_STATS_TABLE = out("results/stats/{model}/{task}/pooled.csv")
+STATS_TABLE = out("results/stats/{model}/{task}.csv")
 METRIC_FIGURE = out("results/figures/{task}/{metric}.png")
 TRAINING_FIGURE = out("results/figures/{task}/{model}_seed{seed}_training.png")
 CONFUSION_FIGURE = out("results/figures/{task}/{model}_seed{seed}_confusion.png")
+# The answer first: every task and model's primary difference (the report opens on it).
+FOREST_FIGURE = out("results/summary/forest.png")
 # One seed's SFT and DPO predictions with the base model's, on the same test items (the stats
 # and confusion-figure inputs).
 SEED_PREDICTIONS = {
     method: expand(PREDICTIONS, method=method, seed=BASE_SEED if method == "base" else "{seed}",
                    allow_missing=True)[0]
-    for method in METHODS
+    for method in RUN_METHODS
 }
-# The pooled stats of every model and task where there are several seeds, else none.
-POOLED_STATS = ([expand(POOLED_STATS_TABLE, model=m, task=t)[0] for m in MODELS for t in TASKS]
-                if POOLED else [])
+# The stats table of every model and task: every comparison over all seeds.
+STATS_TABLES = [expand(STATS_TABLE, model=m, task=t)[0] for m in MODELS for t in TASKS]
 # Every figure: per task and metric; per model, task and seed the training curves and (label
 # tasks) the confusion matrices.
 FIGURES = (
-    [expand(METRIC_FIGURE, task=t, metric=metric)[0] for t in TASKS for metric in TASK_METRICS[t]]
+    [FOREST_FIGURE]
+    + [expand(METRIC_FIGURE, task=t, metric=metric)[0] for t in TASKS for metric in TASK_METRICS[t]]
     + outputs_of(TRAINING_FIGURE, TRAINING_KEYS)
     + outputs_of(CONFUSION_FIGURE, [key for key in TRAINING_KEYS if TASK_KIND[key[1]] == "label"])
 )
 
 
 def compute_record(key):
-    """A job's compute record (sftdpo.compute.RECORD_NAME): an SFT or DPO adapter folder,
+    """A job's compute record (sftdpo.compute.RECORD_NAME): an SFT, control or DPO adapter folder,
     whose compute.json the gather reads, or the output named compute of the stage's rule
     (called once every stage's rules are defined)."""
-    if key["stage"] in ("sft", "dpo"):
+    if key["stage"] in ("sft", "sft_matched", "dpo"):
         return expand(ADAPTER, **key, method=key["stage"])[0]
     return expand(getattr(rules, key["stage"]).output.compute, **key)[0]
+
+
+def tuning_records():
+    """Where a stage is tuned (selection.smk), every candidate's two records, each a (key,
+    path): its training (the candidate's adapter folder, whose compute.json is read) and its
+    validation generation; the gather sums a candidate's two parts into one row of stage
+    tuning, method "<stage>:<candidate>". Every candidate counts, the chosen one included."""
+    if not TUNED:
+        return []
+    records = []
+    for m, t, s in TRAINING_KEYS:
+        for stage in TUNED:
+            for name, _ in CANDIDATES[stage]:
+                where = {"model": m, "task": t, "seed": s, "method": stage, "candidate": name}
+                key = {"model": m, "task": t, "seed": s, "stage": "tuning",
+                       "method": f"{stage}:{name}"}
+                records += [
+                    ({**key, "part": "training"}, expand(CANDIDATE_ADAPTER, **where)[0]),
+                    ({**key, "part": "validation"},
+                     expand(rules.validate_candidate.output.compute, **where)[0]),
+                ]
+    return records

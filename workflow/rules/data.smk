@@ -9,7 +9,7 @@ rule data:
     params:
         task=data_task_spec,
         split=config["split"],
-        seed=config["seed"],
+        seed=DATA_SEED,
         # A user's data path is relative to where snakemake runs (the working directory).
         base_dir=".",
     log:

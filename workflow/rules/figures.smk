@@ -1,5 +1,6 @@
-# The report's figures: per task and metric, base / SFT / DPO bars for every model; per model
-# and task, the training curves and (label tasks) the confusion matrices.
+# The report's figures: per task and metric, every method's bars for every model; per model
+# and task, the training curves and (label tasks) the confusion matrices; per experiment the
+# forest plot of every primary difference, the answer first.
 
 
 rule figure_metric:
@@ -9,12 +10,9 @@ rule figure_metric:
             for m in MODELS
             for s, x in RUNS
         ],
-        # One stats table per model: its seed's, or with several seeds the test over all.
+        # One stats table per model: every comparison over all seeds.
         stats=lambda wildcards: [
-            expand(rules.stats_pooled.output[0], model=m, task=wildcards.task)[0]
-            if POOLED
-            else expand(rules.stats.output[0], model=m, task=wildcards.task, seed=SEEDS[0])[0]
-            for m in MODELS
+            expand(rules.stats.output[0], model=m, task=wildcards.task)[0] for m in MODELS
         ],
     output:
         png=report(
@@ -39,6 +37,7 @@ rule figure_training:
     input:
         sft=SFT_ADAPTER,
         dpo=DPO_ADAPTER,
+        matched=MATCHED_ADAPTER if CONTROL else [],
     output:
         png=report(
             TRAINING_FIGURE,
@@ -69,10 +68,28 @@ rule figure_confusion:
         svg=out("results/figures/{task}/{model}_seed{seed}_confusion.svg"),
     params:
         task=task_spec,
-        methods=METHODS,
+        methods=RUN_METHODS,
     log:
         out("logs/figures/{task}/{model}_seed{seed}_confusion.log"),
     conda:
         "../../envs/sftdpo.yaml"
     script:
         "../scripts/plot_confusion.py"
+
+
+rule figure_forest:
+    input:
+        verdicts=rules.summary.output.verdicts,
+    output:
+        png=report(
+            FOREST_FIGURE,
+            caption="../report/figure_forest.rst",
+            category="Summary",
+        ),
+        svg=FOREST_FIGURE.replace(".png", ".svg"),
+    log:
+        out("logs/figures/forest.log"),
+    conda:
+        "../../envs/sftdpo.yaml"
+    script:
+        "../scripts/plot_forest.py"

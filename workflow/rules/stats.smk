@@ -1,27 +1,8 @@
+# Every comparison of the methods over all training seeds, one table per model and task, with
+# the primary hypothesis marked (sftdpo.stats).
 rule stats:
     input:
-        **SEED_PREDICTIONS,
-        meta=rules.data.output.meta,
-    output:
-        out("results/stats/{model}/{task}/seed{seed}.csv"),
-    params:
-        task=task_spec,
-        methods=METHODS,
-        evaluation=config["evaluation"]["mode"],
-        n_resamples=config["statistics"]["n_resamples"],
-        bootstrap_seed=BOOTSTRAP_SEED,
-    log:
-        out("logs/stats/{model}/{task}/seed{seed}.log"),
-    conda:
-        "../../envs/sftdpo.yaml"
-    script:
-        "../scripts/compare_methods.py"
-
-
-# With several training seeds: one test of each comparison over all seeds (POOLED).
-rule stats_pooled:
-    input:
-        # Every generation of the model and task: base once, SFT and DPO per seed (RUNS).
+        # Every generation of the model and task: base once, the others per seed (RUNS).
         predictions=expand(
             rules.score.output.predictions,
             zip,
@@ -31,18 +12,24 @@ rule stats_pooled:
         ),
         meta=rules.data.output.meta,
     output:
-        POOLED_STATS_TABLE,
+        STATS_TABLE,
     params:
         task=task_spec,
         runs=RUNS,
         seeds=SEEDS,
-        methods=METHODS,
-        evaluation=config["evaluation"]["mode"],
+        metrics=lambda wildcards: STATS_METRICS[wildcards.task],
+        primary=lambda wildcards: [
+            comparison_name(*primary_comparison(CONTROL)),
+            PRIMARY_METRIC[wildcards.task],
+        ],
+        n_primary=N_PRIMARY,
+        alpha=config["decision"]["alpha"],
+        power=config["decision"]["power"],
         n_resamples=config["statistics"]["n_resamples"],
         bootstrap_seed=BOOTSTRAP_SEED,
     log:
-        out("logs/stats/{model}/{task}/pooled.log"),
+        out("logs/stats/{model}/{task}.log"),
     conda:
         "../../envs/sftdpo.yaml"
     script:
-        "../scripts/compare_pooled.py"
+        "../scripts/compare_methods.py"

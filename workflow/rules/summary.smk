@@ -1,11 +1,9 @@
 rule summary:
     input:
         metrics=outputs_of(rules.score.output.metrics, METRIC_KEYS),
-        stats=outputs_of(rules.stats.output[0], TRAINING_KEYS),
-        # Several seeds: the test of each comparison over all of them (else empty).
-        pooled=POOLED_STATS,
+        stats=STATS_TABLES,
         meta=[expand(rules.data.output.meta, task=t)[0] for t in TASKS],
-        # DPO's cost over SFT's, for the recommendations.
+        # DPO's whole extra cost over SFT's, for the verdicts and recommendations.
         compute=rules.compute.output[0],
     output:
         markdown=out("results/summary/table.md"),
@@ -15,9 +13,10 @@ rule summary:
             category="Summary",
         ),
         by_seed=out("results/summary/metrics_by_seed.csv"),
+        verdicts=out("results/summary/verdicts.csv"),
         recommendations=out("results/summary/recommendations.md"),
-        # The report shows HTML (the others it offers for download): the table and the
-        # recommendations on one page.
+        # The report shows HTML (the others it offers for download): the verdicts, the
+        # recommendations, the table and the costs on one page.
         html=report(
             out("results/summary/summary.html"),
             caption="../report/summary.rst",
@@ -25,13 +24,19 @@ rule summary:
         ),
     params:
         metric_keys=METRIC_KEYS,
-        stats_keys=TRAINING_KEYS,
-        pooled_keys=[(m, t) for m in MODELS for t in TASKS] if POOLED else [],
+        stats_keys=[(m, t) for m in MODELS for t in TASKS],
         tasks=TASKS,
         task_specs=config["tasks"],
-        task_metrics=TASK_METRICS,
+        task_metrics=STATS_METRICS,
+        primary_metrics=PRIMARY_METRIC,
+        margins=MARGIN,
+        n_primary=N_PRIMARY,
+        decision=config["decision"],
         evaluation=config["evaluation"],
+        # Candidates per method (one where a stage is not tuned), to flag unequal budgets.
+        budgets={stage: max(1, len(CANDIDATES[stage])) for stage in ("sft", "dpo")},
         tuned={stage: [name for name, _ in CANDIDATES[stage]] for stage in TUNED},
+        forest=Path(FOREST_FIGURE).name,
     log:
         out("logs/summary/summary.log"),
     conda:

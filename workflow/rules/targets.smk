@@ -5,9 +5,10 @@ STAGE_TARGETS = {
     "sft": outputs_of(SFT_ADAPTER, TRAINING_KEYS),
     "pairs": outputs_of(rules.pairs.output.pairs, TRAINING_KEYS),
     "dpo": outputs_of(DPO_ADAPTER, TRAINING_KEYS),
+    "sft_matched": outputs_of(MATCHED_ADAPTER, TRAINING_KEYS) if CONTROL else [],
     "generations": outputs_of(rules.generate.output.generations, METRIC_KEYS),
     "metrics": outputs_of(rules.score.output.metrics, METRIC_KEYS),
-    "stats": outputs_of(rules.stats.output[0], TRAINING_KEYS) + POOLED_STATS,
+    "stats": STATS_TABLES,
 }
 
 for stage_name, stage_outputs in STAGE_TARGETS.items():
@@ -25,8 +26,7 @@ for target_task in TASKS:
         name:
             f"task_{target_task}"
         input:
-            outputs_of(rules.stats.output[0], [k for k in TRAINING_KEYS if k[1] == target_task]),
-            [f for f in POOLED_STATS if f.split("/")[-2] == target_task],
+            [expand(STATS_TABLE, model=m, task=target_task)[0] for m in MODELS],
             [f for f in FIGURES if f.startswith(out(f"results/figures/{target_task}/"))],
 
 
@@ -36,5 +36,4 @@ for target_model in MODELS:
         name:
             f"model_{target_model}"
         input:
-            outputs_of(rules.stats.output[0], [k for k in TRAINING_KEYS if k[0] == target_model]),
-            [f for f in POOLED_STATS if f.split("/")[2] == target_model],
+            [expand(STATS_TABLE, model=target_model, task=t)[0] for t in TASKS],

@@ -1,7 +1,7 @@
-"""Rule stats: paired comparisons of base, SFT and DPO on the same test items."""
+"""Rule stats: every comparison of the methods on the same test items over all training seeds,
+with the primary hypothesis marked (sftdpo.stats)."""
 
 from sftdpo.io import atomic_path, read_jsonl
-from sftdpo.metrics import metrics_of
 from sftdpo.runtime import redirect_output
 from sftdpo.stats import compare_methods
 from sftdpo.tasks import load_task_with_meta
@@ -9,11 +9,22 @@ from sftdpo.tasks import load_task_with_meta
 sm = snakemake  # noqa: F821 - injected by Snakemake
 redirect_output(sm.log[0])
 task = load_task_with_meta(sm.wildcards.task, sm.params.task, sm.input.meta)
-records = {method: read_jsonl(sm.input[method]) for method in sm.params.methods}
+runs = {(seed, method): read_jsonl(path)
+        for (seed, method), path in zip(sm.params.runs, sm.input.predictions, strict=True)}
+# The base model is generated once (in the first seed's folder) and compared in every seed.
+base = next(records for (_, method), records in runs.items() if method == "base")
+records_by_seed = {seed: {"base": base} | {method: records
+                                           for (s, method), records in runs.items()
+                                           if s == seed and method != "base"}
+                   for seed in sm.params.seeds}
 table = compare_methods(
-    records,
-    metrics_of(task.kind, records[sm.params.methods[0]], sm.params.evaluation),
+    records_by_seed,
+    sm.params.metrics,
     getattr(task, "labels", None),
+    primary=tuple(sm.params.primary),
+    n_primary=sm.params.n_primary,
+    alpha=sm.params.alpha,
+    power=sm.params.power,
     n_resamples=sm.params.n_resamples,
     seed=sm.params.bootstrap_seed,
 )

@@ -1,4 +1,4 @@
-"""Rule figure_confusion: a label task's confusion matrix for base, SFT and DPO."""
+"""Rule figure_confusion: a label task's confusion matrix for every method."""
 
 from sftdpo.figures import plot_confusion_matrices
 from sftdpo.io import read_jsonl

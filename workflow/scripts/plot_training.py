@@ -1,4 +1,5 @@
-"""Rule figure_training: SFT loss and DPO loss / reward margin curves of one model and task."""
+"""Rule figure_training: SFT loss (the matched control's continuing it) and DPO loss / reward
+margin curves of one model and task."""
 
 from pathlib import Path
 
@@ -13,4 +14,5 @@ plot_training_curves(
     read_json(Path(sm.input.dpo) / "log_history.json"),
     f"{sm.wildcards.task}, {sm.wildcards.model}",
     sm.output.png.removesuffix(".png"),
+    read_json(Path(sm.input.matched) / "log_history.json") if sm.input.get("matched") else (),
 )

@@ -209,6 +209,51 @@ def judge_problems(config: dict) -> list[str]:
     return []
 
 
+def task_metrics(name: str, spec: dict, config: dict) -> tuple[str, ...]:
+    """The metrics a task reports, as the evaluation mode names them, the judge's grade too
+    where a judge grades its summaries: the metrics it can be decided on."""
+    from .metrics import evaluated
+    from .tasks import task_class
+
+    task = task_class(name, spec)
+    mode = (config.get("evaluation") or {}).get("mode", "generate")
+    judged = config.get("judge") is not None and task.kind == "summary"
+    return evaluated(task.metrics, task.kind, mode) + (("judge_likert",) if judged else ())
+
+
+def primary_metric(name: str, spec: dict, config: dict) -> str:
+    """The metric a task's verdict reads: its ``primary_metric``, else its headline (the first
+    it reports)."""
+    return spec.get("primary_metric") or task_metrics(name, spec, config)[0]
+
+
+def decision_problems(config: dict) -> list[str]:
+    """Primary metrics a task does not report, and margins of metrics that do not exist."""
+    from .decision import default_margins
+    from .metrics import LIKELIHOOD_PREFIX
+
+    problems = []
+    for name, spec in config["tasks"].items():
+        metric = spec.get("primary_metric")
+        allowed = task_metrics(name, spec, config)
+        if metric is not None and metric not in allowed:
+            problems.append(f"tasks.{name}.primary_metric: {metric!r} is not a metric this task "
+                            f"reports; allowed: {', '.join(allowed)}")
+        chosen = primary_metric(name, spec, config)
+        margins = (config.get("decision") or {}).get("margins") or {}
+        if (spec.get("margin") is None and chosen not in margins
+                and chosen.removeprefix(LIKELIHOOD_PREFIX) not in margins
+                and chosen.removeprefix(LIKELIHOOD_PREFIX) not in default_margins()):
+            problems.append(f"tasks.{name}: no default margin for {chosen}; allowed: a "
+                            f"tasks.{name}.margin")
+    known = set(default_margins())
+    for metric in (config.get("decision") or {}).get("margins") or {}:
+        if metric.removeprefix(LIKELIHOOD_PREFIX) not in known:
+            problems.append(f"decision.margins.{metric}: not a metric a task is decided on; "
+                            f"allowed: {', '.join(sorted(known))} (or likelihood_ of one)")
+    return problems
+
+
 def check_config(config: dict, schema_path: str | Path, source: str = "config") -> None:
     """Raise ConfigError listing every way ``config`` breaks the schema."""
     schema = yaml.safe_load(Path(schema_path).read_text())
@@ -219,6 +264,8 @@ def check_config(config: dict, schema_path: str | Path, source: str = "config") 
     if not errors:
         problems = (task_problems(config["tasks"]) + split_problems(config)
                     + dpo_problems(config) + judge_problems(config))
+        if not problems:  # the metrics need every task to be a known one
+            problems = decision_problems(config)
         lines = [f"  {problem}" for problem in problems]
     if lines:
         raise ConfigError(f"{source} is not a valid experiment config:\n" + "\n".join(lines))

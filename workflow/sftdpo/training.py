@@ -1,10 +1,12 @@
 """SFT and DPO with TRL's trainers on LoRA (or QLoRA) adapters; the trainers do the loops.
 
 SFT trains a fresh LoRA adapter on prompt/completion pairs with the loss on the completion
-only. DPO starts from the SFT model: the SFT adapter is loaded as the trainable adapter and,
-because no ``peft_config`` and no ``ref_model`` are passed, TRL copies it into a frozen "ref"
-adapter and uses that as the reference. So the reference is the SFT model, not the raw base
-(which is what disabling the adapter would give). Where the pairs job already scored both
+only. The matched-compute control continues that adapter with the same trainer for as many
+training FLOPs as the pairs and DPO jobs took. DPO starts from the SFT model: the SFT adapter
+is loaded as the trainable adapter and, because no ``peft_config`` and no ``ref_model`` are
+passed, TRL copies it into a frozen "ref" adapter and uses that as the reference. So the
+reference is the SFT model, not the raw base (which is what disabling the adapter would
+give). Where the pairs job already scored both
 answers of every pair with that SFT model, DPO reads those values as the reference and runs
 no reference pass (``dpo.reference_from_pairs``).
 """
@@ -179,32 +181,70 @@ def build_sft_trainer(
 ):
     """TRL's SFTTrainer on a fresh LoRA adapter; the validation loss is logged after the last
     step, or after each epoch (``sft.validation_loss``)."""
-    from datasets import Dataset
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig
 
     stage = settings["sft"]
     each_epoch = stage["validation_loss"] == "each_epoch"
     model = load_base_model(model_dir, spec, device, for_training=True)
-    if stage["share_prompt"]:
-        # The system turn every row starts with runs once per packed sequence.
-        share_prefixes(model, cheapest_groups)
     args = SFTConfig(
         **trainer_arguments(stage, seed, device, out_dir),
-        completion_only_loss=True,
-        packing=False,
-        train_sampling_strategy="group_by_length" if stage["group_by_length"] else "random",
+        **_sft_arguments(stage),
         # A validation pass cost about an eighth of an epoch in the default experiment.
         eval_strategy="epoch" if each_epoch else "no",
         per_device_eval_batch_size=stage["batch_size"],
     )
+    return _sft_trainer(model, args, task, train_items, validation_items, model_dir,
+                        lora_config(settings["lora"], model.config.num_hidden_layers),
+                        None if each_epoch else [validate_after_last_step()], stage)
+
+
+def build_matched_trainer(
+    model_dir, spec: dict, task: Task, train_items: list[dict], sft_adapter_dir,
+    settings: dict, steps: int, sft_steps: int, seed: int, device: str, out_dir: Path,
+):
+    """The matched-compute control: TRL's SFTTrainer continuing the SFT adapter on the same
+    training items for ``steps`` steps (as many training FLOPs as the pairs and DPO jobs
+    took; :func:`sftdpo.compute.matched_steps`), with SFT's settings and the same schedule
+    shape: warmup the same share of the steps (SFT's took ``sft_steps``), then the same
+    decay. No validation pass: its compute would not be training."""
+    from trl import SFTConfig
+
+    stage = settings["sft"]
+    model = load_with_adapter(model_dir, spec, sft_adapter_dir, device, trainable=True)
+    arguments = trainer_arguments(stage, seed, device, out_dir) | {
+        "max_steps": steps,
+        "warmup_steps": round(stage["warmup_steps"] * steps / max(1, sft_steps)),
+    }
+    args = SFTConfig(**arguments, **_sft_arguments(stage), eval_strategy="no")
+    return _sft_trainer(model, args, task, train_items, None, model_dir, None, None, stage)
+
+
+def _sft_arguments(stage: dict) -> dict:
+    """SFTConfig's settings of the workflow: completion-only loss, no packing, length
+    grouping where configured."""
+    return {"completion_only_loss": True, "packing": False,
+            "train_sampling_strategy": "group_by_length" if stage["group_by_length"]
+            else "random"}
+
+
+def _sft_trainer(model, args, task: Task, train_items: list[dict],
+                 validation_items: list[dict] | None, model_dir, peft_config, callbacks,
+                 stage: dict):
+    from datasets import Dataset
+    from trl import SFTTrainer
+
+    if stage["share_prompt"]:
+        # The system turn every row starts with runs once per packed sequence.
+        share_prefixes(model, cheapest_groups)
     return SFTTrainer(
         model=model,
         args=args,
         train_dataset=Dataset.from_list(sft_records(task, train_items)),
-        eval_dataset=Dataset.from_list(sft_records(task, validation_items)),
+        eval_dataset=(None if validation_items is None
+                      else Dataset.from_list(sft_records(task, validation_items))),
         processing_class=load_tokenizer(model_dir),
-        peft_config=lora_config(settings["lora"], model.config.num_hidden_layers),
-        callbacks=None if each_epoch else [validate_after_last_step()],
+        peft_config=peft_config,
+        callbacks=callbacks,
     )
 
 
