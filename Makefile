@@ -7,7 +7,7 @@ VENV := .venv
 TORCH ?= torch==2.13.0
 CORES ?= 2
 
-.PHONY: install run test lint
+.PHONY: install run test lint readme-figure
 
 # Every dependency at the version the tests passed with (constraints.txt; regenerate it with
 # `python envs/lock.py freeze` in an environment that passes them).
@@ -42,3 +42,7 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/snakemake --lint
+
+# The README's picture: the forest plot of the last default run (make run first).
+readme-figure: results/summary/forest.png
+	cp results/summary/forest.png docs/forest.png
