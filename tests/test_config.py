@@ -94,6 +94,24 @@ def test_shipped_configs_are_valid(name):
          "judge_likert, likert, macro_f1, rouge_l"),
         (lambda c: c.update(decision={"alpha": 0.6}),
          "decision.alpha: 0.6 is greater than the maximum of 0.5"),
+        # A key only a task over the user's data reads is refused on a built-in task, not
+        # ignored; the keys a built-in task takes are listed.
+        (lambda c: c["tasks"]["radiology_finding"].update(family="summarization"),
+         "tasks.radiology_finding.family: only a task with data: takes family; built-in task "
+         "'radiology_finding' has its own family (it would be ignored); allowed: builtin, "
+         "n_items, generator, instruction, max_new_tokens, attention"),
+        (lambda c: c["tasks"].update(triage={"builtin": "provider_triage", "description": "x"}),
+         "tasks.triage.description: only a task with data: takes description; built-in task "
+         "'provider_triage' has its own description"),
+        # YAML 1.1 reads 1e-3 (no decimal point) and 1.0e3 (no sign in the exponent) as text.
+        (lambda c: c["sft"].update(yaml.safe_load("learning_rate: 1e-3")),
+         "sft.learning_rate: '1e-3' is not of type 'number'; write 1.0e-3: YAML reads 1e-3 "
+         "without a decimal point as text; allowed: type number"),
+        (lambda c: c["dpo"].update(yaml.safe_load("learning_rate: [1.0e-6, 1e-5]")),
+         "dpo.learning_rate.1: '1e-5' is not of type 'number'; write 1.0e-5: YAML reads"),
+        (lambda c: c["dpo"].update(yaml.safe_load("beta: 1.0e1")),
+         "dpo.beta: '1.0e1' is not of type 'number'; write 1.0e+1: YAML reads 1.0e1 without a "
+         "sign in its exponent as text"),
     ],
 )
 def test_errors_name_the_key_and_what_is_allowed(change, expected):

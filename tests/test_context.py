@@ -34,12 +34,22 @@ def test_fail_names_the_file_row_field_and_the_fix(tokenizer):
     with pytest.raises(DataError) as raised:
         fit_to_context(TASK, ITEMS, tokenizer, 256, 8, "fail", "results/data/t/train.jsonl")
     message = str(raised.value)
-    assert "results/data/t/train.jsonl row 2 (id 'long', row 7 of the user's file)" in message
+    assert "results/data/t/train.jsonl, line 2, row 7 (id 'long') of the user's file" in message
     assert "field text" in message and "too_long: truncate" in message
     with pytest.raises(DataError, match=r"^notes.csv, row 7 \(id 'long'\) \(results/data/t/"
-                       r"train.jsonl row 2\), field text"):
+                       r"train.jsonl, line 2\), field text"):
         fit_to_context(TASK, ITEMS, tokenizer, 256, 8, "fail", "results/data/t/train.jsonl",
                        "notes.csv")
+    # A CSV row is named as every message names it: its data row and its line.
+    from_csv = {**ITEMS[1], "id": "row-7", "source_where": "data row 7 (line 8)"}
+    with pytest.raises(DataError, match=r"^notes.csv, data row 7 \(line 8\) \(results/data/t/"
+                       r"train.jsonl, line 2\), field text"):
+        fit_to_context(TASK, [ITEMS[0], from_csv], tokenizer, 256, 8, "fail",
+                       "results/data/t/train.jsonl", "notes.csv")
+    with pytest.raises(DataError, match=r"^results/data/t/train.jsonl, line 1, item 'long', "
+                       r"field text"):
+        fit_to_context(TASK, [{k: v for k, v in ITEMS[1].items() if k != "source_row"}],
+                       tokenizer, 256, 8, "fail", "results/data/t/train.jsonl")
 
 
 def test_truncate_cuts_to_fit_and_counts(tokenizer, capsys):

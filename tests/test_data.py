@@ -1,3 +1,4 @@
+import json
 import unicodedata
 from collections import Counter
 
@@ -7,6 +8,7 @@ from sftdpo.data import (
     build_splits,
     check_user_data,
     drop_duplicate_texts,
+    dropped_report,
     normalised,
     split_size_problem,
     stratified_split,
@@ -114,10 +116,25 @@ def test_a_train_split_with_one_label_is_refused(tmp_path):
         build_splits("mine", user_csv(tmp_path, rows), SPLIT_SETTINGS, seed=0)
 
 
-def test_an_empty_split_is_refused(tmp_path):
+def test_an_empty_split_is_refused_saying_why(tmp_path):
+    """A split column with no validation row says so (nothing was dropped); one whose
+    validation rows were all repeats names them."""
     rows = ["A.,acute,train", "B.,no acute,train", "C.,no acute,test"]
-    with pytest.raises(DataError, match="the validation split is empty"):
+    with pytest.raises(DataError) as caught:
         build_splits("mine", user_csv(tmp_path, rows), SPLIT_SETTINGS, seed=0)
+    message = str(caught.value)
+    assert (f"{tmp_path / 'notes.csv'}, field 'split': the validation split is empty: no row of "
+            f"the data has split 'validation' (rows by split: train 2, validation 0, test 1)"
+            in message), message
+    assert "dropp" not in message and caught.value.field == "split"
+
+    rows = ["A.,acute,train", "B.,no acute,train", "a,acute,validation", "b.,no acute,validation",
+            "C.,no acute,test"]
+    with pytest.raises(DataError) as caught:
+        build_splits("mine", user_csv(tmp_path, rows), SPLIT_SETTINGS, seed=0)
+    assert ("the validation split is empty: all 2 rows with split 'validation' were dropped, as "
+            "2 repeated texts (data row 3 (line 4), data row 4 (line 5)); expected at least one "
+            "item in validation" in str(caught.value)), str(caught.value)
 
 
 def test_builtin_meta_records_source_labels_and_counts():
@@ -146,7 +163,7 @@ def test_one_text_with_two_labels_is_refused_naming_both_rows(tmp_path, second_s
     with pytest.raises(DataError) as caught:
         build_splits("mine", user_csv(tmp_path, rows), SPLIT_SETTINGS, seed=0)
     message = str(caught.value)
-    assert "row 1 and row 4, field 'label'" in message
+    assert "data row 1 (line 2) and data row 4 (line 5), field 'label'" in message
     assert "'acute' and 'no acute'" in message and caught.value.row == 4
 
 
@@ -208,7 +225,8 @@ def test_a_patient_in_two_of_the_datas_own_splits_is_refused(tmp_path):
             "Stable.,no acute,test,P1", "Worse.,acute,test,P5"]
     spec = user_csv(tmp_path, rows, "text,label,split,patient_id")
     spec["data"]["columns"] = {"group": "patient_id"}
-    with pytest.raises(DataError, match=r"notes.csv, row 1 \(train\) and row 5 \(test\), "
+    with pytest.raises(DataError, match=r"notes.csv, data row 1 \(line 2\) \(train\) and data "
+                                        r"row 5 \(line 6\) \(test\), "
                                         r"field 'group': group 'P1' is in two splits"):
         build_splits("mine", spec, SPLIT_SETTINGS, seed=0)
 
@@ -220,3 +238,104 @@ def test_too_few_groups_for_the_shares_are_refused(tmp_path):
     spec["data"]["columns"] = {"group": "patient_id"}
     with pytest.raises(DataError, match="2 groups are too few for split.by: group"):
         build_splits("mine", spec, SPLIT_SETTINGS | {"by": "group"}, seed=0)
+
+
+# ---------------------------------------------------------------------------- every problem
+
+
+def conflicts_and_missing_labels(missing="") -> list[str]:
+    """Three texts that appear twice with different labels, two rows with no label (unless
+    ``missing`` fills them in), and enough other rows to split."""
+    rows = [f"Finding number {i}.,{'acute' if i % 2 else 'no acute'}" for i in range(30)]
+    rows[3] = "Small left PTX.,acute"
+    rows[8] = f"Clear lungs one.,{missing}"
+    rows[12] = "Large right effusion.,acute"
+    rows[17] = f"Clear lungs two.,{missing}"
+    rows[20] = "New RLL consolidation.,acute"
+    return rows + ["small left ptx,no acute", "Large right effusion,no acute",
+                   "new RLL consolidation.,no acute"]
+
+
+def test_three_conflicts_and_two_missing_labels_are_one_report(tmp_path):
+    spec = user_csv(tmp_path, conflicts_and_missing_labels(), "text,label")
+    with pytest.raises(DataError) as caught:
+        build_splits("mine", spec, SPLIT_SETTINGS, seed=0)
+    error, message = caught.value, str(caught.value)
+    assert len(error.problems) == 5, message
+    assert message.startswith(f"{tmp_path / 'notes.csv'}: 5 problems")
+    for where in ("data row 9 (line 10), field 'label'", "data row 18 (line 19), field 'label'",
+                  "data row 4 (line 5) and data row 31 (line 32), field 'label'",
+                  "data row 13 (line 14) and data row 32 (line 33), field 'label'",
+                  "data row 21 (line 22) and data row 33 (line 34), field 'label'"):
+        assert where in message, message
+    assert message.count("missing value (empty)") == 2
+    assert message.count("conflicting_repeats: drop") == 3
+    with pytest.raises(DataError, match="5 problems"):
+        check_user_data("mine", spec, SPLIT_SETTINGS, 0)  # when Snakemake plans the run
+
+
+def test_conflicting_repeats_drop_lists_every_copy_in_meta(tmp_path):
+    spec = user_csv(tmp_path, conflicts_and_missing_labels(), "text,label")
+    spec["data"]["conflicting_repeats"] = "drop"
+    with pytest.raises(DataError) as caught:  # drop is for conflicts, not for missing labels
+        build_splits("mine", spec, SPLIT_SETTINGS, seed=0)
+    assert len(caught.value.problems) == 2 and "has the answers" not in str(caught.value)
+
+    spec = user_csv(tmp_path, conflicts_and_missing_labels(missing="no acute"), "text,label")
+    spec["data"]["conflicting_repeats"] = "drop"
+    splits, meta = build_splits("mine", spec, SPLIT_SETTINGS, seed=0)
+    kept = {normalised(item["text"]) for part in splits.values() for item in part}
+    assert not kept & {"small left ptx", "large right effusion", "new rll consolidation"}
+    assert sum(meta["counts"].values()) == 27
+    assert meta["conflicting_repeats"] == {"policy": "drop", "texts": 3, "items": 6}
+    dropped = meta["dropped"]
+    assert [entry["row"] for entry in dropped] == [4, 31, 13, 32, 21, 33]
+    first = dropped[0]
+    assert first["file"] == str(tmp_path / "notes.csv") and first["id"] == "row-4"
+    assert first["where"] == "data row 4 (line 5)"
+    assert "conflicting" in first["reason"] and "data row 31 (line 32)" in first["reason"]
+
+
+def test_summaries_conflicting_and_identical_repeats(tmp_path):
+    """Two notes with one text and other references are a conflict, as two labels are; two
+    with one reference are a repeat, dropped and listed."""
+    path = tmp_path / "s.jsonl"
+    rows = [{"text": f"Note {i}: stable, discharged home.", "reference": f"Stable {i}, home."}
+            for i in range(10)]
+    rows += [{"text": "Note 1: stable, discharged home.", "reference": "Stable 1, home."},
+             {"text": "Note 2: stable, discharged home.", "reference": "Unstable, admitted."}]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    spec = {"family": "summarization", "data": {"path": str(path)}}
+    with pytest.raises(DataError) as caught:
+        build_splits("notes", spec, SPLIT_SETTINGS, seed=0)
+    message = str(caught.value)
+    assert "line 3 and line 12, field 'reference'" in message, message
+    assert "'Stable 2, home.'" in message and "'Unstable, admitted.'" in message
+    assert "line 11" not in message  # the identical repeat is no problem
+
+    spec["data"]["conflicting_repeats"] = "drop"
+    splits, meta = build_splits("notes", spec, SPLIT_SETTINGS, seed=0)
+    assert sum(meta["counts"].values()) == 9
+    assert meta["duplicates_dropped"] == {"before splitting": 1}
+    assert meta["conflicting_repeats"] == {"policy": "drop", "texts": 1, "items": 2}
+    reasons = {entry["where"]: entry["reason"] for entry in meta["dropped"]}
+    assert set(reasons) == {"line 11", "line 3", "line 12"}
+    assert "repeats line 2" in reasons["line 11"]
+
+
+def test_a_repeat_within_and_across_the_datas_splits_is_listed(tmp_path):
+    rows = ["No pneumothorax.,no acute,train", "Small left PTX.,acute,train",
+            "no pneumothorax,no acute,train", "Large right effusion.,acute,validation",
+            "Clear lungs.,no acute,validation", "small left PTX,acute,test",
+            "New RLL consolidation.,acute,test", "Stable chronic changes.,no acute,test"]
+    splits, meta = build_splits("mine", user_csv(tmp_path, rows), SPLIT_SETTINGS, seed=0)
+    assert meta["duplicates_dropped"] == {"train": 1, "validation": 0, "test": 1}
+    assert [(e["where"], e["id"], e["split"]) for e in meta["dropped"]] == [
+        ("data row 3 (line 4)", "row-3", "train"), ("data row 6 (line 7)", "row-6", "test")]
+    assert "repeats data row 1 (line 2)" in meta["dropped"][0]["reason"]
+    assert "data row 2 (line 3) (train)" in meta["dropped"][1]["reason"]
+    log = dropped_report(meta)  # what the data job's log says
+    assert log[0] == ("dropped 2 items: 2 repeated texts, 0 copies of 0 texts with "
+                      "conflicting answers (conflicting_repeats: refuse)")
+    assert log[1].startswith(f"  {tmp_path / 'notes.csv'}, data row 3 (line 4): repeats data "
+                             f"row 1 (line 2) (train)")

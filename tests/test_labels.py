@@ -151,3 +151,91 @@ def test_merged_spellings_are_recorded(tmp_path):
                 "text,label\na,Yes\nb,yes\nc,yes\nd,1\ne,1.0\nf,No\ng,no\nh,no\n")
     assert data.labels == ("1", "no", "yes")
     assert data.merged == {"1": ["1.0"], "no": ["No"], "yes": ["Yes"]}
+
+
+# ---------------------------------------------------------------------------- numbers, names
+
+
+def test_numbers_declared_as_numbers_match_the_data_by_the_rule(tmp_path):
+    from pathlib import Path
+
+    import yaml
+
+    from sftdpo.config import check_config
+
+    repo = Path(__file__).resolve().parents[1]
+    config = yaml.safe_load((repo / "config/config.yaml").read_text())
+    config["tasks"]["mine"] = {"family": "triage", "data": {"path": "n.jsonl", "labels": [0, 1]}}
+    check_config(config, repo / "workflow/schemas/config.schema.yaml")  # not "0 is not a string"
+    rows = [{"text": "a", "label": 1}, {"text": "b", "label": "1.0"}, {"text": "c", "label": 0.0},
+            {"text": "d", "label": "01"}, {"text": "e", "label": "2.50"}]
+    data = load(tmp_path, "n.jsonl", "".join(json.dumps(r) + "\n" for r in rows),
+                labels=[1, 0, 2.5])
+    assert data.labels == ("1", "0", "2.5")
+    assert [item["label"] for item in data.items] == ["1", "1", "0", "1", "2.5"]
+    error = refused(tmp_path, "m.csv", "text,label\na,1\nb,0\n", labels=[1, 1.0, 0])
+    assert "'1' is declared twice ('1.0' is '1')" in str(error)
+
+
+CODES = "text,label\n" + "".join(f"abstract {i},{i % 3 + 1}\n" for i in range(9))
+NAMES = {1: "neoplasms", 2: "digestive system diseases", 3.0: "nervous system diseases"}
+
+
+def named_task(tmp_path, **spec):
+    from sftdpo.tasks import load_task
+
+    data = load(tmp_path, "c.csv", CODES, label_names=NAMES, **spec)
+    task = load_task("abstracts", {"family": "text_classification",
+                                   "data": {"path": "c.csv", "label_names": NAMES}},
+                     data.labels)
+    return data, task
+
+
+def test_label_names_are_what_the_model_sees_and_answers_codes_stay_in_the_data(tmp_path):
+    data, task = named_task(tmp_path)
+    assert data.labels == ("1", "2", "3") and data.items[0]["label"] == "1"
+    prompt = task.prompt_messages(data.items[0])[-1]["content"]
+    assert prompt.endswith("Answer with one of: neoplasms, digestive system diseases, "
+                           "nervous system diseases.")
+    assert task.completion(data.items[1]) == "digestive system diseases"
+    assert task.answer_text(data.items[0], "3") == "nervous system diseases"
+    assert task.candidates(data.items[0]) == ["1", "2", "3"]
+    assert task.parse("Nervous system diseases.") == "3"
+    assert task.parse("1. neoplasms\n2. digestive system diseases") == "1"
+    assert task.parse("1. 1\n2. 2") is None  # a numbered list names no class
+
+
+def test_metrics_of_a_named_label_task_are_on_the_codes(tmp_path):
+    from sftdpo.metrics import method_metrics
+    from sftdpo.scoring import score_generations
+
+    data, task = named_task(tmp_path)
+    answers = ["neoplasms", "Digestive system diseases", "neoplasms", "no idea"]
+    records = score_generations(task, data.items[:4], [
+        {"id": item["id"], "prediction": answer}
+        for item, answer in zip(data.items, answers, strict=False)])
+    assert [(r["reference"], r["parsed"], r["score"]) for r in records] == [
+        ("1", "1", 1), ("2", "2", 1), ("3", "1", 0), ("1", None, 0)]
+    result = method_metrics(records, ("accuracy", "macro_f1"), task.labels, n_resamples=10)
+    assert result["accuracy"] == 0.5
+    assert set(result["per_class"]) == {"1", "2", "3"}
+
+
+def test_label_names_must_name_the_label_set(tmp_path):
+    error = refused(tmp_path, "c.csv", CODES, label_names={1: "neoplasms", 2: "digestive",
+                                                           4: "cardiovascular"})
+    assert error.field == "data.label_names"
+    assert "no name for label '3'" in str(error) and "'4' is not a label" in str(error)
+    error = refused(tmp_path, "c.csv", CODES, labels=[1, 2, 3],
+                    label_names={1: "neoplasms", 2: "digestive"})
+    assert error.field == "data.label_names" and "no name for label '3'" in str(error)
+    error = refused(tmp_path, "c.csv", CODES, label_names={1: "tumour", 2: "Tumour ", 3: "b"})
+    assert "'tumour' names two labels ('1', '2')" in str(error)
+
+
+def test_a_chosen_answer_naming_a_labels_name_is_that_name(tmp_path):
+    content = "text,label,chosen,rejected\na,1,Neoplasms,2\nb,2,digestive,neoplasms\nc,3,,\n"
+    data = load(tmp_path, "p.csv", content,
+                label_names={1: "neoplasms", 2: "digestive", 3: "nervous"})
+    assert (data.items[0]["chosen"], data.items[0]["rejected"]) == ("neoplasms", "digestive")
+    assert (data.items[1]["chosen"], data.items[1]["rejected"]) == ("digestive", "neoplasms")

@@ -72,7 +72,7 @@ def test_csv_items_are_normalised_with_rows_as_the_user_sees_them(tmp_path):
     assert data.items[1]["text"] == ("RLL opacity, likely pneumonia.\n"
                                      "Clinical correlation advised.")
     assert data.items[2] == {"id": "n3", "text": "Small left effusion.", "label": "present",
-                             "source_row": 3}
+                             "source_row": 3, "source_where": "data row 3 (line 5)"}
 
 
 def test_csv_without_id_column_numbers_rows_and_numbers_are_string_labels(tmp_path):
@@ -398,8 +398,12 @@ def test_spec_mistakes(tmp_path):
      "tasks.mine.data.columns: Additional properties are not allowed ('lable' was unexpected)"),
     ({"path": "n.csv", "format": "xlsx"}, "tasks.mine.data.format: 'xlsx' is not one of"),
     ({"path": "n.csv", "labels": [True, False]},
-     "tasks.mine.data.labels.0: True is not of type 'string': YAML reads yes/no/true/false "
-     "unquoted as booleans; allowed: text, quoted ('true')"),
+     "tasks.mine.data.labels.0: True is not of type 'string', 'number': YAML reads "
+     "yes/no/true/false unquoted as booleans; allowed: text, quoted ('true')"),
+    ({"path": "n.csv", "conflicting_repeats": "keep_first"},
+     "tasks.mine.data.conflicting_repeats: 'keep_first' is not one of ['refuse', 'drop']"),
+    ({"path": "n.csv", "label_names": {1: ["neoplasms"]}},
+     "tasks.mine.data.label_names.1: ['neoplasms'] is not of type 'string'"),
     ({"path": "n.csv", "hub_id": "a/b"}, "tasks.mine.data: {'path': 'n.csv', 'hub_id': 'a/b'} "
                                          "is valid under each of"),
     ({"path": "n.csv", "labels": ["x"]}, "tasks.mine.data.labels: ['x'] is too short"),
@@ -473,3 +477,71 @@ def test_a_symlink_loop_is_a_data_error(tmp_path):
           says=["symbolic link that leads nowhere"])
     (tmp_path / "gone.csv").symlink_to(tmp_path / "nowhere.csv")
     fails(tmp_path, {"path": "gone.csv"}, field="data.path", says=["leads nowhere"])
+
+
+# ---------------------------------------------------------------------------- every problem
+
+
+def test_every_bad_row_is_in_one_report(tmp_path):
+    """Each row's problems, and each field's, are collected: one DataError lists them all,
+    each line naming the file, the row, the field and what was expected."""
+    write(tmp_path, "n.csv", "text,label,split\nfine,x,train\n ,y,train\nok,N/A,test\n"
+                             "good,y,holdout\n,,train\nlast,y,test\n")
+    with pytest.raises(DataError) as caught:
+        load(tmp_path, {"path": "n.csv"})
+    error, message = caught.value, str(caught.value)
+    assert message.startswith("n.csv: 5 problems"), message
+    assert (error.source, error.row, error.field) == ("n.csv", 2, "text")
+    assert [(p.row, p.field) for p in error.problems] == [
+        (2, "text"), (3, "label"), (4, "split"), (5, "text"), (5, "label")]
+    lines = message.splitlines()[1:]
+    assert len(lines) == 5 and all(line.startswith("  n.csv, data row ") for line in lines)
+    assert all("expected" in line for line in lines)
+    assert "data row 4 (line 5), field 'split' (column 'split'): unknown split 'holdout'" in message
+
+
+def test_undeclared_labels_and_duplicate_ids_are_all_listed(tmp_path):
+    write(tmp_path, "n.jsonl", jsonl([{"id": 1, "text": "a", "label": "yes"},
+                                      {"id": 2, "text": "b", "label": "maybe"},
+                                      {"id": 1, "text": "c", "label": "no"},
+                                      {"id": 3, "text": "d", "label": "perhaps"}]))
+    with pytest.raises(DataError) as caught:
+        load(tmp_path, {"path": "n.jsonl", "labels": ["yes", "no"]})
+    assert [(p.row, p.field) for p in caught.value.problems] == [
+        (2, "label"), (3, "id"), (4, "label")]
+    assert "'maybe' is not declared" in str(caught.value)
+    assert "'perhaps' is not declared" in str(caught.value)
+
+
+def test_problems_past_fifty_are_counted(tmp_path):
+    rows = "".join(f"note {i},N/A\n" for i in range(60))
+    write(tmp_path, "n.csv", "text,label\na,x\nb,y\n" + rows)
+    with pytest.raises(DataError) as caught:
+        load(tmp_path, {"path": "n.csv"})
+    message = str(caught.value)
+    assert len(caught.value.problems) == 60
+    assert message.startswith("n.csv: 60 problems")
+    lines = message.splitlines()
+    assert len(lines) == 1 + 50 + 1 and lines[-1] == "  and 10 more"
+    assert "data row 52 (line 53)" in lines[50] and "data row 53" not in message
+
+
+def test_a_file_of_rows_that_do_not_parse_lists_them_all(tmp_path):
+    write(tmp_path, "n.csv", "text,label\na,x\nb,y,extra\nc,y\nd,x,1,2\n")
+    with pytest.raises(DataError) as caught:
+        load(tmp_path, {"path": "n.csv"})
+    assert [p.row for p in caught.value.problems] == [2, 4]
+    assert "has 4 fields" in str(caught.value)
+    write(tmp_path, "n.jsonl", '{"text": "a", "label": "x"}\n{"text": "b", "label": }\n'
+                               '["c", "y"]\n{"text": "d", "label": "y"}\n')
+    with pytest.raises(DataError) as caught:
+        load(tmp_path, {"path": "n.jsonl"})
+    assert [p.row for p in caught.value.problems] == [2, 3]
+
+
+def test_numbers_in_declared_labels_pass_the_schema():
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    config["tasks"]["mine"] = {"family": "text_classification", "data": {
+        "path": "n.csv", "labels": [0, 1, 2.5, "unsure"], "conflicting_repeats": "drop",
+        "label_names": {0: "absent", 1: "present", 2.5: "borderline", "unsure": "unsure"}}}
+    check_config(config, REPO / "workflow/schemas/config.schema.yaml", source="my.yaml")

@@ -327,7 +327,7 @@ def test_an_item_too_long_for_the_context_fails_before_any_model_job_unless_trun
                             context_length=128)
     assert result.returncode != 0
     log = (tmp_path / "logs/context/tiny/long.log").read_text()
-    assert "notes.csv, row 4 (results/data/long/train.jsonl row" in log
+    assert "notes.csv, data row 4 (line 5) (results/data/long/train.jsonl, line" in log
     assert "field text: the prompt takes" in log and "too_long: truncate" in log
     assert "Traceback" not in log
     assert not (tmp_path / "logs/sft").exists() and not (tmp_path / target).exists()

@@ -149,11 +149,38 @@ def outputs_of(rule_output, keys):
 TRAINING_PRIORITY = 1
 
 
+def canonical(value):
+    """``value`` with the keys of every mapping in it sorted (lists keep their order): the form
+    of every params value made from config mappings. Snakemake reruns a job whose params
+    differ from those recorded with its outputs, and compares them as the repr() of each value
+    (snakemake/persistence/__init__.py, Persistence._params and params_changed); a dict's repr
+    follows its key order, so without this the same settings written in another order, or
+    filled in by the schema's defaults in another order, would rerun the job and all after it."""
+    if isinstance(value, dict):
+        return {key: canonical(value[key]) for key in sorted(value, key=str)}
+    if isinstance(value, list | tuple):
+        return type(value)(canonical(item) for item in value)
+    return value
+
+
 def model_spec(wildcards):
     """The model's config entry; a task's jobs take the task's attention where it sets one."""
     task = getattr(wildcards, "task", None)
-    return task_model_spec(MODEL_SPECS[wildcards.model],
-                           config["tasks"][task] if task is not None else None)
+    return canonical(task_model_spec(MODEL_SPECS[wildcards.model],
+                                     config["tasks"][task] if task is not None else None))
+
+
+# The keys of a model entry its folder (resources/models/<name>) is made from, by source: not
+# attention or quantization (how jobs load it), nor dtype but where the weights are written in
+# it (the embedded model). Two experiments that load one model otherwise alike share the folder.
+MATERIALISED_KEYS = {"embedded": ("source", "dtype"), "hub": ("source", "hub_id", "revision"),
+                     "local": ("source", "path")}
+
+
+def materialised_model_spec(wildcards):
+    """The model rule's params: the keys of the model's entry the folder is made from."""
+    spec = MODEL_SPECS[wildcards.model]
+    return canonical({key: spec[key] for key in MATERIALISED_KEYS[spec["source"]] if key in spec})
 
 
 # Keys of a task entry that only the verdict reads (the stats and summary rules take them
@@ -165,13 +192,13 @@ def task_spec(wildcards):
     """A task's config entry without its pairs section and decision keys: what every rule but
     pairs reads, so a pair setting reruns pairs and what follows it (DPO), not SFT or base and
     SFT answers."""
-    return {key: value for key, value in pairs_task_spec(wildcards).items()
-            if key != "pairs" and key not in DECISION_KEYS}
+    return canonical({key: value for key, value in pairs_task_spec(wildcards).items()
+                      if key != "pairs" and key not in DECISION_KEYS})
 
 
 def pairs_task_spec(wildcards):
-    return {key: value for key, value in config["tasks"][wildcards.task].items()
-            if key not in DECISION_KEYS}
+    return canonical({key: value for key, value in config["tasks"][wildcards.task].items()
+                      if key not in DECISION_KEYS})
 
 
 # The keys of a task entry the data job reads (where its items come from, not how they are
@@ -180,7 +207,8 @@ DATA_KEYS = ("builtin", "n_items", "generator", "data", "family")
 
 
 def data_task_spec(wildcards):
-    return {key: value for key, value in pairs_task_spec(wildcards).items() if key in DATA_KEYS}
+    return canonical({key: value for key, value in pairs_task_spec(wildcards).items()
+                      if key in DATA_KEYS})
 
 
 def data_inputs(wildcards):
@@ -208,8 +236,8 @@ def training_settings(stage, candidate=None):
     that tuning candidate's settings replace the listed ones."""
     chosen = CANDIDATE_SETTINGS[stage][candidate] if candidate is not None else {}
     # The trainers truncate at the one context length every stage uses.
-    return {"lora": config["lora"],
-            stage: config[stage] | chosen | {"max_length": config["context_length"]}}
+    return canonical({"lora": config["lora"],
+                      stage: config[stage] | chosen | {"max_length": config["context_length"]}})
 
 
 def candidate_settings(stage):

@@ -8,7 +8,7 @@ rule data:
         meta=out("results/data/{task}/meta.json"),
     params:
         task=data_task_spec,
-        split=config["split"],
+        split=canonical(config["split"]),
         seed=DATA_SEED,
         # A user's data path is relative to where snakemake runs (the working directory).
         base_dir=".",

@@ -12,8 +12,8 @@ rule judge:
         compute=out("results/judge/{model}/{task}/seed{seed}/{method}.compute.json"),
     params:
         task=task_spec,
-        judge=JUDGE,
-        judge_spec=MODEL_SPECS.get(JUDGE_MODEL),
+        judge=canonical(JUDGE),
+        judge_spec=canonical(MODEL_SPECS.get(JUDGE_MODEL)),
         context_length=config["context_length"],
         seed=lambda wildcards: int(wildcards.seed),
     threads: 8

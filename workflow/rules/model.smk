@@ -4,7 +4,9 @@ rule model:
     output:
         directory("resources/models/{model}"),
     params:
-        spec=model_spec,
+        # What the folder is made from, not how jobs load it (attention, quantization): an
+        # experiment that loads the same model otherwise does not re-make the folder.
+        spec=materialised_model_spec,
     priority: TRAINING_PRIORITY
     log:
         "logs/model/{model}.log",

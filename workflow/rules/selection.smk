@@ -176,7 +176,7 @@ if TUNED:
         params:
             selection_keys=[dict(zip(("model", "task", "seed"), key[:3], strict=False))
                             for key in SELECTION_KEYS],
-            stages={stage: config[stage] for stage in ("sft", "dpo")},
+            stages=canonical({stage: config[stage] for stage in ("sft", "dpo")}),
         log:
             out("logs/summary/selection.log"),
         conda:

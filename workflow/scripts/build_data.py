@@ -3,7 +3,7 @@
 import sys
 from collections import Counter
 
-from sftdpo.data import SPLITS, build_splits
+from sftdpo.data import SPLITS, build_splits, dropped_report
 from sftdpo.io import write_json, write_jsonl
 from sftdpo.runtime import redirect_output
 from sftdpo.tasks import load_task
@@ -21,5 +21,7 @@ task = load_task(sm.wildcards.task, sm.params.task, meta["labels"])
 for name in SPLITS:
     write_jsonl(sm.output[name], splits[name])
     print(name, len(splits[name]), dict(Counter(task.stratum(item) for item in splits[name])))
+for line in dropped_report(meta):  # every item dropped, as meta.json's "dropped" lists them
+    print(line)
 write_json(sm.output.meta, meta)
 print(meta)

@@ -12,6 +12,7 @@ that gives a key twice, which YAML loaders otherwise settle by keeping the last.
 from __future__ import annotations
 
 import inspect
+import re
 from pathlib import Path
 
 import jsonschema
@@ -86,6 +87,23 @@ def _branch_error(error: jsonschema.ValidationError) -> jsonschema.ValidationErr
                 error)
 
 
+# A number in exponent form, as YAML 1.1 (PyYAML, Snakemake's loader) reads it as text: without
+# a decimal point (1e-3) or without a sign in its exponent (1.0e3).
+_EXPONENT_TEXT = re.compile(r"([-+]?[0-9]+)(?:\.([0-9]*))?[eE]([-+]?)([0-9]+)")
+
+
+def _yaml_number_hint(text: str) -> str | None:
+    """How to write ``text`` (a number YAML read as text: 1e-3) as a number, or None."""
+    match = _EXPONENT_TEXT.fullmatch(text.strip())
+    if not match:
+        return None
+    whole, fraction, sign, exponent = match.groups()
+    missing = [what for what, absent in (("a decimal point", fraction is None),
+                                         ("a sign in its exponent", not sign)) if absent]
+    return (f"write {whole}.{fraction or 0}e{sign or '+'}{exponent}: YAML reads {text} "
+            f"without {' and '.join(missing)} as text")
+
+
 def _describe(error: jsonschema.ValidationError, schema: dict) -> str:
     if error.validator in {"additionalProperties", "unevaluatedProperties"}:
         resolved = error.schema
@@ -103,6 +121,9 @@ def _describe(error: jsonschema.ValidationError, schema: dict) -> str:
             and "string" in error.validator_value):
         return (f"{error.message}: YAML reads yes/no/true/false unquoted as booleans; "
                 f"allowed: text, quoted ('{str(error.instance).lower()}')")
+    if (error.validator == "type" and isinstance(error.instance, str)
+            and "number" in error.validator_value and (hint := _yaml_number_hint(error.instance))):
+        return f"{error.message}; {hint}; allowed: {_allowed(error.schema)}"
     if (error.validator == "type" and isinstance(error.instance, float)
             and error.instance.is_integer() and "integer" in error.validator_value):
         return (f"{error.instance} is written as a decimal number; allowed: a whole number "
@@ -120,21 +141,35 @@ STRATEGY_KINDS = {
 }
 
 
-def task_problems(tasks: dict) -> list[str]:
+# The keys of a task entry (the schema's $defs.task) that one kind of task reads and the other
+# would ignore: a built-in task generates its items and has its own family and description; a
+# task over the user's data (data:) reads its items. Every other key is read by both kinds.
+BUILTIN_ONLY_KEYS = ("builtin", "n_items", "generator")
+USER_DATA_ONLY_KEYS = ("data", "family", "description")
+
+
+def task_problems(tasks: dict, task_keys: tuple[str, ...] = ()) -> list[str]:
     """What the schema cannot say about ``tasks``: built-in names (the registry's, the one
-    list of them), and pair strategies that do not suit the task's kind."""
+    list of them), keys the task's kind does not read (``task_keys``: every key of a task
+    entry, to list those a built-in task takes), and pair strategies that do not suit the
+    task's kind."""
     from .tasks import BUILTIN_TASKS, FAMILIES
 
+    builtin_keys = [key for key in task_keys if key not in USER_DATA_ONLY_KEYS]
     problems = []
     for name, spec in tasks.items():
         if "data" in spec:
             kind = FAMILIES[spec["family"]][0].kind
             problems += [f"tasks.{name}.{key}: only built-in tasks take {key}; a task with "
                          "data: reads its items from the data"
-                         for key in ("builtin", "n_items", "generator") if key in spec]
+                         for key in BUILTIN_ONLY_KEYS if key in spec]
         elif spec.get("builtin", name) in BUILTIN_TASKS:
             task = BUILTIN_TASKS[spec.get("builtin", name)]
             kind = task.kind
+            problems += [f"tasks.{name}.{key}: only a task with data: takes {key}; built-in "
+                         f"task {spec.get('builtin', name)!r} has its own {key} (it would be "
+                         f"ignored); allowed: " + (", ".join(builtin_keys) or "the other keys")
+                         for key in USER_DATA_ONLY_KEYS if key in spec]
             # The generator's keyword arguments after (n_items, seed) are its settings.
             settings = list(inspect.signature(task.build_items).parameters)[2:]
             problems += [f"tasks.{name}.generator.{key}: not a setting of this task's "
@@ -262,7 +297,8 @@ def check_config(config: dict, schema_path: str | Path, source: str = "config") 
                     key=lambda e: list(map(str, e.absolute_path)))
     lines = [f"  {_key_path(e)}: {_describe(e, schema)}" for e in errors]
     if not errors:
-        problems = (task_problems(config["tasks"]) + split_problems(config)
+        task_keys = tuple(schema["$defs"]["task"]["properties"])
+        problems = (task_problems(config["tasks"], task_keys) + split_problems(config)
                     + dpo_problems(config) + judge_problems(config))
         if not problems:  # the metrics need every task to be a known one
             problems = decision_problems(config)

@@ -47,12 +47,14 @@ def fit_to_context(task: Task, items: list[dict], tokenizer, limit: int, answer_
         if length <= budget:
             fitted.append(item)
             continue
+        # The split file holds one item a line (JSONL): its rows are named by line, as a
+        # user's JSONL file's are, and the user's own row as every message names it.
+        split_where = f"{source}, line {row}"
         if data_source and "source_row" in item:
-            where = f"{data_source}, {item_where(item)} ({source} row {row})"
+            where = f"{data_source}, {item_where(item)} ({split_where})"
         else:
-            where = f"{source} row {row} (id {item['id']!r}" + (
-                f", row {item['source_row']} of the user's file)" if "source_row" in item
-                else ")")
+            where = f"{split_where}, {item_where(item)}" + (
+                " of the user's file" if "source_row" in item else "")
         if policy == "fail":
             raise DataError(
                 f"{where}, field text: the prompt takes {length} tokens, and with the "

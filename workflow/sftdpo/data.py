@@ -4,9 +4,16 @@ Built-in tasks generate their items; a user's task loads them (:mod:`sftdpo.user
 either brings its own split column or is split here. Either way a text (compared normalised:
 Unicode NFC, case, spacing and punctuation aside) appears in one split only: within a split
 repeats are dropped, and across splits the copy in the later split is dropped (train before
-validation before test), so the test split never holds a text the model trained on. Every
-drop is counted in the task's ``meta.json``. A repeated text whose answer differs (a label
-or choice task) is an error naming both rows, as are too few items for the split shares.
+validation before test), so the test split never holds a text the model trained on.
+
+Repeated texts are handled one way whatever the task's kind. Copies that agree on the answer
+(the label; the choice's answer; the summary's reference and key facts, compared as texts
+are) are repeats: one is kept, as above. Copies that disagree are a conflict: an error naming
+every copy (``conflicting_repeats: refuse``, the default), or every copy is dropped
+(``tasks.<name>.data.conflicting_repeats: drop``). Every item dropped, repeat or conflict, is
+listed in the task's ``meta.json`` (``dropped``: file, row, id, reason) and counted there.
+Every problem of the data, its rows' and its conflicts', is reported at once, in one
+DataError (:func:`sftdpo.userfiles.reported`), as are too few items for the split shares.
 """
 
 from __future__ import annotations
@@ -14,14 +21,14 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .labels import nfc
 from .tasks import builtin_name, load_task
 from .tasks.base import LabelTask, Task
-from .userdata import DataError, item_where, load_user_items
-from .userfiles import EXTENSIONS, existing_path
+from .userdata import DataError, item_where, load_user_items, row_where
+from .userfiles import EXTENSIONS, existing_path, reported, short
 
 SPLITS = ("train", "validation", "test")
 # A user's file in one of these formats and up to this size is checked when Snakemake plans a
@@ -37,10 +44,12 @@ def normalised(text: str) -> str:
 
 
 def drop_duplicate_texts(items: list[dict], seen: dict[str, dict] | None = None,
-                         task: Task | None = None, source: str = "data") -> tuple[list[dict], int]:
+                         dropped: list[dict] | None = None,
+                         source: str = "data") -> tuple[list[dict], int]:
     """Keep the first item of each normalised text not already in ``seen`` (text -> the item
-    kept, which grows). With a label or choice ``task``, a repeat whose answer differs from
-    the kept item's is a DataError naming both."""
+    kept, which grows); returns the items kept and how many were dropped. Each item dropped
+    is added to ``dropped`` (a ``meta.json`` entry, :func:`dropped_entry`) when given.
+    Answers are not compared here: :func:`conflicting_texts` comes first."""
     seen = {} if seen is None else seen
     kept = []
     for item in items:
@@ -49,14 +58,99 @@ def drop_duplicate_texts(items: list[dict], seen: dict[str, dict] | None = None,
         if first is None:
             seen[key] = item
             kept.append(item)
-        elif task is not None and task.kind != "summary" and task.gold(first) != task.gold(item):
-            raise DataError(
-                f"{source}, {item_where(first)} and {item_where(item)}, field 'label': the "
-                f"same text (compared without case, spacing or punctuation) has the answers "
-                f"{task.gold(first)!r} and {task.gold(item)!r}; expected one answer per text: "
-                f"correct or remove one of the rows", source=source,
-                row=item.get("source_row"), field="label")
+        elif dropped is not None:
+            where = item_where(first) + (f" ({first['split']})" if "split" in first else "")
+            earlier = ", in the earlier split" if first.get("split") != item.get("split") else ""
+            dropped.append(dropped_entry(item, source, f"repeats {where}: the same text with "
+                                         f"the same answer, kept once{earlier}"))
     return kept, len(items) - len(kept)
+
+
+def dropped_entry(item: dict, source: str, reason: str) -> dict:
+    """What ``meta.json`` (and the data job's log) says of an item dropped: its file, row (as
+    a number and as messages name it), id, split where the data gives one, and why."""
+    entry = {"file": source, "row": item.get("source_row"), "where": row_where(item),
+             "id": item["id"]}
+    if "split" in item:
+        entry["split"] = item["split"]
+    return entry | {"reason": reason}
+
+
+def dropped_report(meta: dict) -> list[str]:
+    """The data job's log lines on what was dropped: the counts, then every item dropped
+    (``meta.json``'s ``dropped``) with its file, row, id and reason, one a line."""
+    conflicts = meta["conflicting_repeats"]
+    lines = [f"dropped {len(meta['dropped'])} items: "
+             f"{sum(meta['duplicates_dropped'].values())} repeated texts, {conflicts['items']} "
+             f"copies of {conflicts['texts']} texts with conflicting answers "
+             f"(conflicting_repeats: {conflicts['policy']})"]
+    for entry in meta["dropped"]:
+        ident = ("" if entry["row"] is None or entry["id"] == f"row-{entry['row']}"
+                 else f" (id {entry['id']!r})")
+        lines.append(f"  {entry['file']}, {entry['where']}{ident}: {entry['reason']}")
+    return lines
+
+
+def _answer(task: Task, item: dict):
+    """What copies of a text must agree on: the gold answer; for a summary its reference and
+    key facts, compared as texts are (:func:`normalised`)."""
+    if task.kind == "summary":
+        return (normalised(item["reference"]),
+                tuple(normalised(fact) for fact in item.get("key_facts") or ()))
+    return task.gold(item)
+
+
+def conflicting_texts(items: list[dict], task: Task) -> list[list[dict]]:
+    """Every text (normalised) whose copies in ``items`` give different answers: its copies in
+    order, the texts in the order of their first copy."""
+    copies: dict[str, list[dict]] = {}
+    for item in items:
+        copies.setdefault(normalised(item["text"]), []).append(item)
+    return [group for group in copies.values()
+            if len({_answer(task, item) for item in group}) > 1]
+
+
+def _joined(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _answers(task: Task, group: list[dict]) -> tuple[str, str]:
+    """The field in which a conflict's copies differ, and their answers as a message says
+    them (with each answer's rows when there are more than two copies)."""
+    if task.kind == "summary":
+        field = ("reference" if len({normalised(i["reference"]) for i in group}) > 1
+                 else "key_facts")
+        shown = [short(i["reference"]) if field == "reference"
+                 else short("; ".join(i.get("key_facts") or [])) for i in group]
+    else:
+        field, shown = "label", [repr(task.gold(i)) for i in group]
+    rows: dict[str, list[str]] = {}
+    for answer, item in zip(shown, group, strict=True):
+        rows.setdefault(answer, []).append(row_where(item))
+    if len(group) == 2:
+        return field, _joined(list(rows))
+    return field, _joined([f"{answer} ({_joined(where)})" for answer, where in rows.items()])
+
+
+def _conflict(task: Task, group: list[dict], source: str, key: str | None) -> DataError:
+    """The DataError of one conflict: every copy, the answers, and what to do."""
+    field, answers = _answers(task, group)
+    other = next(item for item in group[1:] if _answer(task, item) != _answer(task, group[0]))
+    drop = (f", or {key}.conflicting_repeats: drop to drop every copy of such a text"
+            if key else "")
+    return DataError(
+        f"{source}, {_joined([item_where(item) for item in group])}, field '{field}': the same "
+        f"text (compared without case, spacing or punctuation) has the answers {answers}; "
+        f"expected one answer per text: correct or remove the copies that are wrong{drop}",
+        source=source, row=other.get("source_row"), field=field)
+
+
+def _conflict_entries(task: Task, group: list[dict], source: str) -> list[dict]:
+    _, answers = _answers(task, group)
+    return [dropped_entry(item, source, f"conflicting repeat: its text is also in "
+                          f"{_joined([item_where(o) for o in group if o is not item])}, and "
+                          f"the copies' answers are {answers}; every copy dropped "
+                          f"(conflicting_repeats: drop)") for item in group]
 
 
 def split_sizes(n: int, validation: float, test: float) -> dict[str, int]:
@@ -192,16 +286,17 @@ def check_groups_apart(splits: dict[str, list[dict]], task: Task, source: str) -
                     source=source, row=item.get("source_row"), field="group")
 
 
-def given_splits(items: list[dict], task: Task | None = None,
-                 source: str = "data") -> tuple[dict[str, list[dict]], dict[str, int]]:
-    """The user's own splits (every item has ``split``), repeats dropped as described above;
-    returns the splits and the number dropped from each."""
+def given_splits(items: list[dict], source: str = "data", dropped: list[dict] | None = None
+                 ) -> tuple[dict[str, list[dict]], dict[str, int]]:
+    """The user's own splits (every item has ``split``), repeats dropped as described above
+    (each added to ``dropped`` when given); returns the splits and the number dropped from
+    each."""
     seen: dict[str, dict] = {}
-    splits, dropped = {}, {}
+    splits, counts = {}, {}
     for name in SPLITS:
-        splits[name], dropped[name] = drop_duplicate_texts(
-            [item for item in items if item["split"] == name], seen, task, source)
-    return splits, dropped
+        splits[name], counts[name] = drop_duplicate_texts(
+            [item for item in items if item["split"] == name], seen, dropped, source)
+    return splits, counts
 
 
 @dataclass
@@ -211,18 +306,29 @@ class Prepared:
 
     task: Task
     meta: dict
-    dropped: dict[str, int]
+    dropped: dict[str, int]            # repeats dropped, per split or "before splitting"
     given: dict[str, list[dict]] | None = None
     unique: list[dict] | None = None
+    # Every item dropped, repeat or conflict (dropped_entry), for meta.json and the log.
+    dropped_items: list[dict] = field(default_factory=list)
 
 
 def prepare_items(name: str, spec: dict, split: dict, seed: int,
                   base_dir: str | Path = ".") -> Prepared:
     """Load or generate the items of ``tasks.<name>`` and make every check that needs no
-    split: conflicting answers, and enough items for the shares (DataError)."""
+    split: the rows, conflicting answers (refused, or dropped under ``conflicting_repeats:
+    drop``), and enough items for the shares. Raises one DataError listing every problem."""
     meta: dict = {"task": name}
+    problems: list[DataError] = []
+    key, policy = None, "refuse"
     if "data" in spec:
-        user = load_user_items(spec["data"], spec["family"], base_dir, key=f"tasks.{name}.data")
+        key = f"tasks.{name}.data"
+        user = load_user_items(spec["data"], spec["family"], base_dir, key=key,
+                               keep_problems=True)
+        source, problems = user.source, user.problems
+        if problems and not user.items:
+            raise reported(problems, source)
+        policy = spec["data"].get("conflicting_repeats", "refuse")
         task = load_task(name, spec, user.labels)
         meta |= {"source": user.source, "rows": user.n_rows,
                  "labels": list(user.labels) if user.labels else None}
@@ -234,21 +340,38 @@ def prepare_items(name: str, spec: dict, split: dict, seed: int,
         meta |= {"source": f"built-in generator {builtin_name(name, spec)}",
                  "labels": list(task.labels) if isinstance(task, LabelTask) else None}
         items = task.build_items(spec["n_items"], seed, **spec.get("generator", {}))
-    source = meta["source"] if "data" in spec else f"task {name!r}"
+        source = f"task {name!r}"
+    conflicts = conflicting_texts(items, task)
+    if policy == "refuse":
+        problems = problems + [_conflict(task, group, source, key) for group in conflicts]
+    if problems:
+        raise reported(problems, source)
+    dropped_items: list[dict] = []
+    if conflicts:  # policy drop
+        for group in conflicts:
+            dropped_items += _conflict_entries(task, group, source)
+        gone = {id(item) for group in conflicts for item in group}
+        items = [item for item in items if id(item) not in gone]
+    meta["conflicting_repeats"] = {"policy": policy, "texts": len(conflicts),
+                                   "items": len(dropped_items)}
     if items and all("split" in item for item in items):
-        given, dropped = given_splits(items, task, source)
+        given, dropped = given_splits(items, source, dropped_items)
         check_groups_apart(given, task, source)
         meta["split_from"] = "the data's split column"
-        prepared = Prepared(task, meta, dropped, given=given)
+        prepared = Prepared(task, meta, dropped, given=given, dropped_items=dropped_items)
     else:
-        unique, n_repeats = drop_duplicate_texts(items, task=task, source=source)
+        unique, n_repeats = drop_duplicate_texts(items, dropped=dropped_items, source=source)
         n_classes = len(task.labels) if isinstance(task, LabelTask) else 1
         problem = split_size_problem(len(unique), n_classes, split["validation"], split["test"])
         if problem:
-            repeats = f" (after dropping {n_repeats} repeated texts)" if n_repeats else ""
-            raise DataError(f"{source}: {problem}{repeats}, or a split column",
+            gone = [f"{n_repeats} repeated texts"] if n_repeats else []
+            gone += ([f"{meta['conflicting_repeats']['items']} copies of "
+                      f"{len(conflicts)} texts with conflicting answers"] if conflicts else [])
+            after = f" (after dropping {' and '.join(gone)})" if gone else ""
+            raise DataError(f"{source}: {problem}{after}, or a split column",
                             source=source)
-        prepared = Prepared(task, meta, {"before splitting": n_repeats}, unique=unique)
+        prepared = Prepared(task, meta, {"before splitting": n_repeats}, unique=unique,
+                            dropped_items=dropped_items)
     return prepared
 
 
@@ -268,6 +391,34 @@ def check_user_data(name: str, spec: dict, split: dict, seed: int,
             prepare_items(name, spec, split, seed, base_dir)
     except DataError as error:  # raised here, so a traceback stops at this line
         raise error.with_traceback(None) from None
+
+
+def _empty_split(part: str, prepared: Prepared, source: str) -> str:
+    """Why the split ``part`` has no item, as it is: the data's split column gives it no row,
+    every row it gives was dropped (which, and why), or the seeded split gave it none."""
+    if prepared.given is None:
+        return (f"{source}: the {part} split is empty: the seeded split gave it none of the "
+                f"{len(prepared.unique)} items; expected at least one item in {part}: more "
+                f"items, or other split shares")
+    gone = [entry for entry in prepared.dropped_items if entry.get("split") == part]
+    if not gone:
+        rows = {name: len(items) + sum(entry.get("split") == name
+                                       for entry in prepared.dropped_items)
+                for name, items in prepared.given.items()}
+        return (f"{source}, field 'split': the {part} split is empty: no row of the data has "
+                f"split {part!r} (rows by split: "
+                f"{', '.join(f'{name} {n}' for name, n in rows.items())}); expected at least "
+                f"one row with split {part!r}, or no split column (columns.split: null) to "
+                f"split the items here")
+    repeats = prepared.dropped[part]
+    why = [f"{repeats} repeated texts"] if repeats else []
+    why += ([f"{len(gone) - repeats} copies of texts with conflicting answers "
+             f"(conflicting_repeats: drop)"] if len(gone) > repeats else [])
+    shown = ", ".join(entry["where"] for entry in gone[:3]) + (
+        f" and {len(gone) - 3} more" if len(gone) > 3 else "")
+    return (f"{source}, field 'split': the {part} split is empty: all {len(gone)} rows with "
+            f"split {part!r} were dropped, as {' and '.join(why)} ({shown}); expected at "
+            f"least one item in {part}")
 
 
 def build_splits(name: str, spec: dict, split: dict, seed: int,
@@ -296,8 +447,8 @@ def build_splits(name: str, spec: dict, split: dict, seed: int,
                                   seed)
     for part, part_items in splits.items():
         if not part_items:
-            raise DataError(f"task {name!r}: the {part} split is empty after dropping repeated "
-                            f"texts; expected at least one item in {part}")
+            source = meta["source"] if "data" in spec else f"task {name!r}"
+            raise DataError(_empty_split(part, prepared, source), source=source, field="split")
     if isinstance(task, LabelTask):
         train_labels = {task.gold(item) for item in splits["train"]}
         if len(train_labels) < 2:
@@ -314,6 +465,7 @@ def build_splits(name: str, spec: dict, split: dict, seed: int,
     }
     if task.kind == "summary":
         meta["grading"] = summary_grading([item for part in splits.values() for item in part])
+    meta["dropped"] = prepared.dropped_items
     return splits, meta
 
 

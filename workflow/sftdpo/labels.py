@@ -7,7 +7,9 @@ model's answer (:class:`sftdpo.tasks.base.LabelTask`).
    infinite number, and the texts in :data:`MISSING_MARKERS` (``NaN``, ``None``, ``N/A``,
    ``NA``, ``null``, ``Infinity``, ... in any case). A missing label is an error naming the row.
 3. A number is written one way: ``1``, ``1.0``, ``01``, ``+1``, ``1e0`` and the JSON number 1
-   are the label ``1``; ``0.50`` is ``0.5``. Booleans are ``true`` / ``false``.
+   are the label ``1``; ``0.50`` is ``0.5``. Booleans are ``true`` / ``false``. The same holds
+   in the config: ``labels: [0, 1]`` declares the labels ``0`` and ``1``, which the data's
+   ``0.0`` and ``"1"`` match.
 4. Case does not count (labels are compared case-folded) unless the declared labels differ
    only by case; then it does, in the data and in the parser.
 5. The spelling kept: the declared one; else, among spellings that differ only by case, the
@@ -15,6 +17,14 @@ model's answer (:class:`sftdpo.tasks.base.LabelTask`).
 6. Inferred labels that differ only by spacing, punctuation or underscores (``non-urgent``,
    ``non urgent``, ``Non_Urgent``) are an error listing them: declare the labels to keep such
    labels apart, or correct the data.
+7. Labels may be given names (``label_names``, label -> name: ``{1: neoplasms, 2: digestive
+   system diseases}``). A code there is read by rules 1-4, so ``1``, ``1.0`` and ``"1"`` name
+   one label; a name is stripped and put in NFC, and two names that differ only by case,
+   spacing or punctuation are an error. The names are the model's side: the prompt lists
+   them, SFT teaches them, pairs contrast them, the parser reads them (and only them: a "1."
+   heading a numbered list is no answer) and gives the label. The data, the predictions'
+   ``reference`` and ``parsed`` and the metrics keep the labels. Every label needs a name,
+   and every name a label.
 """
 
 from __future__ import annotations
@@ -114,3 +124,30 @@ def look_alikes(labels) -> list[list[str]]:
     for label in labels:
         groups.setdefault(spelling_key(label), []).append(label)
     return [sorted(group) for group in groups.values() if len(group) > 1]
+
+
+def code_names(label_names: dict) -> dict[str, str]:
+    """``label_names`` (code -> name, as the config gives it) with each code read by rules 1-3
+    and each name stripped and in NFC (rule 7). Raises :class:`Missing` for a code that is a
+    missing marker."""
+    return {canonical(code): nfc(str(name).strip()) for code, name in label_names.items()}
+
+
+def names_of(labels, label_names: dict | None) -> dict[str, str]:
+    """Each of ``labels`` that ``label_names`` names -> its name; a code matches a label by
+    rules 1-4 (case folded unless two of ``labels`` differ only by case). {} without names."""
+    if not label_names:
+        return {}
+    strict = case_matters(labels)
+    by_code = {fold(code, strict): name for code, name in code_names(label_names).items()}
+    return {label: by_code[fold(label, strict)] for label in labels
+            if fold(label, strict) in by_code}
+
+
+def unnamed(labels, label_names: dict) -> tuple[list[str], list[str]]:
+    """The labels ``label_names`` gives no name, and its codes that are none of ``labels``."""
+    strict = case_matters(labels)
+    folded = {fold(label, strict) for label in labels}
+    named = names_of(labels, label_names)
+    return ([label for label in labels if label not in named],
+            [code for code in code_names(label_names) if fold(code, strict) not in folded])

@@ -9,6 +9,8 @@ item field::
       format: csv                 # optional; from the extension, or a folder = datasets
       columns: {text: note, label: finding}   # item field -> column; default: same name
       labels: [present, absent]   # optional declared label set (label families)
+      label_names: {1: neoplasms, 2: digestive}   # optional: what the model sees and answers
+      conflicting_repeats: refuse # or drop: a text whose copies disagree (sftdpo.data)
       list_separator: "|"         # options / key_facts in a CSV cell that is not a JSON list
 
 Item fields by family: ``text_classification``, ``numeric_classification`` and ``triage``
@@ -23,24 +25,28 @@ key_facts column every item is graded against its reference's clauses:
 
 Files are read by :mod:`sftdpo.userfiles`, which numbers rows as the user sees them. Every
 error is a :class:`DataError` whose message names the file, the row, the field (and its
-column) and says what was expected.
+column) and says what was expected. Every field of every row is checked: one DataError lists
+all the problems found (the first 50, and how many more), and a row with a problem is left
+out of the items (``UserData.problems`` keeps them for a caller that adds its own).
 
 Values: text fields must be strings (stripped; empty is an error). Labels follow the one rule
 of :mod:`sftdpo.labels` (NFC, numbers in one form, case folded unless the declared labels
 differ only by case, missing markers an error), which also turns a chosen or rejected answer
-that names a label into that label. Lists (options, key_facts) may be JSON lists, JSON-list
-strings, or strings joined by ``list_separator`` (empty pieces dropped; key facts: one per
-line, else joined by ``list_separator`` or ``;``); options may also be a mapping such as
-``{"A": "...", "B": "..."}``, whose values are the options, and then a label equal to one of
-its keys becomes that option's text. Non-UTF-8 bytes in a column the task uses are an error
-that gives the line and byte offset; columns the task does not use are not checked (nor
-kept).
+that names a label into that label (into its name where labels have ``label_names``, which
+must name every label of the set and no other). Lists (options, key_facts) may be JSON
+lists, JSON-list strings, or strings joined by ``list_separator`` (empty pieces dropped; key
+facts: one per line, else joined by ``list_separator`` or ``;``); options may also be a
+mapping such as ``{"A": "...", "B": "..."}``, whose values are the options, and then a label
+equal to one of its keys becomes that option's text. Non-UTF-8 bytes in a column the task
+uses are an error that gives the line and byte offset; columns the task does not use are not
+checked (nor kept).
 
 An item holds ``id`` (the id column as text, else ``row-<n>``), ``text``, the family's fields
 (``label``; ``label`` and ``options``, [] for free response; ``reference`` and, where the data
 has them, ``key_facts``),
 ``split`` when the data has splits, ``chosen`` and ``rejected`` on rows that give a pair
-(a row may give neither), and ``source_row``.
+(a row may give neither), ``source_row`` (the row's number) and ``source_where`` (the row as
+messages name it: "data row 3 (line 4)", "line 3"; :func:`item_where`).
 
 Nothing is deduplicated, split or shuffled here (see :mod:`sftdpo.data`); a ``split`` column
 is kept as given.
@@ -57,10 +63,26 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .labels import Missing, canonical, case_matters, fold, kept_spellings, look_alikes, nfc
+from .labels import (
+    Missing,
+    canonical,
+    case_matters,
+    fold,
+    kept_spellings,
+    look_alikes,
+    names_of,
+    nfc,
+)
 from .tasks.summary import reference_facts
-from .userfiles import BAD_BYTE, DataError, Row, Table, read_table, short, value_kind
-from .userspec import COMMON_OPTIONAL, FAMILIES, LABEL_FAMILIES, checked_spec, source_name
+from .userfiles import BAD_BYTE, DataError, Row, Table, read_table, reported, short, value_kind
+from .userspec import (
+    COMMON_OPTIONAL,
+    FAMILIES,
+    LABEL_FAMILIES,
+    checked_spec,
+    label_names_problem,
+    source_name,
+)
 
 SPLIT_SPELLINGS = {
     "train": "train", "training": "train",
@@ -77,21 +99,28 @@ class UserData:
     """The items in file order; ``labels`` the declared (in their order) or inferred (sorted)
     label set of a label family, else None; ``source`` the path as configured or the hub id;
     ``n_rows`` the data rows read (blank lines not counted); ``merged`` each label -> the
-    other spellings the label rule read as that label (``"1": ["1.0"]``, ``"yes": ["YES"]``)."""
+    other spellings the label rule read as that label (``"1": ["1.0"]``, ``"yes": ["YES"]``).
+    ``problems``: every problem found, in row order (rows with one are not in ``items``);
+    empty unless :func:`load_user_items` was asked to keep them."""
 
     items: list[dict]
     labels: tuple[str, ...] | None
     source: str
     n_rows: int
     merged: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    problems: list[DataError] = dataclasses.field(default_factory=list)
 
 
 def load_user_items(spec: dict, family: str, base_dir: str | Path = ".", *,
-                    key: str = "data") -> UserData:
+                    key: str = "data", keep_problems: bool = False) -> UserData:
     """Read the data ``spec`` describes into items for a task of ``family``.
 
     ``base_dir`` is where a relative ``path`` starts; ``key`` is how messages name the spec
-    (e.g. ``tasks.my_notes.data``). Raises :class:`DataError`.
+    (e.g. ``tasks.my_notes.data``). Raises :class:`DataError`: at once for a problem that
+    stops the reading (no file, a missing column, a file that does not parse), else one
+    listing every problem of the rows (:func:`sftdpo.userfiles.reported`). With
+    ``keep_problems`` the rows' problems are returned in ``UserData.problems`` instead, with
+    the items of the other rows, so a caller can add its own before reporting them.
     """
     source = source_name(spec)
     if family not in FAMILIES:
@@ -99,7 +128,10 @@ def load_user_items(spec: dict, family: str, base_dir: str | Path = ".", *,
                         f"{', '.join(FAMILIES)}", source=source, field="family")
     spec = checked_spec(spec, family, key, source)
     table = read_table(spec, Path(base_dir), key, source)
-    return _normalise(table, spec, family, key)
+    data = _normalise(table, spec, family, key)
+    if data.problems and not keep_problems:
+        raise reported(data.problems, source)
+    return data
 
 
 # ---------------------------------------------------------------------------- normalising
@@ -115,11 +147,14 @@ class _Cell:
         self.value = row.values.get(column) if column is not None else None
         self.origin = origin or (f"{table.noun} '{column}'" if column is not None else None)
 
-    def fail(self, problem: str, expected: str, where: str | None = None):
+    def problem(self, problem: str, expected: str, where: str | None = None) -> DataError:
         what = f"field '{self.field}'" + (f" ({self.origin})" if self.origin else "")
-        raise DataError(f"{self.table.source}, {where or self.row.where}, {what}: {problem}; "
-                        f"expected {expected}", source=self.table.source, row=self.row.number,
-                        field=self.field)
+        return DataError(f"{self.table.source}, {where or self.row.where}, {what}: {problem}; "
+                         f"expected {expected}", source=self.table.source, row=self.row.number,
+                         field=self.field)
+
+    def fail(self, problem: str, expected: str, where: str | None = None):
+        raise self.problem(problem, expected, where)
 
     def empty(self) -> str:
         """How an empty value reads in a message."""
@@ -201,13 +236,24 @@ def _identifier(cell: _Cell) -> str:
     return cell.checked(ident)
 
 
-def item_where(item: dict) -> str:
-    """Where an item came from, as the user can find it: "row 17 (id 'a7')" for a user's
-    file (its ``source_row``), "item 'a7'" for built-in data."""
+def row_where(item: dict) -> str:
+    """An item's row as the messages about its file name it (``source_where``: "data row 17
+    (line 18)" for CSV, "line 17" for JSONL), "row 17" where an item has only its
+    ``source_row``, "item 'a7'" for built-in data."""
     if "source_row" not in item:
         return f"item {item['id']!r}"
-    row = item["source_row"]
-    return f"row {row}" + ("" if item["id"] == f"row-{row}" else f" (id {item['id']!r})")
+    return item.get("source_where") or f"row {item['source_row']}"
+
+
+def item_where(item: dict) -> str:
+    """Where an item came from, as the user can find it: its row as the file's messages name
+    it (``source_where``: "data row 17 (line 18) (id 'a7')" for a CSV file, "line 17" for
+    JSONL), "row 17" where an item has only its ``source_row``, "item 'a7'" for built-in
+    data."""
+    where = row_where(item)
+    if "source_row" not in item or item["id"] == f"row-{item['source_row']}":
+        return where
+    return f"{where} (id {item['id']!r})"
 
 
 def _group(cell: _Cell) -> str:
@@ -329,150 +375,217 @@ def _resolve_columns(table: Table, spec: dict, family: str, key: str) -> dict[st
     return resolved
 
 
+class _Checks:
+    """The checks of one row: ``take`` runs one and records its DataError in ``problems``
+    (then returns None), so every field of every row is checked."""
+
+    def __init__(self, problems: list[DataError]):
+        self.problems, self.ok = problems, True
+
+    def take(self, check, *args):
+        try:
+            return check(*args)
+        except DataError as error:
+            self.problems.append(error)
+            self.ok = False
+            return None
+
+
 def _normalise(table: Table, spec: dict, family: str, key: str) -> UserData:
     if not table.rows:
+        if table.problems:
+            raise reported(table.problems, table.source)
         raise DataError(f"{table.source}: is empty ({table.empty}); expected at least one "
                         f"data row", source=table.source)
     columns = _resolve_columns(table, spec, family, key)
-    declared = spec["labels"]
-    separator = spec["list_separator"]
+    problems: list[DataError] = list(table.problems)
     items: list[dict] = []
     label_cells: list[_Cell] = []
     rejected_cells: list[_Cell | None] = []   # per item: where its rejected answer is
     first_row_of: dict[str, Row] = {}
     for row in table.rows:
-        def cell(field: str, row: Row = row) -> _Cell:
-            return _Cell(table, row, field, columns.get(field))
-
-        item: dict = {}
-        if "id" in columns:
-            ident_cell = cell("id")
-            ident = _identifier(ident_cell)
-            if ident in first_row_of:
-                ident_cell.fail(f"duplicate id {short(ident)}", "each id once",
-                                where=f"{first_row_of[ident].where} and {row.where}")
-            first_row_of[ident] = row
-        else:
-            ident = f"row-{row.number}"
-        item["id"] = ident
-        item["text"] = _text(cell("text"))
-        if family == "summarization":
-            item["reference"] = _text(cell("reference"), "reference text")
-            if "key_facts" in columns:
-                facts_cell = cell("key_facts")
-                facts = _list(facts_cell, separator, "key facts", facts=True)
-                if isinstance(facts, dict):
-                    facts = list(facts.values())
-                if not facts:
-                    facts_cell.fail("no key facts", f"at least one key fact (a JSON list, one "
-                                    f"fact per line, or facts joined by '{separator}' or ';') "
-                                    f"in every row, as the data has a key_facts column; or "
-                                    f"columns.key_facts: null to grade every row against its "
-                                    f"reference's clauses")
-                item["key_facts"] = facts
-            elif not reference_facts(item["reference"]):
-                cell("reference").fail(
-                    f"no clause with a content word ({short(item['reference'])})",
-                    "a reference the rubric can grade against, as the data has no key_facts "
-                    "column (its clauses are the facts); or a key_facts column")
-        else:
-            label_cell = cell("label")
-            label = _label(label_cell)
-            if family == "clinical_reasoning":
-                label = _options(cell("options"), label_cell, label, separator, item)
-            label_cells.append(label_cell)
-            item["label"] = label
-        if "group" in columns:
-            item["group"] = _group(cell("group"))
-        if "split" in columns:
-            item["split"] = _split(cell("split"))
-        elif row.split is not None:
-            split_cell = _Cell(table, row, "split", None, "the DatasetDict's split name; or map "
-                               "a split column in columns.split")
-            split_cell.value, split_cell.present = row.split, True
-            item["split"] = _split(split_cell)
-        if "chosen" in columns:
-            chosen_cell, rejected_cell = cell("chosen"), cell("rejected")
-            if not (_is_empty(chosen_cell.value) and _is_empty(rejected_cell.value)):
-                if _is_empty(rejected_cell.value):
-                    rejected_cell.fail("empty, but chosen is given",
-                                       "both chosen and rejected in a row, or neither")
-                if _is_empty(chosen_cell.value):
-                    chosen_cell.fail("empty, but rejected is given",
-                                     "both chosen and rejected in a row, or neither")
-                item["chosen"] = _text(chosen_cell, "chosen answer text")
-                item["rejected"] = _text(rejected_cell, "rejected answer text")
-                if item["chosen"] == item["rejected"]:
-                    rejected_cell.fail("the same text as chosen",
-                                       "a rejected answer that differs from the chosen one")
-        rejected_cells.append(cell("rejected") if "rejected" in item else None)
-        item["source_row"] = row.number
-        items.append(item)
+        read = _read_row(table, row, columns, spec, family, first_row_of, problems)
+        if read is not None:
+            items.append(read[0])
+            label_cells.append(read[1])
+            rejected_cells.append(read[2])
 
     labels, merged = None, {}
-    if family in LABEL_FAMILIES:
-        labels, merged = _label_set(items, label_cells, rejected_cells, declared,
-                                    f"{key}.labels")
-        if len(labels) < 2:
+    if family in LABEL_FAMILIES and items:
+        labels, merged, items = _label_set(items, label_cells, rejected_cells, spec, key,
+                                           problems)
+        if len(labels) < 2 and not problems:
             column = columns["label"]
-            raise DataError(
+            problems.append(DataError(
                 f"{table.source}, all rows, field 'label' ({table.noun} '{column}'): every row "
                 f"has the label '{labels[0]}'; expected at least 2 classes",
-                source=table.source, field="label")
+                source=table.source, field="label"))
+    problems.sort(key=lambda problem: (problem.row is None, problem.row or 0))
     return UserData(items=items, labels=labels, source=table.source, n_rows=len(table.rows),
-                    merged=merged)
+                    merged=merged, problems=problems)
+
+
+def _read_row(table: Table, row: Row, columns: dict[str, str], spec: dict, family: str,
+              first_row_of: dict[str, Row], problems: list[DataError]):
+    """The item of ``row``, its label cell and its rejected answer's cell (None where it has
+    none); None when a field has a problem (each one is added to ``problems``)."""
+    def cell(field: str) -> _Cell:
+        return _Cell(table, row, field, columns.get(field))
+
+    check = _Checks(problems)
+    separator = spec["list_separator"]
+    item: dict = {"id": (check.take(_row_id, cell("id"), first_row_of) if "id" in columns
+                         else f"row-{row.number}")}
+    item["text"] = check.take(_text, cell("text"))
+    label_cell = None
+    if family == "summarization":
+        item["reference"] = check.take(_text, cell("reference"), "reference text")
+        if "key_facts" in columns:
+            item["key_facts"] = check.take(_key_facts, cell("key_facts"), separator)
+        elif item["reference"] is not None:
+            check.take(_gradable, cell("reference"), item["reference"])
+    else:
+        label_cell = cell("label")
+        label = check.take(_label, label_cell)
+        if label is not None and family == "clinical_reasoning":
+            label = check.take(_options, cell("options"), label_cell, label, separator, item)
+        item["label"] = label
+    if "group" in columns:
+        item["group"] = check.take(_group, cell("group"))
+    if "split" in columns:
+        item["split"] = check.take(_split, cell("split"))
+    elif row.split is not None:
+        split_cell = _Cell(table, row, "split", None, "the DatasetDict's split name; or map "
+                           "a split column in columns.split")
+        split_cell.value, split_cell.present = row.split, True
+        item["split"] = check.take(_split, split_cell)
+    if "chosen" in columns:
+        pair = check.take(_answer_pair, cell("chosen"), cell("rejected"))
+        if pair is not None:
+            item["chosen"], item["rejected"] = pair
+    item["source_row"] = row.number
+    item["source_where"] = row.where
+    if not check.ok:
+        return None
+    return item, label_cell, cell("rejected") if "rejected" in item else None
+
+
+def _row_id(cell: _Cell, first_row_of: dict[str, Row]) -> str:
+    ident = _identifier(cell)
+    if ident in first_row_of:
+        cell.fail(f"duplicate id {short(ident)}", "each id once",
+                  where=f"{first_row_of[ident].where} and {cell.row.where}")
+    first_row_of[ident] = cell.row
+    return ident
+
+
+def _key_facts(cell: _Cell, separator: str) -> list[str]:
+    facts = _list(cell, separator, "key facts", facts=True)
+    if isinstance(facts, dict):
+        facts = list(facts.values())
+    if not facts:
+        cell.fail("no key facts", f"at least one key fact (a JSON list, one fact per line, or "
+                  f"facts joined by '{separator}' or ';') in every row, as the data has a "
+                  f"key_facts column; or columns.key_facts: null to grade every row against "
+                  f"its reference's clauses")
+    return facts
+
+
+def _gradable(cell: _Cell, reference: str) -> None:
+    if not reference_facts(reference):
+        cell.fail(f"no clause with a content word ({short(reference)})",
+                  "a reference the rubric can grade against, as the data has no key_facts "
+                  "column (its clauses are the facts); or a key_facts column")
+
+
+def _answer_pair(chosen_cell: _Cell, rejected_cell: _Cell) -> tuple[str, str] | None:
+    """The row's chosen and rejected answers; None when it gives neither."""
+    if _is_empty(chosen_cell.value) and _is_empty(rejected_cell.value):
+        return None
+    if _is_empty(rejected_cell.value):
+        rejected_cell.fail("empty, but chosen is given",
+                           "both chosen and rejected in a row, or neither")
+    if _is_empty(chosen_cell.value):
+        chosen_cell.fail("empty, but rejected is given",
+                         "both chosen and rejected in a row, or neither")
+    chosen = _text(chosen_cell, "chosen answer text")
+    rejected = _text(rejected_cell, "rejected answer text")
+    if chosen == rejected:
+        rejected_cell.fail("the same text as chosen",
+                           "a rejected answer that differs from the chosen one")
+    return chosen, rejected
 
 
 def _label_set(items: list[dict], cells: list[_Cell], rejected_cells: list[_Cell | None],
-               declared: tuple[str, ...] | None,
-               key: str) -> tuple[tuple[str, ...], dict[str, list[str]]]:
+               spec: dict, key: str, problems: list[DataError]):
     """Each item's label as the label it stands for (rules 4-6 of :mod:`sftdpo.labels`), the
-    same for a chosen or rejected answer that is a label; returns the label set (the declared
-    one, else the labels found, sorted) and the spellings merged into each label."""
+    same for a chosen or rejected answer that is a label or a label's name (which becomes the
+    name where labels have names, rule 7); returns the label set (the declared one, else the
+    labels found, sorted), the spellings merged into each label, and the items whose label
+    passes (a problem of each other one is added to ``problems``)."""
+    declared, names = spec["labels"], spec.get("label_names")
     if declared is not None:
         strict = case_matters(declared)
         spelling = {fold(label, strict): label for label in declared}
+        labels = declared
     else:
         strict = False
         spelling = {fold(s, strict): label for s, label in
                     kept_spellings([item["label"] for item in items]).items()}
+        labels = tuple(sorted(set(spelling.values())))
+    named = names_of(labels, names)
+    by_name = {name.casefold(): label for label, name in named.items()}
     merged: dict[str, set[str]] = {}
+    kept = []
     for item, cell, rejected_cell in zip(items, cells, rejected_cells, strict=True):
         label = spelling.get(fold(item["label"], strict))
         if label is None:
             near = difflib.get_close_matches(item["label"], declared, n=1, cutoff=0.6)
             hint = f" (did you mean '{near[0]}'?)" if near else ""
-            cell.fail(f"label {short(item['label'])} is not declared{hint}",
-                      f"one of: {', '.join(declared)} ({key})")
+            problems.append(cell.problem(f"label {short(item['label'])} is not declared{hint}",
+                                         f"one of: {', '.join(declared)} ({key}.labels)"))
+            continue
         item["label"] = label
-        raw = cell.value.strip() if isinstance(cell.value, str) else str(cell.value)
-        if raw != label:
-            merged.setdefault(label, set()).add(raw)
         for answer in ("chosen", "rejected"):
             if answer in item:
                 try:
                     text = canonical(item[answer])
                 except Missing:
                     continue
-                item[answer] = spelling.get(fold(text, strict), item[answer])
+                meant = by_name.get(text.casefold()) or spelling.get(fold(text, strict))
+                if meant is not None:
+                    item[answer] = named.get(meant, meant)
         if rejected_cell is not None and item["chosen"] == item["rejected"]:
-            rejected_cell.fail(f"the same label as chosen ('{item['chosen']}') by the label "
-                               f"rule", "a rejected answer that is another label")
+            problems.append(rejected_cell.problem(
+                f"the same label as chosen ('{item['chosen']}') by the label rule",
+                "a rejected answer that is another label"))
+            continue
+        raw = cell.value.strip() if isinstance(cell.value, str) else str(cell.value)
+        if raw != label:
+            merged.setdefault(label, set()).add(raw)
+        kept.append(item)
     merged_sorted = {label: sorted(merged[label]) for label in sorted(merged)}
-    if declared is not None:
-        return declared, merged_sorted
-    labels = tuple(sorted(set(spelling.values())))
-    for group in look_alikes(labels):
-        rows = {label: [c.row.where for i, c in zip(items, cells, strict=True)
-                        if i["label"] == label] for label in group}
-        listed = "; ".join(f"'{label}' ({_first_rows(where)})" for label, where in rows.items())
-        first = cells[0]
-        raise DataError(
-            f"{first.table.source}, all rows, field 'label' ({first.origin}): labels that "
-            f"differ only by spacing or punctuation: {listed}; expected one spelling per "
-            f"label: correct the data, or declare the label set ({key}: [...]) to keep "
-            f"them apart", source=first.table.source, field="label")
-    return labels, merged_sorted
+    first = cells[0]
+    if declared is None:
+        for group in look_alikes(labels):
+            rows = {label: [c.row.where for i, c in zip(items, cells, strict=True)
+                            if i["label"] == label] for label in group}
+            listed = "; ".join(f"'{label}' ({_first_rows(where)})"
+                               for label, where in rows.items())
+            problems.append(DataError(
+                f"{first.table.source}, all rows, field 'label' ({first.origin}): labels that "
+                f"differ only by spacing or punctuation: {listed}; expected one spelling per "
+                f"label: correct the data, or declare the label set ({key}.labels: [...]) to "
+                f"keep them apart", source=first.table.source, field="label"))
+        # With a problem in a row its label may be missing from the set: checked once the
+        # rows are right.
+        problem = None if problems or not names else label_names_problem(
+            labels, names, "inferred from the data")
+        if problem:
+            problems.append(DataError(f"{first.table.source}: {key}.label_names: {problem[0]}; "
+                                      f"expected {problem[1]}", source=first.table.source,
+                                      field=f"{key}.label_names"))
+    return labels, merged_sorted, kept
 
 
 def _first_rows(where: list[str], shown: int = 3) -> str:

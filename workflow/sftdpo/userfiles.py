@@ -7,7 +7,10 @@ become the rows' splits) and a hub dataset (``datasets.load_dataset``). Rows are
 the user sees them: CSV/TSV by data row (1 = the first row under the header) with the file
 line in brackets, JSONL by file line, JSON arrays by record, Parquet and datasets by row.
 Bytes that are not UTF-8 are kept as lone surrogates, so a row is only refused when a column
-the task uses holds one (:mod:`sftdpo.userdata` checks the cells).
+the task uses holds one (:mod:`sftdpo.userdata` checks the cells). A row that does not parse
+(a CSV row with too many or too few fields, a JSONL line that is not a JSON object) is left
+out and listed in ``Table.problems``, so one report names them all (:func:`reported`); a file
+that cannot be read on (a quote never closed, a JSON array that does not parse) stops at once.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import json
 import numbers
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 FORMATS = ("csv", "tsv", "jsonl", "json", "parquet", "datasets")
@@ -28,18 +31,41 @@ EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl",
 BAD_BYTE = re.compile("[\udc80-\udcff]")
 
 
+# A report of many problems lists this many and counts the rest.
+LISTED_PROBLEMS = 50
+
+
 class DataError(ValueError):
     """A user's data cannot be used as it is; the message says where and what was expected.
 
     ``source`` is the file (as written in the config) or hub id, ``row`` the row number as the
     user sees it (None when the problem is not in one row), ``field`` the item field or config
-    key concerned (None when the problem is not in one field).
+    key concerned (None when the problem is not in one field). ``problems`` holds every
+    problem found (this error itself when it is the only one): see :func:`reported`.
     """
 
     def __init__(self, message: str, *, source: str | None = None, row: int | None = None,
-                 field: str | None = None):
+                 field: str | None = None, problems: list[DataError] | None = None):
         super().__init__(message)
         self.source, self.row, self.field = source, row, field
+        self.problems = problems if problems is not None else [self]
+
+
+def reported(problems: list[DataError], source: str) -> DataError:
+    """One DataError for every problem in ``problems`` (not empty): the problem itself when it
+    is the only one; else a message that counts them, then lists the first
+    ``LISTED_PROBLEMS`` one a line (each naming its file, row and field, and saying what was
+    expected) and counts the rest. Its ``row`` and ``field`` are the first problem's."""
+    if len(problems) == 1:
+        return problems[0]
+    lines = [f"  {problem}" for problem in problems[:LISTED_PROBLEMS]]
+    if len(problems) > LISTED_PROBLEMS:
+        lines.append(f"  and {len(problems) - LISTED_PROBLEMS} more")
+    first = problems[0]
+    return DataError(f"{source}: {len(problems)} problems; each line names the row and the "
+                     f"field and says what was expected (correct them all, then run again):\n"
+                     + "\n".join(lines), source=source, row=first.row, field=first.field,
+                     problems=list(problems))
 
 
 @dataclass
@@ -60,6 +86,8 @@ class Table:
     header: str                        # where a missing column is reported
     bad_bytes: dict[int, tuple[int, int, bytes]]   # line -> (byte of line, file offset, bytes)
     empty: str = "no rows"             # what the data holds when it has no rows
+    # Rows that could not be read (left out of ``rows``), one DataError each.
+    problems: list[DataError] = field(default_factory=list)
 
 
 def existing_path(spec: dict, base_dir: str | Path, key: str) -> Path:
@@ -154,12 +182,20 @@ def _lines_where(first: int, last: int) -> str:
     return f"line {first}" if first == last else f"lines {first}-{last}"
 
 
+def _data_row_where(number: int, first: int, last: int | None = None) -> str:
+    """A CSV/TSV row as every message names it: "data row 3 (line 4)" (1 = the first row under
+    the header), "data row 3 (lines 4-6)" for a row with line breaks in a quoted cell."""
+    return f"data row {number} ({_lines_where(first, first if last is None else last)})"
+
+
 def _read_delimited(path: Path, source: str, delimiter: str, name: str) -> Table:
     text, bad = _decode(path.read_bytes())
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     header: list[str] | None = None
     header_line = 0
     rows: list[Row] = []
+    problems: list[DataError] = []
+    number = 0                         # data rows read, those that do not parse too
     last_line = 0
     old_limit = csv.field_size_limit(2**31 - 1)
     try:
@@ -172,14 +208,14 @@ def _read_delimited(path: Path, source: str, delimiter: str, name: str) -> Table
             except csv.Error as error:
                 unclosed = "end of data" in str(error)
                 line = first if unclosed else reader.line_num
-                where = (f"data row {len(rows) + 1} (line {line})" if header is not None
+                where = (_data_row_where(number + 1, line) if header is not None
                          else f"header (line {line})")
                 hint = ("a quote opened on this row is never closed: the file ends inside it"
                         if unclosed else str(error))
                 raise DataError(f"{source}, {where}: does not parse as {name} ({hint}); "
                                 f"expected {name} rows, with quotes around cells that hold "
                                 f"the delimiter, quotes or line breaks", source=source,
-                                row=len(rows) + 1 if header is not None else None) from None
+                                row=number + 1 if header is not None else None) from None
             last_line = reader.line_num
             if not record:
                 continue
@@ -187,15 +223,16 @@ def _read_delimited(path: Path, source: str, delimiter: str, name: str) -> Table
                 header, header_line = [cell.strip() for cell in record], first
                 _check_header(header, source, f"header (line {first})", bad, first)
                 continue
-            number = len(rows) + 1
-            where = f"data row {number} ({_lines_where(first, last_line)})"
+            number += 1
+            where = _data_row_where(number, first, last_line)
             if len(record) != len(header):
                 hint = (f" (the row runs over lines {first}-{last_line}: an unclosed quote?)"
                         if last_line > first else "")
-                raise DataError(
+                problems.append(DataError(
                     f"{source}, {where}: has {len(record)} fields{hint}; expected "
                     f"{len(header)} fields, one per header column ({', '.join(header)})",
-                    source=source, row=number)
+                    source=source, row=number))
+                continue
             rows.append(Row(number, where, dict(zip(header, record, strict=True)),
                              (first, last_line)))
     finally:
@@ -204,7 +241,7 @@ def _read_delimited(path: Path, source: str, delimiter: str, name: str) -> Table
         raise DataError(f"{source}: the file is empty; expected a header row and data rows",
                         source=source)
     return Table(source, "column", header, rows, f"header (line {header_line})", bad,
-                 "a header and no data rows")
+                 "a header and no data rows", problems)
 
 
 def _check_header(header: list[str], source: str, where: str, bad: dict, line: int) -> None:
@@ -228,23 +265,31 @@ def _read_json(path: Path, source: str, fmt: str) -> Table:
     if fmt == "json" and text.lstrip().startswith("["):
         return _read_json_array(text, source, bad)
     rows: list[Row] = []
+    problems: list[DataError] = []
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
             value = json.loads(line)
         except json.JSONDecodeError as error:
-            hint = (" (the file looks like one JSON array: name it .json or set format: json)"
-                    if number == 1 and line.strip() == "[" else "")
-            raise DataError(f"{source}, line {number}: not valid JSON ({error.msg} at "
-                            f"character {error.colno}){hint}; expected one JSON object per "
-                            f"line", source=source, row=number) from None
+            if number == 1 and line.strip() == "[":  # one array: nothing else will parse
+                raise DataError(f"{source}, line 1: not valid JSON ({error.msg} at character "
+                                f"{error.colno}) (the file looks like one JSON array: name it "
+                                f".json or set format: json); expected one JSON object per "
+                                f"line", source=source, row=number) from None
+            problems.append(DataError(f"{source}, line {number}: not valid JSON ({error.msg} "
+                                      f"at character {error.colno}); expected one JSON object "
+                                      f"per line", source=source, row=number))
+            continue
         if not isinstance(value, dict):
-            raise DataError(f"{source}, line {number}: is {value_kind(value)}; expected one JSON "
-                            f"object ({{...}}) per line", source=source, row=number)
+            problems.append(DataError(f"{source}, line {number}: is {value_kind(value)}; "
+                                      f"expected one JSON object ({{...}}) per line",
+                                      source=source, row=number))
+            continue
         rows.append(Row(number, f"line {number}", value, (number, number)))
     return Table(source, "key", _union_keys(rows), rows, "all lines", bad,
-                 "no lines with data" if text.strip() else "0 bytes or blank lines only")
+                 "no lines with data" if text.strip() else "0 bytes or blank lines only",
+                 problems)
 
 
 def _read_json_array(text: str, source: str, bad: dict) -> Table:
@@ -254,14 +299,16 @@ def _read_json_array(text: str, source: str, bad: dict) -> Table:
         raise DataError(f"{source}, line {error.lineno}: not valid JSON ({error.msg} at "
                         f"character {error.colno}); expected a JSON array of objects or one "
                         f"JSON object per line", source=source) from None
-    rows = []
+    rows, problems = [], []
     for number, value in enumerate(records, start=1):
         if not isinstance(value, dict):
-            raise DataError(f"{source}, record {number}: is {value_kind(value)}; expected a JSON "
-                            f"object ({{...}}) per record", source=source, row=number)
+            problems.append(DataError(f"{source}, record {number}: is {value_kind(value)}; "
+                                      f"expected a JSON object ({{...}}) per record",
+                                      source=source, row=number))
+            continue
         rows.append(Row(number, f"record {number}", value))
     return Table(source, "key", _union_keys(rows), rows, "all records", bad,
-                 "an empty JSON array")
+                 "an empty JSON array", problems)
 
 
 def _union_keys(rows: list[Row]) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
+from ..labels import names_of
 from .base import LabelTask, Task
 from .choice import ChoiceTask
 from .numeric import BREAST_CANCER, SEPSIS_QSOFA
@@ -88,6 +89,8 @@ def load_task(name: str, spec: dict, labels: list[str] | tuple[str, ...] | None 
         if not labels:
             raise ValueError(f"task {name!r}: a label task over user data needs its labels")
         fields["labels"] = tuple(labels)
+        # The names the model sees and answers with (tasks.<name>.data.label_names).
+        fields["label_names"] = names_of(fields["labels"], spec["data"].get("label_names"))
     return kind(**fields)
 
 

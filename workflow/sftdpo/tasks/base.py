@@ -91,6 +91,10 @@ class LabelTask(Task):
     "non-urgent"); the parser accepts the label itself and its aliases, in Unicode NFC and
     case-insensitively unless two labels differ only by case (the rule of
     :mod:`sftdpo.labels`).
+    ``label_names`` maps a label to the name the model sees and answers with (rule 7 of
+    :mod:`sftdpo.labels`: ``{"1": "neoplasms"}``): the prompt lists the names, SFT teaches
+    them, and the parser reads them in place of the labels and gives the label, so
+    ``gold``, ``parse`` and ``candidates`` (and the predictions and metrics) stay in labels.
     ``build_items(n_items, seed, **generator_settings)`` makes the built-in data (None for a
     task over a user's data).
     """
@@ -110,19 +114,24 @@ class LabelTask(Task):
     stratify_fields: tuple[str, ...] = ()
     group_field: str = "group"
     metrics: tuple[str, ...] = ("macro_f1", "accuracy")
+    label_names: dict[str, str] = field(default_factory=dict)
 
     def gold(self, item: dict) -> str:
         return item[self.label_field]
 
     def prompt_messages(self, item: dict) -> list[dict]:
-        ask = f"Answer with one of: {', '.join(self.labels)}."
+        ask = f"Answer with one of: {', '.join(self._answers)}."
         return [
             {"role": "system", "content": self.instruction},
             {"role": "user", "content": f"{item['text'].strip()}\n\n{ask}"},
         ]
 
     def completion(self, item: dict) -> str:
-        return self.gold(item)
+        return self.answer_text(item, self.gold(item))
+
+    def answer_text(self, item: dict, answer: str) -> str:
+        """The label's name where labels have names, else the label."""
+        return self.label_names.get(answer, answer)
 
     def parse(self, completion: str, item: dict | None = None) -> str | None:
         """The label named first in ``completion``, or None when it names none."""
@@ -138,15 +147,21 @@ class LabelTask(Task):
         return list(self.labels)
 
     @cached_property
+    def _answers(self) -> tuple[str, ...]:
+        """What the model answers with, in the labels' order: their names, else the labels."""
+        return tuple(self.label_names.get(label, label) for label in self.labels)
+
+    @cached_property
     def _case_matters(self) -> bool:
-        return case_matters(self.labels)
+        return case_matters(self._answers)
 
     @cached_property
     def _label_of(self) -> dict[str, str]:
         def key(spelling: str) -> str:
             return fold(nfc(spelling), self._case_matters)
 
-        spellings = {key(label): label for label in self.labels}
+        spellings = {key(answer): label for answer, label in zip(self._answers, self.labels,
+                                                                 strict=True)}
         for label, alternatives in self.aliases.items():
             spellings.update({key(alt): label for alt in alternatives})
         return spellings
