@@ -13,7 +13,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sftdpo import inference
 from sftdpo.compute import (
     COLUMNS,
     COST_COLUMNS,
@@ -34,6 +33,7 @@ from sftdpo.compute import (
     trainable_parameters,
 )
 from sftdpo.inference import (
+    TokenTally,
     answer_logprobs,
     generate_answers,
     render_completion,
@@ -61,11 +61,6 @@ SETTINGS = {
             "reference_from_pairs": True,
             "share_prompt": False},
 }
-
-
-@pytest.fixture(autouse=True)
-def fresh_tally(monkeypatch):
-    monkeypatch.setattr(inference, "TALLY", inference.TokenTally())
 
 
 @pytest.fixture
@@ -148,22 +143,27 @@ def test_inference_tallies_prompt_generated_and_scored_tokens(tiny_model_dir):
     prompts = [TASK.prompt_messages({"text": text}) for text in ("a", "a longer note " * 6, "b")]
     prompt_tokens = [len(tokenizer(render_prompt(tokenizer, p), add_special_tokens=False)
                          ["input_ids"]) for p in prompts]
-    before = inference.TALLY
-    _, generated = generate_answers(model, tokenizer, prompts, max_new_tokens=3, batch_size=2)
+    _, generation = generate_answers(model, tokenizer, prompts, max_new_tokens=3, batch_size=2)
     # Padding (the short prompts of a batch) is not counted.
-    assert before.prompt == sum(prompt_tokens) and before.generated == generated > 0
+    assert generation.prompt == sum(prompt_tokens) and generation.generated > 0
+    assert generation.scored == 0
+    generated = generation.generated
     answers = [["urgent", "a much longer answer"], ["urgent"], ["non-urgent", "b", "c"]]
-    answer_logprobs(model, tokenizer, prompts, answers, batch_size=3)
+    _, scoring = answer_logprobs(model, tokenizer, prompts, answers, batch_size=3)
     scored = sum(len(tokenizer(render_completion(tokenizer, p, a), add_special_tokens=False)
                      ["input_ids"])
                  for p, candidates in zip(prompts, answers, strict=True) for a in candidates)
     # Nor is the padding of the shorter prompts and answers of a scoring batch.
-    assert before.scored == scored
+    assert scoring.scored == scored and scoring.generated == 0
     # Scoring runs the start the three prompts share (the system turn) once for the batch.
     shared = shared_prefix_length([tokenizer(render_prompt(tokenizer, p), add_special_tokens=False)
                                    ["input_ids"] for p in prompts])
     assert shared > 10
-    assert before.prompt == sum(prompt_tokens) + sum(prompt_tokens) - 2 * shared
+    assert scoring.prompt == sum(prompt_tokens) - 2 * shared
+    # A job adds up what its calls returned.
+    before = generation + scoring
+    assert before == TokenTally(prompt=2 * sum(prompt_tokens) - 2 * shared,
+                                generated=generated, scored=scored)
     assert before.processed == before.prompt + generated + scored
     # Forward FLOPs: 2 x the block parameters per token, the LM head on generated and scored
     # positions (the tiny model: 2 blocks of 9,280 parameters, a 32-wide head).
@@ -174,19 +174,41 @@ def test_inference_tallies_prompt_generated_and_scored_tokens(tiny_model_dir):
         2 * 18560 * before.processed + 2 * head * (generated + scored))
 
 
+def test_two_inference_calls_in_one_process_each_count_their_own_tokens(tiny_model_dir):
+    """Each call returns the tokens it ran, so a job's record holds its own calls' only: a
+    second job in the same process does not carry the first's counts (a process-wide tally
+    gave the second record the sum of both)."""
+    tokenizer = load_tokenizer(tiny_model_dir)
+    model = load_base_model(tiny_model_dir, SPEC, "cpu")
+    prompts = [TASK.prompt_messages({"text": text}) for text in ("a", "a longer note " * 6)]
+    answers = [["urgent", "non-urgent"], ["urgent", "a longer answer"]]
+    records = []
+    for _ in range(2):
+        _, generation = generate_answers(model, tokenizer, prompts, max_new_tokens=2,
+                                         batch_size=2)
+        _, scoring = answer_logprobs(model, tokenizer, prompts, answers, batch_size=2)
+        tally = generation + scoring
+        records.append({"tokens": tally.processed, "flops": inference_flops(model, tally),
+                        "prompt_tokens": tally.prompt, "generated_tokens": tally.generated,
+                        "scored_tokens": tally.scored})
+    assert records[0]["tokens"] > 0 and records[0]["generated_tokens"] > 0
+    assert records[1] == records[0]
+
+
 def test_training_records_its_compute_with_every_non_padding_token_of_every_epoch(
         tiny_model_dir, tmp_path, head_probe):
     items = TASK.build_items(10, 0)
     sft_dir = tmp_path / "sft"
-    trainer = build_sft_trainer(tiny_model_dir, SPEC, TASK, items[:6], items[6:], SETTINGS,
-                                seed=0, device="cpu", out_dir=sft_dir)
+    trainer, sharing = build_sft_trainer(tiny_model_dir, SPEC, TASK, items[:6], items[6:],
+                                         SETTINGS, seed=0, device="cpu", out_dir=sft_dir)
+    assert sharing is None  # share_prompt off: the trainer's own count
     per_epoch = sum(len(row["input_ids"]) for row in trainer.train_dataset)
     evaluated = sum(len(row["input_ids"]) for row in trainer.eval_dataset)
     answers, validation_answers = sum(labelled(trainer.train_dataset)), \
         sum(labelled(trainer.eval_dataset))
     assert 0 < answers < per_epoch / 10  # the completion-only loss: a few answer tokens a row
     meter = JobMeter("cpu")
-    train_and_save(trainer, sft_dir, meter)
+    train_and_save(trainer, sft_dir, meter, sharing=sharing)
     sft = json.loads((sft_dir / "compute.json").read_text())
     assert sft["tokens"] == 2 * per_epoch
     assert sft["device"] == "cpu" and sft["accelerator_seconds"] is None
@@ -220,7 +242,7 @@ def test_training_records_its_compute_with_every_non_padding_token_of_every_epoc
         matched_steps({k: v for k, v in sft.items() if k != "head_positions"}, 1.0)
     # For inference the adapter runs beside the weights (never merged): the active adapter
     # once per token; the base model has none.
-    tally = inference.TokenTally(prompt=10, generated=2, scored=3)
+    tally = TokenTally(prompt=10, generated=2, scored=3)
     base = load_with_adapter(tiny_model_dir, SPEC, None, "cpu")
     assert head_parameters(base) == head
     assert inference_flops(base, tally) == pytest.approx(15 * 2 * blocks + 2 * head * 5)
@@ -233,15 +255,15 @@ def test_training_records_its_compute_with_every_non_padding_token_of_every_epoc
               "rejected": next(x for x in TASK.labels if x != TASK.gold(i))} for i in items[:5]]
     dpo_dir = tmp_path / "dpo"
     head_probe.update(trained=0, forward_only=0)
-    trainer = build_dpo_trainer(tiny_model_dir, SPEC, sft_dir, pairs, SETTINGS, seed=0,
-                                device="cpu", out_dir=dpo_dir)
+    trainer, sharing = build_dpo_trainer(tiny_model_dir, SPEC, sft_dir, pairs, SETTINGS,
+                                         seed=0, device="cpu", out_dir=dpo_dir)
     # The model runs prompt + chosen and prompt + rejected of every pair.
     per_epoch = sum(2 * len(row["prompt_ids"]) + len(row["chosen_ids"]) + len(row["rejected_ids"])
                     for row in trainer.train_dataset)
     # The loss scores both answers of every pair.
     answers = sum(len(row["chosen_ids"]) + len(row["rejected_ids"])
                   for row in trainer.train_dataset)
-    train_and_save(trainer, dpo_dir)
+    train_and_save(trainer, dpo_dir, sharing=sharing)
     record = load_record(dpo_dir, {"model": "m", "task": "t", "seed": 0, "stage": "dpo"})
     assert record["tokens"] == 2 * per_epoch
     assert record["source"] == str(dpo_dir / "compute.json")
@@ -256,9 +278,9 @@ def test_training_records_its_compute_with_every_non_padding_token_of_every_epoc
     # Precomputed, it runs once over the pairs: one epoch's tokens and positions, not two.
     head_probe.update(trained=0, forward_only=0)
     settings = {**SETTINGS, "dpo": {**SETTINGS["dpo"], "precompute_reference": True}}
-    trainer = build_dpo_trainer(tiny_model_dir, SPEC, sft_dir, pairs, settings, seed=0,
-                                device="cpu", out_dir=tmp_path / "dpo_pre")
-    train_and_save(trainer, tmp_path / "dpo_pre")
+    trainer, sharing = build_dpo_trainer(tiny_model_dir, SPEC, sft_dir, pairs, settings,
+                                         seed=0, device="cpu", out_dir=tmp_path / "dpo_pre")
+    train_and_save(trainer, tmp_path / "dpo_pre", sharing=sharing)
     pre = json.loads((tmp_path / "dpo_pre" / "compute.json").read_text())
     assert pre["tokens"] == 2 * per_epoch and pre["reference_tokens"] == per_epoch
     assert pre["reference_head_positions"] == answers == head_probe["forward_only"]
@@ -272,12 +294,12 @@ def test_a_run_cut_short_by_max_steps_counts_the_rows_its_last_epoch_ran(
     an epoch, so 3 steps are an epoch and one batch of 4 rows of the next."""
     items = TASK.build_items(10, 0)
     sft = {**SETTINGS["sft"], "validation_loss": "end"}
-    trainer = build_sft_trainer(tiny_model_dir, SPEC, TASK, items[:6], items[6:],
-                                {**SETTINGS, "sft": sft}, seed=0, device="cpu",
-                                out_dir=tmp_path / "sft")
+    trainer, sharing = build_sft_trainer(tiny_model_dir, SPEC, TASK, items[:6], items[6:],
+                                         {**SETTINGS, "sft": sft}, seed=0, device="cpu",
+                                         out_dir=tmp_path / "sft")
     trainer.args.max_steps = 3
     rows = labelled(trainer.train_dataset)
-    train_and_save(trainer, tmp_path / "sft")
+    train_and_save(trainer, tmp_path / "sft", sharing=sharing)
     record = json.loads((tmp_path / "sft" / "compute.json").read_text())
     assert record["global_steps"] == 3 and epochs_run(trainer) == pytest.approx(1 + 4 / 6)
     # The second epoch's 4 rows at the rows' mean: within what any 4 of them hold.

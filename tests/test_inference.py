@@ -52,7 +52,8 @@ def test_batched_answer_logprobs_match_one_unpadded_forward_per_answer(tiny_mode
     answers = [["urgent", "non-urgent", "a much longer answer than the others"],
                ["non-urgent", "urgent"], ["urgent", "x", "non-urgent", "call 911 now please"],
                ["urgent", "non-urgent"], ["non-urgent", "a longer answer", "urgent"]]
-    batched = answer_logprobs(model, tokenizer, prompts, answers, batch_size)
+    batched, ran = answer_logprobs(model, tokenizer, prompts, answers, batch_size)
+    assert ran.scored > 0 and ran.generated == 0
     assert [len(values) for values in batched] == [len(a) for a in answers]
     for messages, candidates, values in zip(prompts, answers, batched, strict=True):
         expected = [unpadded_logprob(model, tokenizer, messages, a) for a in candidates]
@@ -65,9 +66,8 @@ def test_generation_answers_every_prompt_in_order(tiny_model_dir):
     model = load_base_model(tiny_model_dir, SPEC, "cpu")
     texts = ["a much longer message " * 5, "a", "a medium message", "b"]
     prompts = [TASK.prompt_messages({"text": text}) for text in texts]
-    answers, generated = generate_answers(model, tokenizer, prompts, max_new_tokens=3,
-                                          batch_size=2)
-    assert 0 < generated <= 12
+    answers, ran = generate_answers(model, tokenizer, prompts, max_new_tokens=3, batch_size=2)
+    assert 0 < ran.generated <= 12 and ran.prompt > 0 and ran.scored == 0
     alone = [generate_answers(model, tokenizer, [prompt], max_new_tokens=3, batch_size=1)[0][0]
              for prompt in prompts]
     assert answers == alone  # left padding in a batch does not change an answer

@@ -1,6 +1,7 @@
 import pytest
 
 import sftdpo.judge as judge
+from sftdpo.inference import TokenTally
 from sftdpo.judge import (
     JUDGE_RUBRIC,
     judge_counts,
@@ -105,15 +106,16 @@ def _items(n):
 def test_empty_summaries_are_grade_1_without_asking_the_model(monkeypatch):
     items = _items(4)
     calls = []
+    asked = TokenTally(prompt=120, generated=5)
 
     def fake_generate(model, tokenizer, prompts, max_new_tokens, batch_size):
         calls.append((prompts, max_new_tokens, batch_size))
-        return ["Grade: 4", "I would give it a 2."][: len(prompts)], 5
+        return ["Grade: 4", "I would give it a 2."][: len(prompts)], asked
 
     monkeypatch.setattr(judge, "generate_answers", fake_generate)
     summaries = [None, "Heart failure, diuresed.", "  ", "Pneumonia on ceftriaxone."]
-    results = judge_summaries("model", "tokenizer", items, summaries, batch_size=3)
-    assert len(calls) == 1
+    results, tally = judge_summaries("model", "tokenizer", items, summaries, batch_size=3)
+    assert len(calls) == 1 and tally == asked  # what the model ran, for the compute record
     prompts, max_new_tokens, batch_size = calls[0]
     assert (max_new_tokens, batch_size) == (16, 3)
     assert [p[1]["content"].split("Summary:\n")[1] for p in prompts] == [summaries[1],
@@ -126,8 +128,8 @@ def test_empty_summaries_are_grade_1_without_asking_the_model(monkeypatch):
                        {"judge_grade": 2, "judge_output": "I would give it a 2."}]
 
     calls.clear()
-    assert judge_summaries("model", "tokenizer", items[:2], [None, ""], 2) == [
-        {"judge_grade": 1, "judge_output": ""}] * 2
+    assert judge_summaries("model", "tokenizer", items[:2], [None, ""], 2) == (
+        [{"judge_grade": 1, "judge_output": ""}] * 2, TokenTally())
     assert calls == []
     with pytest.raises(ValueError):
         judge_summaries("model", "tokenizer", items, summaries[:2], 2)
@@ -138,9 +140,13 @@ def test_judge_summaries_on_a_tiny_model(tiny_model_dir):
     model = load_base_model(tiny_model_dir, SPEC, "cpu")
     items = _items(3)
     summaries = [items[0]["reference"], "", items[2]["reference"][:40]]
-    results = judge_summaries(model, tokenizer, items, summaries, batch_size=2,
-                              max_new_tokens=4)
+    results, tally = judge_summaries(model, tokenizer, items, summaries, batch_size=2,
+                                     max_new_tokens=4)
     assert len(results) == 3
+    assert tally.prompt > 0 and 0 < tally.generated <= 2 * 4 and tally.scored == 0
+    # A second judge job in the same process counts its own tokens only.
+    assert judge_summaries(model, tokenizer, items, summaries, batch_size=2,
+                           max_new_tokens=4) == (results, tally)
     assert results[1] == {"judge_grade": 1, "judge_output": ""}
     for result in results:
         assert set(result) == {"judge_grade", "judge_output"}

@@ -3,9 +3,10 @@
 import pytest
 
 import sftdpo.pairs as pairs_module
-from sftdpo.inference import answer_logprobs
+from sftdpo.inference import TokenTally, answer_logprobs
 from sftdpo.modeling import load_base_model, load_tokenizer
-from sftdpo.pairs import PAIR_STRATEGIES, PairContext
+from sftdpo.pairs import PAIR_STRATEGIES, PairContext, with_reference
+from sftdpo.scoring import candidate_logprobs
 from sftdpo.tasks import BUILTIN_TASKS
 from sftdpo.userdata import DataError
 
@@ -34,8 +35,9 @@ def test_hardest_wrong_label_rejects_the_wrong_label_the_model_likes_most(model_
     for pair, item in zip(pairs, ctx.items, strict=True):
         gold = ctx.task.gold(item)
         assert pair["chosen"] == gold and pair["strategy"] == "hardest_wrong_label"
-        logprobs = dict(zip(ctx.task.labels, answer_logprobs(
-            ctx.model, ctx.tokenizer, [pair["prompt"]], [ctx.task.labels], 1)[0], strict=True))
+        scored, _ = answer_logprobs(ctx.model, ctx.tokenizer, [pair["prompt"]],
+                                    [ctx.task.labels], 1)
+        logprobs = dict(zip(ctx.task.labels, scored[0], strict=True))
         wrong = {label: lp for label, lp in logprobs.items() if label != gold}
         assert pair["rejected"] == max(wrong, key=wrong.get)
         assert pair["sft_prefers_rejected"] == (wrong[pair["rejected"]] > logprobs[gold])
@@ -64,7 +66,8 @@ def test_sft_wrong_answers_rejects_the_models_own_wrong_answer(model_and_tokeniz
         gold = ctx.task.gold(item)
         wrong = next(label for label in ctx.task.labels if label != gold)
         answers.append(f"I think the {wrong}." if k % 2 == 0 else gold)
-    monkeypatch.setattr(pairs_module, "generate_answers", lambda *a, **k: (answers, 0))
+    monkeypatch.setattr(pairs_module, "generate_answers",
+                        lambda *a, **k: (answers, TokenTally()))
     pairs = PAIR_STRATEGIES["sft_wrong_answers"](ctx)
     assert [p["id"] for p in pairs] == [item["id"] for item in ctx.items]
     assert [p["strategy"] for p in pairs] == ["sft_wrong_answer", "hardest_wrong_label"] * 3
@@ -73,10 +76,43 @@ def test_sft_wrong_answers_rejects_the_models_own_wrong_answer(model_and_tokeniz
         assert pairs[k]["chosen"] == ctx.task.gold(ctx.items[k])
 
 
+def test_the_tokens_every_model_call_runs_add_up_in_the_context(model_and_tokenizer,
+                                                                monkeypatch):
+    """The pairs job's compute record reads ``ctx.tally``: the strategy's generation, the
+    ranking of its fallback (two layers down) and with_reference's scoring, each as the call
+    returned it; a second job in the same process counts its own calls only."""
+    generation = TokenTally(prompt=70, generated=9)
+
+    def build(ctx):
+        answers = []
+        for k, item in enumerate(ctx.items):
+            gold = ctx.task.gold(item)
+            answers.append(next(x for x in ctx.task.labels if x != gold) if k % 2 == 0 else gold)
+        monkeypatch.setattr(pairs_module, "generate_answers",
+                            lambda *a, **k: (answers, generation))
+        return with_reference(ctx, PAIR_STRATEGIES["sft_wrong_answers"](ctx), 4096)
+
+    ctx = context(model_and_tokenizer, "provider_triage")
+    pairs = build(ctx)
+    # Items 1, 3, 5 fall back to the hardest wrong label, ranked in one call; items 0, 2, 4
+    # keep the model's answer, scored for the reference in another.
+    _, ranking = candidate_logprobs(ctx.model, ctx.tokenizer, ctx.task, ctx.items[1::2],
+                                    ctx.batch_size)
+    own = [pair for pair in pairs if pair["strategy"] == "sft_wrong_answer"]
+    _, reference = answer_logprobs(ctx.model, ctx.tokenizer, [p["prompt"] for p in own],
+                                   [[p["chosen"], p["rejected"]] for p in own], ctx.batch_size)
+    assert len(own) == 3 and ranking.scored > 0 and reference.scored > 0
+    assert ctx.tally == generation + ranking + reference
+    again = context(model_and_tokenizer, "provider_triage")
+    assert build(again) == pairs
+    assert again.tally == ctx.tally
+
+
 def test_sft_wrong_answers_of_summaries_fall_back_to_degraded(model_and_tokenizer, monkeypatch):
     ctx = context(model_and_tokenizer, "hospital_course_summary", n_items=2)
     answers = ["Pt admitted.", ctx.task.completion(ctx.items[1])]
-    monkeypatch.setattr(pairs_module, "generate_answers", lambda *a, **k: (answers, 0))
+    monkeypatch.setattr(pairs_module, "generate_answers",
+                        lambda *a, **k: (answers, TokenTally()))
     pairs = PAIR_STRATEGIES["sft_wrong_answers"](ctx)
     assert pairs[0]["strategy"] == "sft_wrong_answer" and pairs[0]["rejected"] == "Pt admitted."
     assert pairs[1]["strategy"].startswith("degraded_summary:")
@@ -85,7 +121,7 @@ def test_sft_wrong_answers_of_summaries_fall_back_to_degraded(model_and_tokenize
 def test_sft_wrong_answers_falls_back_where_the_model_is_right(model_and_tokenizer, monkeypatch):
     ctx = context(model_and_tokenizer, "provider_triage")
     right = [ctx.task.completion(item) for item in ctx.items]
-    monkeypatch.setattr(pairs_module, "generate_answers", lambda *a, **k: (right, 0))
+    monkeypatch.setattr(pairs_module, "generate_answers", lambda *a, **k: (right, TokenTally()))
     pairs = PAIR_STRATEGIES["sft_wrong_answers"](ctx)
     assert {p["strategy"] for p in pairs} == {"hardest_wrong_label"}
 
@@ -154,7 +190,8 @@ def test_every_degradation_is_tried_for_every_item(model_and_tokenizer, monkeypa
     monkeypatch.setattr(pairs_module, "drop_key_facts", fails("drop_key_facts"))
     monkeypatch.setattr(pairs_module, "contradict_fact", fails("contradict_fact"))
     monkeypatch.setattr(pairs_module, "generate_answers",
-                        lambda model, tok, prompts, *a, **k: (["Pt admitted."] * len(prompts), 0))
+                        lambda model, tok, prompts, *a, **k: (["Pt admitted."] * len(prompts),
+                                                              TokenTally()))
     ctx = context(model_and_tokenizer, "hospital_course_summary", n_items=9,
                   degradations=("drop_key_facts", "contradict_fact", "base_summary"))
     pairs = PAIR_STRATEGIES["degraded_summary"](ctx)
@@ -176,7 +213,7 @@ def test_short_references_without_key_facts_pair_with_another_items_reference(
     items = short_summaries(8)
     reference_of = {item["text"]: item["reference"] for item in items}
     monkeypatch.setattr(pairs_module, "generate_answers", lambda model, tok, prompts, *a, **k: (
-        [reference_of[p[1]["content"].split("\n\n")[0]] for p in prompts], 0))
+        [reference_of[p[1]["content"].split("\n\n")[0]] for p in prompts], TokenTally()))
     task = BUILTIN_TASKS["hospital_course_summary"]
     ctx = context(model_and_tokenizer, "hospital_course_summary", items=items)
     pairs = PAIR_STRATEGIES["degraded_summary"](ctx)

@@ -168,11 +168,13 @@ def test_dpo_loss_and_gradients_are_those_of_the_unpacked_batch(tiny_model_dir, 
     for share in (False, True):
         dpo = {**SETTINGS["dpo"], "share_prompt": share, "precompute_reference": precompute,
                "precompute_batch_size": 4}
-        trainer = build_dpo_trainer(tiny_model_dir, SPEC, sft_adapter, pairs,
-                                    {**SETTINGS, "dpo": dpo}, seed=0, device="cpu",
-                                    out_dir=tmp_path / f"dpo{share}")
+        trainer, sharing = build_dpo_trainer(tiny_model_dir, SPEC, sft_adapter, pairs,
+                                             {**SETTINGS, "dpo": dpo}, seed=0, device="cpu",
+                                             out_dir=tmp_path / f"dpo{share}")
         losses[share], grads[share], _ = _loss_and_gradients(trainer, len(pairs))
-        assert isinstance(decoder_backbone(trainer.model).forward, PrefixSharing) is share
+        # The builder returns the sharing it installed on the model the trainer runs.
+        assert isinstance(sharing, PrefixSharing) is share
+        assert (decoder_backbone(trainer.model).forward is sharing) is share
     assert losses[True] == pytest.approx(losses[False], abs=1e-5)
     # Trained from the SFT adapter against itself, the first loss is ln 2 exactly either way;
     # the gradients carry the difference.
@@ -185,12 +187,11 @@ def test_the_compute_record_counts_the_tokens_the_packed_model_ran(tiny_model_di
                                                                   tmp_path):
     pairs = _pairs(4, 4)
     dpo = {**SETTINGS["dpo"], "share_prompt": True, "precompute_reference": True}
-    trainer = build_dpo_trainer(tiny_model_dir, SPEC, sft_adapter, pairs,
-                                {**SETTINGS, "dpo": dpo}, seed=0, device="cpu",
-                                out_dir=tmp_path / "dpo")
+    trainer, sharing = build_dpo_trainer(tiny_model_dir, SPEC, sft_adapter, pairs,
+                                         {**SETTINGS, "dpo": dpo}, seed=0, device="cpu",
+                                         out_dir=tmp_path / "dpo")
     trainer.train()
-    record = training_flops(trainer)
-    sharing = decoder_backbone(trainer.model).forward
+    record = training_flops(trainer, sharing)
     prompt = sum(len(r["prompt_ids"]) for r in trainer.train_dataset)
     answers = sum(len(r["chosen_ids"]) + len(r["rejected_ids"]) for r in trainer.train_dataset)
     # Every prompt once per pass (plus any answer prefix the two answers share).
@@ -213,14 +214,33 @@ def test_sft_loss_and_gradients_with_the_system_turn_run_once_are_the_unpacked_o
     losses, grads = {}, {}
     for share in (False, True):
         sft = {**SETTINGS["sft"], "share_prompt": share, "batch_size": 6}
-        trainer = build_sft_trainer(tiny_model_dir, SPEC, TASK, items, items[:2],
-                                    {**SETTINGS, "sft": sft}, seed=0, device="cpu",
-                                    out_dir=tmp_path / f"sft{share}")
-        sharing = decoder_backbone(trainer.model).forward
+        trainer, sharing = build_sft_trainer(tiny_model_dir, SPEC, TASK, items, items[:2],
+                                             {**SETTINGS, "sft": sft}, seed=0, device="cpu",
+                                             out_dir=tmp_path / f"sft{share}")
         assert isinstance(sharing, PrefixSharing) is share
+        assert (decoder_backbone(trainer.model).forward is sharing) is share
         losses[share], grads[share], batch = _loss_and_gradients(trainer, len(items))
     # The six rows ran packed, their shared system turn fewer times than six.
     assert sharing.trained_tokens < int(batch["attention_mask"].sum())
     assert losses[True] == pytest.approx(losses[False], abs=1e-5)
     for name, grad in grads[False].items():
         torch.testing.assert_close(grads[True][name], grad, atol=1e-5, rtol=1e-4)
+
+
+def test_the_record_counts_what_the_sharing_it_is_handed_ran(tiny_model_dir, tmp_path):
+    """The compute record is handed the prefix sharing by the code that installed it; it does
+    not recognise the patch on the backbone: with the forward wrapped again (as a profiler or
+    another patch might), the packed sequences' tokens are still the ones counted."""
+    items = TASK.build_items(6, 5)
+    sft = {**SETTINGS["sft"], "share_prompt": True, "batch_size": 6}
+    trainer, sharing = build_sft_trainer(tiny_model_dir, SPEC, TASK, items, items[:2],
+                                         {**SETTINGS, "sft": sft}, seed=0, device="cpu",
+                                         out_dir=tmp_path / "sft")
+    backbone = decoder_backbone(trainer.model)
+    backbone.forward = lambda *args, **kwargs: sharing(*args, **kwargs)
+    trainer.train()
+    record = training_flops(trainer, sharing)
+    # The six rows ran packed: fewer tokens than the trainer fed the model.
+    assert 0 < record["tokens"] == sharing.trained_tokens < record["input_tokens"]
+    assert record["input_tokens"] == trainer.state.num_input_tokens_seen
+    assert record["evaluation_tokens"] == sharing.forward_only_tokens > 0

@@ -59,10 +59,10 @@ def wide_model_dir(tiny_model_dir, tmp_path_factory):
 def sft_run(wide_model_dir, tmp_path_factory):
     items = TASK.build_items(12, 0)
     out = tmp_path_factory.mktemp("qlora") / "sft"
-    trainer = build_sft_trainer(wide_model_dir, SPEC, TASK, items[:8], items[8:], SETTINGS,
-                                seed=0, device="cpu", out_dir=out)
+    trainer, sharing = build_sft_trainer(wide_model_dir, SPEC, TASK, items[:8], items[8:],
+                                         SETTINGS, seed=0, device="cpu", out_dir=out)
     trainable = {n for n, p in trainer.model.named_parameters() if p.requires_grad}
-    train_and_save(trainer, out)
+    train_and_save(trainer, out, sharing=sharing)
     return trainer, trainable, out
 
 
@@ -146,11 +146,11 @@ def test_qlora_dpo_starts_from_the_sft_adapter(wide_model_dir, sft_run, tmp_path
     pairs = [{"prompt": TASK.prompt_messages(i), "chosen": TASK.gold(i),
               "rejected": next(x for x in TASK.labels if x != TASK.gold(i))} for i in items]
     out = tmp_path / "dpo"
-    trainer = build_dpo_trainer(wide_model_dir, SPEC, sft_run[2], pairs, SETTINGS, seed=0,
-                                device="cpu", out_dir=out)
+    trainer, sharing = build_dpo_trainer(wide_model_dir, SPEC, sft_run[2], pairs, SETTINGS,
+                                         seed=0, device="cpu", out_dir=out)
     trainable = [n for n, p in trainer.model.named_parameters() if p.requires_grad]
     assert trainable and all(".default." in n for n in trainable)
-    train_and_save(trainer, out)
+    train_and_save(trainer, out, sharing=sharing)
     history = json.loads((out / "log_history.json").read_text())
     # Policy and reference (the SFT adapter) agree at the first step: the loss is log 2.
     assert history[0]["loss"] == pytest.approx(math.log(2), abs=1e-3)
@@ -171,4 +171,5 @@ def test_qlora_adapter_loads_for_generation(wide_model_dir, sft_run):
     answers, generated = generate_answers(
         model, load_tokenizer(wide_model_dir), [TASK.prompt_messages(i) for i in items],
         max_new_tokens=4, batch_size=2)
-    assert len(answers) == 2 and all(isinstance(a, str) for a in answers) and generated > 0
+    assert len(answers) == 2 and all(isinstance(a, str) for a in answers)
+    assert generated.generated > 0

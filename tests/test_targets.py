@@ -44,11 +44,9 @@ def training(stage: str, runs: int) -> Counter:
 SELECTION_TABLE = Counter(selection_table=1) if max(CANDIDATES.values()) > 1 else Counter()
 
 
-@pytest.fixture(scope="module")
-def planned(tmp_path_factory):
-    """The jobs a dry run plans for a target, counted by rule."""
-    workdir = tmp_path_factory.mktemp("targets")
-    (workdir / "config.yaml").write_text(yaml.safe_dump(DEFAULT | {"seeds": [0, 1]}))
+def planner(workdir: Path, config: dict):
+    """The jobs a dry run of ``config`` in ``workdir`` plans for a target, counted by rule."""
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
 
     def plan(target: str) -> Counter:
         result = subprocess.run(
@@ -66,6 +64,12 @@ def planned(tmp_path_factory):
         return counts
 
     return plan
+
+
+@pytest.fixture(scope="module")
+def planned(tmp_path_factory):
+    """The jobs a dry run plans for a target, counted by rule."""
+    return planner(tmp_path_factory.mktemp("targets"), DEFAULT | {"seeds": [0, 1]})
 
 
 def test_a_stage_target_plans_that_stage_and_what_it_needs(planned):
@@ -104,3 +108,15 @@ def test_all_plans_every_seed_once_and_the_base_model_once(planned):
     assert counts["figure_forest"] == 1
     assert counts["summary"] == 1
     assert counts["selection_table"] == SELECTION_TABLE["selection_table"]
+
+
+@pytest.mark.parametrize("target", ["task_provider_triage", "task_hospital_course_summary",
+                                    *(f"model_{model}" for model in DEFAULT["models"])])
+def test_an_experiment_name_moves_the_outputs_not_what_a_target_plans(planned, target,
+                                                                       tmp_path_factory):
+    """With ``experiment:`` set every output is under experiments/<name>/; a task's or a
+    model's target still plans its stats tables and figures (picked by path, they were left
+    out there)."""
+    in_experiment = planner(tmp_path_factory.mktemp("experiment"),
+                            DEFAULT | {"seeds": [0, 1], "experiment": "second"})
+    assert in_experiment(target) == planned(target)

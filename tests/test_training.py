@@ -49,16 +49,16 @@ def first_wrong_label_pairs(items):
 def sft_adapter(tiny_model_dir, tmp_path_factory):
     items = TASK.build_items(12, 0)
     out = tmp_path_factory.mktemp("adapters") / "sft"
-    trainer = build_sft_trainer(tiny_model_dir, SPEC, TASK, items[:8], items[8:], SETTINGS,
-                                seed=0, device="cpu", out_dir=out)
-    train_and_save(trainer, out)
+    trainer, sharing = build_sft_trainer(tiny_model_dir, SPEC, TASK, items[:8], items[8:], SETTINGS,
+                                         seed=0, device="cpu", out_dir=out)
+    train_and_save(trainer, out, sharing=sharing)
     return out
 
 
 def test_sft_trains_on_the_answer_only(tiny_model_dir, tmp_path):
     items = TASK.build_items(4, 0)
-    trainer = build_sft_trainer(tiny_model_dir, SPEC, TASK, items, items, SETTINGS, seed=0,
-                                device="cpu", out_dir=tmp_path / "sft")
+    trainer, _ = build_sft_trainer(tiny_model_dir, SPEC, TASK, items, items, SETTINGS, seed=0,
+                                   device="cpu", out_dir=tmp_path / "sft")
     row = trainer.train_dataset[0]
     trained = [token for token in row["labels"] if token != -100]
     decoded = trainer.processing_class.decode(trained)
@@ -82,9 +82,9 @@ def test_sft_computes_its_validation_loss_when_the_config_says(tiny_model_dir, t
     items = TASK.build_items(8, 0)
     settings = {**SETTINGS, "sft": {**SETTINGS["sft"], "epochs": 2, "validation_loss": when}}
     out = tmp_path / "sft"
-    trainer = build_sft_trainer(tiny_model_dir, SPEC, TASK, items[:4], items[4:], settings,
-                                seed=0, device="cpu", out_dir=out)
-    train_and_save(trainer, out)
+    trainer, sharing = build_sft_trainer(tiny_model_dir, SPEC, TASK, items[:4], items[4:], settings,
+                                         seed=0, device="cpu", out_dir=out)
+    train_and_save(trainer, out, sharing=sharing)
     history = json.loads((out / "log_history.json").read_text())
     assert [entry["epoch"] for entry in history if "eval_loss" in entry] == epochs
     assert [entry["step"] for entry in history if "eval_loss" in entry][-1] == 2
@@ -121,9 +121,9 @@ def test_the_matched_control_continues_the_sft_adapter_for_the_steps_it_is_given
     items = TASK.build_items(12, 0)
     settings = {**SETTINGS, "sft": {**SETTINGS["sft"], "lr_scheduler": "linear",
                                     "warmup_steps": 2}}
-    trainer = build_matched_trainer(tiny_model_dir, SPEC, TASK, items[:8], sft_adapter,
-                                    settings, steps=3, sft_steps=2, seed=0, device="cpu",
-                                    out_dir=tmp_path / "matched")
+    trainer, sharing = build_matched_trainer(tiny_model_dir, SPEC, TASK, items[:8], sft_adapter,
+                                             settings, steps=3, sft_steps=2, seed=0, device="cpu",
+                                             out_dir=tmp_path / "matched")
     sft = load_with_adapter(tiny_model_dir, SPEC, sft_adapter, "cpu")
     start = {name: p for name, p in sft.named_parameters() if "lora_" in name}
     for name, parameter in trainer.model.named_parameters():
@@ -132,7 +132,7 @@ def test_the_matched_control_continues_the_sft_adapter_for_the_steps_it_is_given
     # SFT's schedule shape: warmup the same share of the steps (2 of 2 there, 3 of 3 here).
     assert trainer.args.max_steps == 3 and trainer.args.warmup_steps == 3
     assert trainer.eval_dataset is None
-    train_and_save(trainer, tmp_path / "matched")
+    train_and_save(trainer, tmp_path / "matched", sharing=sharing)
     record = json.loads((tmp_path / "matched" / "compute.json").read_text())
     assert record["global_steps"] == 3 and record["flops"] > 0
 
@@ -145,8 +145,8 @@ def test_top_layers_adapt_only_the_last_blocks():
 def test_dpo_reference_is_the_sft_model_not_the_base(tiny_model_dir, sft_adapter, tmp_path):
     items = TASK.build_items(8, 1)
     pairs = first_wrong_label_pairs(items)
-    trainer = build_dpo_trainer(tiny_model_dir, SPEC, sft_adapter, pairs, SETTINGS, seed=0,
-                                device="cpu", out_dir=tmp_path / "dpo")
+    trainer, _ = build_dpo_trainer(tiny_model_dir, SPEC, sft_adapter, pairs, SETTINGS, seed=0,
+                                   device="cpu", out_dir=tmp_path / "dpo")
     model = trainer.model
     assert set(model.peft_config) == {"default", "ref"}
     ids = torch.tensor([[5, 17, 42, 99, 7, 3]])
@@ -166,8 +166,8 @@ def test_scoring_labelled_positions_only_gives_the_same_loss(tiny_model_dir, tmp
     import trl.trainer.utils as trl_utils
 
     items = TASK.build_items(4, 0)
-    trainer = build_sft_trainer(tiny_model_dir, SPEC, TASK, items, items, SETTINGS, seed=0,
-                                device="cpu", out_dir=tmp_path / "sft")
+    trainer, _ = build_sft_trainer(tiny_model_dir, SPEC, TASK, items, items, SETTINGS, seed=0,
+                                   device="cpu", out_dir=tmp_path / "sft")
     batch = next(iter(trainer.get_train_dataloader()))
     original = trl_utils._use_triton
     assert original(torch.device("cpu")) is False  # TRL's own choice on a CPU
@@ -199,8 +199,8 @@ def test_precomputed_reference_log_probs_equal_the_online_reference(tiny_model_d
     pairs = first_wrong_label_pairs(items)
     settings = {**SETTINGS, "dpo": {**SETTINGS["dpo"], "precompute_reference": True,
                                     "precompute_batch_size": 4}}
-    trainer = build_dpo_trainer(tiny_model_dir, SPEC, sft_adapter, pairs, settings, seed=0,
-                                device="cpu", out_dir=tmp_path / "dpo")
+    trainer, _ = build_dpo_trainer(tiny_model_dir, SPEC, sft_adapter, pairs, settings, seed=0,
+                                   device="cpu", out_dir=tmp_path / "dpo")
     assert {"ref_chosen_logps", "ref_rejected_logps"} <= set(trainer.train_dataset.column_names)
     batch = trainer.data_collator([trainer.train_dataset[i] for i in range(len(pairs))])
     online_chosen, online_rejected = trainer.compute_ref_log_probs(trainer.model, batch)
@@ -226,9 +226,9 @@ def reference_settings(from_pairs: bool) -> dict:
 def test_the_pairs_jobs_log_probabilities_are_the_reference_trl_precomputes(
         tiny_model_dir, sft_adapter, tmp_path):
     pairs = hardest_wrong_pairs(tiny_model_dir, sft_adapter, TASK.build_items(6, 3))
-    trainer = build_dpo_trainer(tiny_model_dir, SPEC, sft_adapter, pairs,
-                                reference_settings(from_pairs=False), seed=0, device="cpu",
-                                out_dir=tmp_path / "dpo")
+    trainer, _ = build_dpo_trainer(tiny_model_dir, SPEC, sft_adapter, pairs,
+                                   reference_settings(from_pairs=False), seed=0, device="cpu",
+                                   out_dir=tmp_path / "dpo")
     assert trainer.args.precompute_ref_log_probs  # TRL's own pass ran
     torch.testing.assert_close(torch.tensor(trainer.train_dataset["ref_chosen_logps"]),
                                torch.tensor([p["chosen_logprob"] for p in pairs]), atol=1e-4,
@@ -249,9 +249,9 @@ def test_pairs_of_any_strategy_get_the_reference_trl_precomputes(tiny_model_dir,
                           tokenizer=load_tokenizer(tiny_model_dir), task=TASK, items=items,
                           seed=0, max_new_tokens=8, batch_size=4)
     recorded = with_reference(context, pairs, context_length=512)
-    trainer = build_dpo_trainer(tiny_model_dir, SPEC, sft_adapter, recorded,
-                                reference_settings(from_pairs=False), seed=0, device="cpu",
-                                out_dir=tmp_path / "dpo")
+    trainer, _ = build_dpo_trainer(tiny_model_dir, SPEC, sft_adapter, recorded,
+                                   reference_settings(from_pairs=False), seed=0, device="cpu",
+                                   out_dir=tmp_path / "dpo")
     assert trainer.args.precompute_ref_log_probs  # TRL's own pass ran
     for side in ("chosen", "rejected"):
         torch.testing.assert_close(torch.tensor(trainer.train_dataset[f"ref_{side}_logps"]),
@@ -266,9 +266,9 @@ def test_dpo_reads_its_reference_from_the_pairs_and_runs_no_reference_pass(
     pairs = hardest_wrong_pairs(tiny_model_dir, sft_adapter, TASK.build_items(6, 3))
     losses = {}
     for from_pairs in (False, True):
-        trainer = build_dpo_trainer(tiny_model_dir, SPEC, sft_adapter, pairs,
-                                    reference_settings(from_pairs), seed=0, device="cpu",
-                                    out_dir=tmp_path / f"dpo{from_pairs}")
+        trainer, sharing = build_dpo_trainer(tiny_model_dir, SPEC, sft_adapter, pairs,
+                                             reference_settings(from_pairs), seed=0, device="cpu",
+                                             out_dir=tmp_path / f"dpo{from_pairs}")
         batch = trainer.data_collator([trainer.train_dataset[i] for i in range(len(pairs))])
         if from_pairs:
             assert not trainer.args.precompute_ref_log_probs
@@ -285,7 +285,7 @@ def test_dpo_reads_its_reference_from_the_pairs_and_runs_no_reference_pass(
             # Training runs no reference pass either, and the compute record counts none.
             with score_labelled_positions_only():
                 trainer.train()
-            assert training_flops(trainer)["reference_tokens"] == 0
+            assert training_flops(trainer, sharing)["reference_tokens"] == 0
     assert losses[True] == pytest.approx(losses[False], abs=1e-5)
 
 
@@ -293,9 +293,9 @@ def test_pairs_without_recorded_log_probabilities_get_trls_reference_pass(
         tiny_model_dir, sft_adapter, tmp_path):
     items = TASK.build_items(4, 2)
     pairs = first_wrong_label_pairs(items)
-    trainer = build_dpo_trainer(tiny_model_dir, SPEC, sft_adapter, pairs,
-                                reference_settings(from_pairs=True), seed=0, device="cpu",
-                                out_dir=tmp_path / "dpo")
+    trainer, _ = build_dpo_trainer(tiny_model_dir, SPEC, sft_adapter, pairs,
+                                   reference_settings(from_pairs=True), seed=0, device="cpu",
+                                   out_dir=tmp_path / "dpo")
     assert trainer.args.precompute_ref_log_probs
     assert {"ref_chosen_logps", "ref_rejected_logps"} <= set(trainer.train_dataset.column_names)
 
@@ -311,9 +311,9 @@ def test_the_switch_holds_while_training_and_only_then(tiny_model_dir, tmp_path)
             seen.append(trl_utils._use_triton(torch.device("cpu")))
 
     items = TASK.build_items(4, 0)
-    trainer = build_sft_trainer(tiny_model_dir, SPEC, TASK, items, items, SETTINGS, seed=0,
-                                device="cpu", out_dir=tmp_path / "sft")
+    trainer, sharing = build_sft_trainer(tiny_model_dir, SPEC, TASK, items, items, SETTINGS, seed=0,
+                                         device="cpu", out_dir=tmp_path / "sft")
     trainer.add_callback(Probe())
-    train_and_save(trainer, tmp_path / "sft")
+    train_and_save(trainer, tmp_path / "sft", sharing=sharing)
     assert seen and all(seen)
     assert trl_utils._use_triton(torch.device("cpu")) is False

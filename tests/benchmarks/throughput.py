@@ -174,16 +174,18 @@ def training(model_dir: Path, n_items: int, peak: float) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         sft_dir = tmp / "sft"
-        rows = [("SFT  TRL defaults", lambda: trl_default_sft(model_dir, task, train, tmp / "a"))]
+        # Each row builds a trainer and the prefix sharing installed on its model (None: none).
+        rows = [("SFT  TRL defaults",
+                 lambda: (trl_default_sft(model_dir, task, train, tmp / "a"), None))]
         for name, settings, spec in (("before", BEFORE, SPEC), ("now, sdpa", NOW, SPEC),
                                      ("now", NOW, SPEC_NOW)):
             rows.append((f"SFT  workflow {name}", lambda s=settings, m=spec: build_sft_trainer(
                 model_dir, m, task, train, validation, s, 0, "cpu", sft_dir)))
         for label, build in rows:
-            trainer = build()
+            trainer, sharing = build()
             with head(label):
                 seconds, tokens, _ = run(trainer)
-            report(label, seconds, tokens, training_flops(trainer)["flops"], peak)
+            report(label, seconds, tokens, training_flops(trainer, sharing)["flops"], peak)
             epochs[label] = seconds
             if label == "SFT  workflow now":
                 save_adapter(trainer, sft_dir, {})
@@ -193,8 +195,8 @@ def training(model_dir: Path, n_items: int, peak: float) -> None:
             model=load_with_adapter(model_dir, SPEC_NOW, sft_dir, "cpu"),
             tokenizer=load_tokenizer(model_dir), task=task, items=train, seed=0,
             max_new_tokens=8, batch_size=16))
-        dpo_rows = [("DPO  TRL defaults", lambda: trl_default_dpo(model_dir, sft_dir, pairs,
-                                                                   tmp / "b"))]
+        dpo_rows = [("DPO  TRL defaults", lambda: (trl_default_dpo(model_dir, sft_dir, pairs,
+                                                                    tmp / "b"), None))]
         for name, settings, spec in (("before", BEFORE, SPEC),
                                      ("now, prompt twice", PROMPT_TWICE, SPEC_NOW),
                                      ("now, reference pass", REFERENCE_PASS, SPEC_NOW),
@@ -203,12 +205,13 @@ def training(model_dir: Path, n_items: int, peak: float) -> None:
                 model_dir, m, sft_dir, pairs, s, 0, "cpu", tmp / "dpo")))
         for label, build in dpo_rows:
             started = time.perf_counter()
-            trainer = build()
+            trainer, sharing = build()
             # The precompute pass runs in the constructor: part of DPO's epoch.
             precompute = (time.perf_counter() - started) if trainer.precompute_ref_logps else 0.0
             with head(label):
                 seconds, tokens, _ = run(trainer)
-            report(label, seconds + precompute, tokens, training_flops(trainer)["flops"], peak)
+            report(label, seconds + precompute, tokens, training_flops(trainer, sharing)["flops"],
+                   peak)
             epochs[label] = seconds + precompute
             if label.endswith("reference pass"):
                 trl_reference = trainer.train_dataset
@@ -265,10 +268,11 @@ STARTUP = textwrap.dedent("""
             def on_step_begin(self, *args, **kwargs):
                 print("READY", time.time(), file=stamps, flush=True)
                 os._exit(0)
-        trainer = build_sft_trainer("{model_dir}", spec, task, items, items[:8], settings, 0,
-                                    "cpu", __import__("pathlib").Path("{out}"))
+        trainer, sharing = build_sft_trainer("{model_dir}", spec, task, items, items[:8],
+                                             settings, 0, "cpu",
+                                             __import__("pathlib").Path("{out}"))
         trainer.add_callback(First())
-        train_and_save(trainer, "{out}", meter)
+        train_and_save(trainer, "{out}", meter, sharing=sharing)
     else:
         from sftdpo.modeling import load_tokenizer, load_with_adapter
         tokenizer = load_tokenizer("{model_dir}")
@@ -324,7 +328,7 @@ def startup(model_dir: Path, threads: int) -> None:
 
 def evaluation(model_dir: Path, n_items: int, batch_size: int, peak: float) -> None:
     from sftdpo.compute import inference_flops
-    from sftdpo.inference import TALLY, batches, generate_answers, render_prompt
+    from sftdpo.inference import batches, generate_answers, render_prompt
     from sftdpo.modeling import load_base_model, load_tokenizer, load_with_adapter
     from sftdpo.scoring import candidate_logprobs
     from sftdpo.tasks import BUILTIN_TASKS, answer_tokens
@@ -352,13 +356,12 @@ def evaluation(model_dir: Path, n_items: int, batch_size: int, peak: float) -> N
                                       answer_tokens(task, {}), batch_size)
         generate_seconds = time.perf_counter() - started
         failures = sum(task.parse(a, i) is None for a, i in zip(answers, items, strict=True))
-        TALLY.prompt = TALLY.generated = TALLY.scored = 0
         started = time.perf_counter()
-        candidate_logprobs(model, tokenizer, task, items, batch_size)
+        _, scoring = candidate_logprobs(model, tokenizer, task, items, batch_size)
         likelihood_seconds = time.perf_counter() - started
         # The ceiling: likelihood's own matmul FLOPs (real tokens only, the shared system turn
         # once a batch) at the machine's bf16 matmul peak.
-        ceiling_seconds = inference_flops(model, TALLY) / peak
+        ceiling_seconds = inference_flops(model, scoring) / peak
         print(f"{name:20s} generate   {n_items / generate_seconds:6.2f} items/s, "
               f"{failures}/{n_items} unparseable")
         print(f"{name:20s} likelihood before {n_items / before_seconds[name]:6.2f} items/s "
@@ -369,7 +372,7 @@ def evaluation(model_dir: Path, n_items: int, batch_size: int, peak: float) -> N
         print(f"{name:20s} likelihood at the matmul peak {n_items / ceiling_seconds:6.2f} "
               f"items/s ({generate_seconds / ceiling_seconds:.1f}x generate; now "
               f"{ceiling_seconds / likelihood_seconds:.0%} of peak, "
-              f"{TALLY.processed / n_items:.0f} tokens an item)", flush=True)
+              f"{scoring.processed / n_items:.0f} tokens an item)", flush=True)
         # What generation's own first step costs: every prompt whole, as generate runs it
         # (left-padded batches, the last position's logits only).
         started = time.perf_counter()
@@ -394,9 +397,10 @@ SIDE_BY_SIDE = textwrap.dedent("""
     from sftdpo.training import build_sft_trainer
     task = BUILTIN_TASKS["{task}"]
     items = task.build_items({n_items} + 8, 0)
-    trainer = build_sft_trainer("{model_dir}", {{"dtype": "bfloat16", "quantization": "none"}},
-                                task, items[8:], items[:8], {settings}, 0, "cpu",
-                                Path(tempfile.mkdtemp()) / "sft")
+    trainer, _ = build_sft_trainer("{model_dir}",
+                                   {{"dtype": "bfloat16", "quantization": "none"}},
+                                   task, items[8:], items[:8], {settings}, 0, "cpu",
+                                   Path(tempfile.mkdtemp()) / "sft")
     started = time.perf_counter()
     trainer.train()
     print("RESULT", json.dumps([trainer.state.num_input_tokens_seen,
@@ -421,8 +425,8 @@ MEMORY = textwrap.dedent("""
     from sftdpo.training import build_sft_trainer, score_labelled_positions_only
     task = BUILTIN_TASKS["{task}"]
     items = task.build_items({n_items} + 1, 0)
-    trainer = build_sft_trainer("{model_dir}", {spec}, task, items[1:], items[:1], {settings},
-                                0, "cpu", Path(tempfile.mkdtemp()) / "sft")
+    trainer, _ = build_sft_trainer("{model_dir}", {spec}, task, items[1:], items[:1],
+                                   {settings}, 0, "cpu", Path(tempfile.mkdtemp()) / "sft")
     before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
     with score_labelled_positions_only():

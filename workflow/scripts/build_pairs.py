@@ -2,7 +2,6 @@
 
 from sftdpo.compute import inference_flops
 from sftdpo.context import read_fitted
-from sftdpo.inference import TALLY
 from sftdpo.io import write_json, write_jsonl
 from sftdpo.modeling import load_tokenizer, load_with_adapter
 from sftdpo.pairs import (
@@ -47,12 +46,15 @@ for dropped in counts["dropped_items"]:
 check_enough_pairs(counts, sm.params.task["pairs"]["min_share"], sm.wildcards.task, source)
 write_jsonl(sm.output.pairs, pairs)
 write_json(sm.output.counts, counts)
-# The base model a strategy may load has the SFT model's blocks, without the adapter.
-write_json(sm.output.compute, meter.record(tokens=TALLY.processed,
-                                           flops=inference_flops(context.model, TALLY),
-                                           prompt_tokens=TALLY.prompt,
-                                           generated_tokens=TALLY.generated,
-                                           scored_tokens=TALLY.scored))
+# The tokens the strategy and the reference scoring ran (added up in the context as each call
+# returned them); the base model a strategy may load has the SFT model's blocks, without the
+# adapter.
+tally = context.tally
+write_json(sm.output.compute, meter.record(tokens=tally.processed,
+                                           flops=inference_flops(context.model, tally),
+                                           prompt_tokens=tally.prompt,
+                                           generated_tokens=tally.generated,
+                                           scored_tokens=tally.scored))
 if pairs and "sft_prefers_rejected" in pairs[0]:
     print(sum(p.get("sft_prefers_rejected", False) for p in pairs),
           "hardest-wrong pairs where the SFT model prefers the wrong answer")

@@ -3,7 +3,7 @@ generations, the candidates' log-probabilities (likelihood evaluation), or both.
 
 from sftdpo.compute import inference_flops
 from sftdpo.context import read_fitted
-from sftdpo.inference import TALLY, generate_answers
+from sftdpo.inference import TokenTally, generate_answers
 from sftdpo.io import write_json, write_jsonl
 from sftdpo.metrics import generates, ranks
 from sftdpo.modeling import load_tokenizer, load_with_adapter
@@ -21,25 +21,29 @@ items = read_fitted(task, sm.params.task, sm.input.evaluated, sm.input.model, to
 adapter = sm.input.get("adapter") or None
 model = load_with_adapter(sm.input.model, sm.params.spec, adapter, meter.device)
 records = [{"id": item["id"]} for item in items]
-generated_tokens = 0
+# The tokens the generation and the scoring ran, as they return them: the compute record.
+tally = TokenTally()
 with meter.measure():
     if generates(task.kind, sm.params.evaluation):
-        answers, generated_tokens = generate_answers(
+        answers, generated = generate_answers(
             model,
             tokenizer,
             [task.prompt_messages(item) for item in items],
             max_new_tokens=answer_tokens(task, sm.params.task),
             batch_size=sm.params.batch_size,
         )
+        tally += generated
         for record, answer in zip(records, answers, strict=True):
             record["prediction"] = answer
     if ranks(task.kind, sm.params.evaluation):
-        logprobs = candidate_logprobs(model, tokenizer, task, items, sm.params.batch_size)
+        logprobs, scored = candidate_logprobs(model, tokenizer, task, items,
+                                              sm.params.batch_size)
+        tally += scored
         for record, item_logprobs in zip(records, logprobs, strict=True):
             record["logprobs"] = item_logprobs
 write_jsonl(sm.output.generations, records)
-write_json(sm.output.compute, meter.record(tokens=TALLY.processed,
-                                           flops=inference_flops(model, TALLY), items=len(items),
-                                           prompt_tokens=TALLY.prompt,
-                                           generated_tokens=generated_tokens,
-                                           scored_tokens=TALLY.scored))
+write_json(sm.output.compute, meter.record(tokens=tally.processed,
+                                           flops=inference_flops(model, tally), items=len(items),
+                                           prompt_tokens=tally.prompt,
+                                           generated_tokens=tally.generated,
+                                           scored_tokens=tally.scored))

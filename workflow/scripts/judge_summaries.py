@@ -2,7 +2,6 @@
 
 from sftdpo.compute import inference_flops
 from sftdpo.context import read_fitted
-from sftdpo.inference import TALLY
 from sftdpo.io import read_jsonl, write_json, write_jsonl
 from sftdpo.judge import judge_counts, judge_summaries
 from sftdpo.modeling import load_base_model, load_tokenizer
@@ -19,12 +18,13 @@ by_id = {g["id"]: g["prediction"] for g in read_jsonl(sm.input.generations)}
 summaries = [task.parse(by_id[item["id"]], item) for item in items]
 model = load_base_model(sm.input.judge_model, sm.params.judge_spec, meter.device)
 with meter.measure():
-    results = judge_summaries(model, tokenizer, items, summaries, sm.params.judge["batch_size"],
-                              sm.params.judge["max_new_tokens"])
+    results, tally = judge_summaries(model, tokenizer, items, summaries,
+                                     sm.params.judge["batch_size"],
+                                     sm.params.judge["max_new_tokens"])
 write_jsonl(sm.output.grades, [{"id": item["id"], **result}
                                for item, result in zip(items, results, strict=True)])
-write_json(sm.output.compute, meter.record(tokens=TALLY.processed,
-                                           flops=inference_flops(model, TALLY),
-                                           prompt_tokens=TALLY.prompt,
-                                           generated_tokens=TALLY.generated))
+write_json(sm.output.compute, meter.record(tokens=tally.processed,
+                                           flops=inference_flops(model, tally),
+                                           prompt_tokens=tally.prompt,
+                                           generated_tokens=tally.generated))
 print(judge_counts(results))

@@ -6,7 +6,7 @@ from sftdpo.training import build_dpo_trainer, train_and_save
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 meter = start_job(sm, sm.params.spec)
-trainer = build_dpo_trainer(
+trainer, sharing = build_dpo_trainer(
     model_dir=sm.input.model,
     spec=sm.params.spec,
     sft_adapter_dir=sm.input.sft,
@@ -16,4 +16,4 @@ trainer = build_dpo_trainer(
     device=meter.device,
     out_dir=sm.output[0],
 )
-train_and_save(trainer, sm.output[0], meter)
+train_and_save(trainer, sm.output[0], meter, sharing=sharing)

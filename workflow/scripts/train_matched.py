@@ -22,7 +22,7 @@ steps = matched_steps(sft_record, budget)
 print(f"matching {budget:.4g} FLOPs of pairs and DPO: {steps} steps of SFT's "
       f"{sft_record['global_steps']}")
 task = load_task_with_meta(sm.wildcards.task, sm.params.task, sm.input.meta)
-trainer = build_matched_trainer(
+trainer, sharing = build_matched_trainer(
     model_dir=sm.input.model,
     spec=sm.params.spec,
     task=task,
@@ -36,4 +36,4 @@ trainer = build_matched_trainer(
     device=meter.device,
     out_dir=sm.output[0],
 )
-train_and_save(trainer, sm.output[0], meter)
+train_and_save(trainer, sm.output[0], meter, sharing=sharing)

@@ -10,7 +10,7 @@ sm = snakemake  # noqa: F821 - injected by Snakemake
 meter = start_job(sm, sm.params.spec)
 task = load_task_with_meta(sm.wildcards.task, sm.params.task, sm.input.meta)
 tokenizer = load_tokenizer(sm.input.model)
-trainer = build_sft_trainer(
+trainer, sharing = build_sft_trainer(
     model_dir=sm.input.model,
     spec=sm.params.spec,
     task=task,
@@ -23,4 +23,4 @@ trainer = build_sft_trainer(
     device=meter.device,
     out_dir=sm.output[0],
 )
-train_and_save(trainer, sm.output[0], meter)
+train_and_save(trainer, sm.output[0], meter, sharing=sharing)

@@ -25,7 +25,8 @@ with these fields (:meth:`sftdpo.runtime.JobMeter.record`), next to its output:
   with the chosen and with the rejected answer, as the model then runs them. The frozen
   reference's pass over the same tokens is not counted again. Generation and scoring: every
   non-padding token that went through the model, prompt tokens, generated tokens and scored
-  answer tokens (:data:`sftdpo.inference.TALLY`; the record also gives the three counts).
+  answer tokens (the :class:`sftdpo.inference.TokenTally` the job's inference calls returned,
+  added up; the record also gives the three counts).
 - ``peak_memory_mib``: on CUDA, ``torch.cuda.max_memory_allocated`` (the tensors' peak; the
   CUDA context and the allocator's cache are not in it), summed over the job's GPUs; on a CPU
   the job process's peak resident set, the Python runtime included: on Linux the kernel's
@@ -263,13 +264,15 @@ def epochs_run(trainer) -> float:
     return full + min(rows, batches * batch) / rows
 
 
-def training_flops(trainer) -> dict:
+def training_flops(trainer, sharing) -> dict:
     """The ``flops`` of a finished SFT or DPO training job (module docstring) and the counts
     behind them, from the trainer: its model, its token count (``num_input_tokens_seen``),
     its tokenised datasets (labelled positions), its state (epochs run), its log (evaluations
-    run) and its settings (reference precomputed, gradient checkpointing)."""
-    from .prefix_packing import PrefixSharing, decoder_backbone  # torch: training jobs only
-
+    run) and its settings (reference precomputed, gradient checkpointing); and from
+    ``sharing``, the :class:`sftdpo.prefix_packing.PrefixSharing` the code that built the
+    trainer installed on its model (:func:`sftdpo.training.build_sft_trainer` and the others
+    return it), or None where the rows ran unpacked: with it, the tokens the packed sequences
+    ran are the tokens counted."""
     model, args, state = trainer.model, trainer.args, trainer.state
     blocks, adapters = block_parameters(model), trainable_parameters(model)
     share = adapted_share(model)
@@ -298,8 +301,7 @@ def training_flops(trainer) -> dict:
         head_forward = evaluations * labelled_positions(trainer.eval_dataset, args.max_length)
     counts["head_positions"] = positions
     counts["reference_head_positions" if dpo else "evaluation_head_positions"] = head_forward
-    sharing = decoder_backbone(model).forward
-    if isinstance(sharing, PrefixSharing):  # rows' shared starts run once: what ran
+    if sharing is not None:  # rows' shared starts run once: what ran
         tokens, reference = sharing.trained_tokens, sharing.forward_only_tokens
         counts["input_tokens"] = int(state.num_input_tokens_seen)
     elif dpo:  # DPO: the reference's forward

@@ -29,11 +29,12 @@ def render_completion(tokenizer, messages: list[dict], answer: str) -> str:
     return full[len(prompt) :]
 
 
-@dataclass
+@dataclass(frozen=True)
 class TokenTally:
-    """Non-padding tokens this process ran through models: prompts, generated tokens, and
-    scored answer tokens. A job's compute record reads them here because the pair strategies
-    and the judge call these functions several layers down."""
+    """Non-padding tokens a call ran through a model: prompt tokens, generated tokens and
+    scored answer tokens. :func:`generate_answers` and :func:`answer_logprobs` return theirs;
+    callers add them up (``a + b``) and hand the sum to the job's compute record
+    (:func:`sftdpo.compute.inference_flops`)."""
 
     prompt: int = 0
     generated: int = 0
@@ -43,8 +44,11 @@ class TokenTally:
     def processed(self) -> int:
         return self.prompt + self.generated + self.scored
 
-
-TALLY = TokenTally()
+    def __add__(self, other: TokenTally) -> TokenTally:
+        if not isinstance(other, TokenTally):
+            return NotImplemented
+        return TokenTally(self.prompt + other.prompt, self.generated + other.generated,
+                          self.scored + other.scored)
 
 
 def batches(items: Sequence, size: int) -> Iterator[Sequence]:
@@ -60,8 +64,9 @@ def batches_by_length(lengths: Sequence[int], size: int) -> Iterator[Sequence[in
 @torch.inference_mode()
 def generate_answers(
     model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, batch_size: int
-) -> tuple[list[str], int]:
-    """Greedy answers for each prompt, and how many tokens were generated in all.
+) -> tuple[list[str], TokenTally]:
+    """Greedy answers for each prompt, and the tokens this call ran: the prompts' (padding
+    left out) and the generated ones.
 
     Prompts run in order of length, ``batch_size`` at a time, so a batch pads its prompts to
     a similar length (32 summaries of 191-441 tokens: 25.9 s in the given order, 22.1 s by
@@ -70,11 +75,11 @@ def generate_answers(
     prompt_ids = tokenizer([render_prompt(tokenizer, messages) for messages in prompts],
                            add_special_tokens=False)["input_ids"]
     answer_of: dict[int, str] = {}
-    generated_tokens = 0
+    prompt_tokens = generated_tokens = 0
     for batch in batches_by_length([len(ids) for ids in prompt_ids], batch_size):
         ids, mask = _left_padded([prompt_ids[i] for i in batch], tokenizer.pad_token_id,
                                  model.device)
-        TALLY.prompt += int(mask.sum())
+        prompt_tokens += int(mask.sum())
         output = model.generate(
             input_ids=ids,
             attention_mask=mask,
@@ -83,12 +88,11 @@ def generate_answers(
             pad_token_id=tokenizer.pad_token_id,
         )
         new_tokens = output[:, ids.shape[1] :]
-        batch_generated = int((new_tokens != tokenizer.pad_token_id).sum())
-        generated_tokens += batch_generated
-        TALLY.generated += batch_generated
+        generated_tokens += int((new_tokens != tokenizer.pad_token_id).sum())
         answer_of.update(zip(batch, tokenizer.batch_decode(new_tokens, skip_special_tokens=True),
                              strict=True))
-    return [answer_of[i].strip() for i in range(len(prompts))], generated_tokens
+    return ([answer_of[i].strip() for i in range(len(prompts))],
+            TokenTally(prompt=prompt_tokens, generated=generated_tokens))
 
 
 @torch.inference_mode()
@@ -98,9 +102,10 @@ def answer_logprobs(
     prompts: Sequence[list[dict]],
     answers: Sequence[Sequence[str]],
     batch_size: int,
-) -> list[list[float]]:
+) -> tuple[list[list[float]], TokenTally]:
     """Summed log-probability of each candidate answer (end-of-turn included) after its prompt:
-    ``answers[i]`` are prompt ``i``'s candidates, any number of them.
+    ``answers[i]`` are prompt ``i``'s candidates, any number of them; and the tokens this call
+    ran (prompt tokens, the shared start of a batch once; scored answer tokens).
 
     ``batch_size`` prompts run at once, once each, in order of length (less padding); the
     tokens every prompt of a batch starts with (the system turn of a task's prompts) run
@@ -113,12 +118,14 @@ def answer_logprobs(
     prompt_ids = [tokenizer(render_prompt(tokenizer, messages), add_special_tokens=False)
                   ["input_ids"] for messages in prompts]
     totals: dict[int, list[float]] = {}
+    tally = TokenTally()
     for batch in batches_by_length([len(ids) for ids in prompt_ids], batch_size):
-        scored = _batch_logprobs(model, tokenizer, [prompt_ids[i] for i in batch],
-                                 [[render_completion(tokenizer, prompts[i], a) for a in answers[i]]
-                                  for i in batch])
+        scored, ran = _batch_logprobs(
+            model, tokenizer, [prompt_ids[i] for i in batch],
+            [[render_completion(tokenizer, prompts[i], a) for a in answers[i]] for i in batch])
         totals.update(zip(batch, scored, strict=True))
-    return [totals[i] for i in range(len(prompts))]
+        tally += ran
+    return [totals[i] for i in range(len(prompts))], tally
 
 
 def shared_prefix_length(token_lists: Sequence[Sequence[int]]) -> int:
@@ -144,7 +151,8 @@ def _left_padded(token_lists: Sequence[Sequence[int]], pad_id: int, device):
 
 
 def _batch_logprobs(model, tokenizer, prompt_ids: Sequence[Sequence[int]],
-                    completions: Sequence[Sequence[str]]) -> list[list[float]]:
+                    completions: Sequence[Sequence[str]]
+                    ) -> tuple[list[list[float]], TokenTally]:
     device = model.device
     shared = shared_prefix_length(prompt_ids)
     # The shared start runs once and its cache is repeated for every prompt of the batch.
@@ -160,8 +168,8 @@ def _batch_logprobs(model, tokenizer, prompt_ids: Sequence[Sequence[int]],
     prompt_lengths = prompt_mask.sum(-1)
     per_prompt = [[tokenizer(completion, add_special_tokens=False)["input_ids"]
                    for completion in candidates] for candidates in completions]
-    TALLY.prompt += shared + int(rest_mask.sum())
-    TALLY.scored += sum(len(tokens) for answers in per_prompt for tokens in answers)
+    tally = TokenTally(prompt=shared + int(rest_mask.sum()),
+                       scored=sum(len(tokens) for answers in per_prompt for tokens in answers))
     # HF Llama numbers positions from the cache, not the mask: without these, left padding
     # (here between the shared start and each prompt's own tokens) would put a prompt's tokens
     # at other positions than an unpadded run does.
@@ -203,4 +211,5 @@ def _batch_logprobs(model, tokenizer, prompt_ids: Sequence[Sequence[int]],
     sums = torch.zeros((len(per_prompt), max(len(a) for a in per_prompt)), device=device)
     sums.scatter_add_(1, answer_of[:, 1:].clamp(min=0), next_logprobs.masked_fill(~inside, 0.0))
     return [[first_token_logprobs[row, tokens[0]].item() + sums[row, index].item()
-             for index, tokens in enumerate(answers)] for row, answers in enumerate(per_prompt)]
+             for index, tokens in enumerate(answers)]
+            for row, answers in enumerate(per_prompt)], tally

@@ -41,7 +41,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from sftdpo.inference import generate_answers
+from sftdpo.inference import TokenTally, generate_answers
 from sftdpo.tasks.summary import key_facts_of
 
 JUDGE_RUBRIC = """\
@@ -155,21 +155,24 @@ def _key_facts(item: dict) -> list[str] | None:
 
 
 def judge_summaries(model, tokenizer, items: list[dict], summaries: list[str | None],
-                    batch_size: int, max_new_tokens: int = 16) -> list[dict]:
+                    batch_size: int, max_new_tokens: int = 16
+                    ) -> tuple[list[dict], TokenTally]:
     """Grade each item's summary with the judge model: one ``{"judge_grade": int | None,
     "judge_output": str}`` per item, in order. No summary is grade 1 with output "" and the
-    model is not asked; an answer without a readable grade is ``judge_grade`` None."""
+    model is not asked; an answer without a readable grade is ``judge_grade`` None. Also the
+    tokens the judge model ran (none where it was not asked), for the job's compute record."""
     if len(items) != len(summaries):
         raise ValueError(f"{len(items)} items but {len(summaries)} summaries")
     results = [{"judge_grade": 1, "judge_output": ""} for _ in items]
     asked = [i for i, summary in enumerate(summaries) if has_summary(summary)]
+    tally = TokenTally()
     if asked:
         prompts = [judge_messages(items[i]["text"], summaries[i], _key_facts(items[i]))
                    for i in asked]
-        outputs, _ = generate_answers(model, tokenizer, prompts, max_new_tokens, batch_size)
+        outputs, tally = generate_answers(model, tokenizer, prompts, max_new_tokens, batch_size)
         for i, output in zip(asked, outputs, strict=True):
             results[i] = {"judge_grade": parse_grade(output), "judge_output": output}
-    return results
+    return results, tally
 
 
 def judge_counts(results: Sequence[dict]) -> dict:

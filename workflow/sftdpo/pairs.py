@@ -25,6 +25,9 @@ An item no strategy can pair is dropped, not fatal: ``PairContext.dropped`` list
 where it came from and why, :func:`pair_counts` makes the pairs job's ``counts.json``, and
 :func:`check_enough_pairs` fails the job only when fewer than ``pairs.min_share`` of the
 training items were paired.
+
+The tokens the strategies and :func:`with_reference` run through the models add up in
+``PairContext.tally``, which the pairs job's compute record is built from.
 """
 
 from __future__ import annotations
@@ -35,7 +38,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .data import normalised
-from .inference import answer_logprobs, generate_answers, render_completion, render_prompt
+from .inference import (
+    TokenTally,
+    answer_logprobs,
+    generate_answers,
+    render_completion,
+    render_prompt,
+)
 from .scoring import candidate_logprobs, most_likely
 from .tasks.base import Task
 from .tasks.summary_degraders import contradict_fact, drop_key_facts
@@ -60,6 +69,9 @@ class PairContext:
     load_base_model: Callable[[], object] | None = None
     # Items no strategy could pair: id, where (file and row) and why, one entry each.
     dropped: list[dict] = field(default_factory=list)
+    # The tokens the strategy and with_reference ran through the models (the SFT model's and
+    # the base model's), added up as each call returns them: the job's compute record.
+    tally: TokenTally = field(default_factory=TokenTally)
 
 
 def _pair(ctx: PairContext, item: dict, strategy: str, rejected: str, **extra) -> dict:
@@ -81,8 +93,9 @@ def _hardest_wrong_pairs(ctx: PairContext, items: list[dict]) -> list[dict]:
                 f"two candidate answers, and this {task.kind} task's item has "
                 f"{len(candidates or [])}; use sft_wrong_answers or degraded_summary instead")
     pairs = []
-    for item, logprobs in zip(items, candidate_logprobs(ctx.model, ctx.tokenizer, task, items,
-                                                        ctx.batch_size), strict=True):
+    ranked, tally = candidate_logprobs(ctx.model, ctx.tokenizer, task, items, ctx.batch_size)
+    ctx.tally += tally
+    for item, logprobs in zip(items, ranked, strict=True):
         wrong = {answer: lp for answer, lp in logprobs.items()
                  if not _is_correct(task, item, answer)}
         answer = most_likely(wrong)
@@ -216,17 +229,19 @@ def _base_summaries(ctx: PairContext, items: list[dict]) -> dict[str, str]:
     if not items:
         return {}
     model = ctx.load_base_model()
-    answers, _ = generate_answers(model, ctx.tokenizer,
-                                  [ctx.task.prompt_messages(item) for item in items],
-                                  ctx.max_new_tokens, ctx.batch_size)
+    answers, tally = generate_answers(model, ctx.tokenizer,
+                                      [ctx.task.prompt_messages(item) for item in items],
+                                      ctx.max_new_tokens, ctx.batch_size)
+    ctx.tally += tally
     return {item["id"]: answer for item, answer in zip(items, answers, strict=True)}
 
 
 def sft_wrong_answer_pairs(ctx: PairContext) -> list[dict]:
     task = ctx.task
-    answers, _ = generate_answers(ctx.model, ctx.tokenizer,
-                                  [task.prompt_messages(item) for item in ctx.items],
-                                  ctx.max_new_tokens, ctx.batch_size)
+    answers, tally = generate_answers(ctx.model, ctx.tokenizer,
+                                      [task.prompt_messages(item) for item in ctx.items],
+                                      ctx.max_new_tokens, ctx.batch_size)
+    ctx.tally += tally
     pairs, right = [], []
     for item, answer in zip(ctx.items, answers, strict=True):
         if answer.strip() and not _is_correct(task, item, task.parse(answer, item)):
@@ -258,7 +273,8 @@ def with_reference(ctx: PairContext, pairs: list[dict], context_length: int) -> 
     model (``ctx.model``), scored here where the strategy has not recorded them: the values
     TRL's reference pass would compute (tests/test_training.py), at the cost of scoring two
     answers after a prompt that runs once. Unchanged where any pair's prompt and answer exceed
-    ``context_length`` tokens: DPO truncates that pair, so only its own pass gives the value."""
+    ``context_length`` tokens: DPO truncates that pair, so only its own pass gives the value.
+    The scoring's tokens are added to ``ctx.tally``."""
     missing = [pair for pair in pairs if "chosen_logprob" not in pair]
     if not missing:
         return pairs
@@ -272,9 +288,11 @@ def with_reference(ctx: PairContext, pairs: list[dict], context_length: int) -> 
         if any(prompt + length(render_completion(tokenizer, pair["prompt"], pair[side]))
                > context_length for side in ("chosen", "rejected")):
             return pairs
-    scored = iter(answer_logprobs(ctx.model, tokenizer, [pair["prompt"] for pair in missing],
-                                  [[pair["chosen"], pair["rejected"]] for pair in missing],
-                                  ctx.batch_size))
+    values, tally = answer_logprobs(ctx.model, tokenizer, [pair["prompt"] for pair in missing],
+                                    [[pair["chosen"], pair["rejected"]] for pair in missing],
+                                    ctx.batch_size)
+    ctx.tally += tally
+    scored = iter(values)
     return [pair if "chosen_logprob" in pair
             else pair | dict(zip(("chosen_logprob", "rejected_logprob"), next(scored),
                                  strict=True))

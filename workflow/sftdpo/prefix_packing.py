@@ -31,7 +31,9 @@ fused LM head calls (``trl/trainer/utils.py``, ``add_fused_lm_head``: it runs
 ``self.base_model(...)`` and reads ``last_hidden_state``; TRL 1.16, transformers 5.24, whose
 ``create_causal_mask`` passes a 4D mask through unchanged). A call it cannot pack (left
 padding, embeddings instead of ids, position ids or a cache given, an attention implementation
-without 4D masks) goes through unchanged.
+without 4D masks) goes through unchanged. It returns the installed :class:`PrefixSharing`,
+whose counts of the tokens that ran the code that installed it hands to the compute record
+(:func:`sftdpo.compute.training_flops`): nothing detects the patch afterwards.
 """
 
 from __future__ import annotations
@@ -277,7 +279,7 @@ def share_prefixes(model, grouping=cheapest_groups) -> PrefixSharing | None:
     """Install the packing on ``model``'s backbone (this object only), grouping each call's
     rows by ``grouping`` (:func:`pair_groups` for DPO, :func:`cheapest_groups` for SFT); None,
     with a warning, where its attention implementation takes no 4D mask (rows then run
-    unpacked)."""
+    unpacked). Keep what it returns: its token counts are the compute record's."""
     backbone = decoder_backbone(model)
     if backbone.config._attn_implementation not in MASKABLE:
         warnings.warn(f"attention {backbone.config._attn_implementation!r} takes no 4D mask: "

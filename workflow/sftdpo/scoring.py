@@ -3,15 +3,21 @@ answers by the model's log-probability, and scores the answer against the item."
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .tasks.base import Task
 from .userdata import DataError
 
+if TYPE_CHECKING:  # torch: model jobs only, not the score job
+    from .inference import TokenTally
+
 
 def candidate_logprobs(model, tokenizer, task: Task, items: list[dict],
-                       batch_size: int) -> list[dict[str, float]]:
+                       batch_size: int) -> tuple[list[dict[str, float]], TokenTally]:
     """Per item, each candidate answer (label or option) with the summed log-probability the
     model gives its assistant text after the prompt, in the model's chat template;
-    ``batch_size`` items run at once."""
+    ``batch_size`` items run at once. Also the tokens the scoring ran
+    (:func:`sftdpo.inference.answer_logprobs`), for the job's compute record."""
     candidates = [task.candidates(item) for item in items]
     for item, answers in zip(items, candidates, strict=True):
         if not answers or len(answers) < 2:
@@ -22,12 +28,12 @@ def candidate_logprobs(model, tokenizer, task: Task, items: list[dict],
                 "or give the item its options")
     from .inference import answer_logprobs  # torch: model jobs only, not the score job
 
-    logprobs = answer_logprobs(
+    logprobs, tally = answer_logprobs(
         model, tokenizer, [task.prompt_messages(item) for item in items],
         [[task.answer_text(item, a) for a in answers]
          for item, answers in zip(items, candidates, strict=True)], batch_size)
     return [dict(zip(answers, values, strict=True))
-            for answers, values in zip(candidates, logprobs, strict=True)]
+            for answers, values in zip(candidates, logprobs, strict=True)], tally
 
 
 def most_likely(logprobs: dict[str, float]) -> str:

@@ -9,6 +9,10 @@ reference is the SFT model, not the raw base (which is what disabling the adapte
 give). Where the pairs job already scored both
 answers of every pair with that SFT model, DPO reads those values as the reference and runs
 no reference pass (``dpo.reference_from_pairs``).
+
+With ``share_prompt``, the code that builds a trainer installs the prefix sharing on its model
+(:mod:`sftdpo.prefix_packing`) and returns it beside the trainer (:class:`BuiltTrainer`);
+:func:`train_and_save` hands it to the compute record, which counts the tokens it ran.
 """
 
 from __future__ import annotations
@@ -18,16 +22,26 @@ import shutil
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 from .compute import RECORD_NAME, training_flops
 from .io import partial_dir
 from .modeling import load_base_model, load_tokenizer, load_with_adapter, native_bfloat16
-from .prefix_packing import cheapest_groups, pair_groups, share_prefixes
+from .prefix_packing import PrefixSharing, cheapest_groups, pair_groups, share_prefixes
 from .runtime import JobMeter
 from .tasks.base import Task
 
 # TRL's private switch (trl/trainer/utils.py, TRL 1.16) read at every fused LM-head call.
 TRL_SWITCH = "_use_triton"
+
+
+class BuiltTrainer(NamedTuple):
+    """A TRL trainer and the prefix sharing installed on its model: None where its rows run
+    unpacked (``share_prompt`` off, or an attention implementation without 4D masks). Pass
+    both to :func:`train_and_save`: the compute record counts the tokens the sharing ran."""
+
+    trainer: object
+    sharing: PrefixSharing | None
 
 
 @contextmanager
@@ -178,9 +192,10 @@ def validate_after_last_step():
 def build_sft_trainer(
     model_dir, spec: dict, task: Task, train_items: list[dict],
     validation_items: list[dict], settings: dict, seed: int, device: str, out_dir: Path,
-):
-    """TRL's SFTTrainer on a fresh LoRA adapter; the validation loss is logged after the last
-    step, or after each epoch (``sft.validation_loss``)."""
+) -> BuiltTrainer:
+    """TRL's SFTTrainer on a fresh LoRA adapter, and its prefix sharing (:class:`BuiltTrainer`);
+    the validation loss is logged after the last step, or after each epoch
+    (``sft.validation_loss``)."""
     from trl import SFTConfig
 
     stage = settings["sft"]
@@ -201,12 +216,13 @@ def build_sft_trainer(
 def build_matched_trainer(
     model_dir, spec: dict, task: Task, train_items: list[dict], sft_adapter_dir,
     settings: dict, steps: int, sft_steps: int, seed: int, device: str, out_dir: Path,
-):
+) -> BuiltTrainer:
     """The matched-compute control: TRL's SFTTrainer continuing the SFT adapter on the same
     training items for ``steps`` steps (as many training FLOPs as the pairs and DPO jobs
     took; :func:`sftdpo.compute.matched_steps`), with SFT's settings and the same schedule
     shape: warmup the same share of the steps (SFT's took ``sft_steps``), then the same
-    decay. No validation pass: its compute would not be training."""
+    decay. No validation pass: its compute would not be training. With its prefix sharing
+    (:class:`BuiltTrainer`)."""
     from trl import SFTConfig
 
     stage = settings["sft"]
@@ -229,14 +245,13 @@ def _sft_arguments(stage: dict) -> dict:
 
 def _sft_trainer(model, args, task: Task, train_items: list[dict],
                  validation_items: list[dict] | None, model_dir, peft_config, callbacks,
-                 stage: dict):
+                 stage: dict) -> BuiltTrainer:
     from datasets import Dataset
     from trl import SFTTrainer
 
-    if stage["share_prompt"]:
-        # The system turn every row starts with runs once per packed sequence.
-        share_prefixes(model, cheapest_groups)
-    return SFTTrainer(
+    # The system turn every row starts with runs once per packed sequence.
+    sharing = share_prefixes(model, cheapest_groups) if stage["share_prompt"] else None
+    trainer = SFTTrainer(
         model=model,
         args=args,
         train_dataset=Dataset.from_list(sft_records(task, train_items)),
@@ -246,21 +261,22 @@ def _sft_trainer(model, args, task: Task, train_items: list[dict],
         peft_config=peft_config,
         callbacks=callbacks,
     )
+    return BuiltTrainer(trainer, sharing)
 
 
 def build_dpo_trainer(
     model_dir, spec: dict, sft_adapter_dir, pairs: list[dict], settings: dict,
     seed: int, device: str, out_dir: Path,
-):
-    """TRL's DPOTrainer continuing the SFT adapter, against a frozen copy of it."""
+) -> BuiltTrainer:
+    """TRL's DPOTrainer continuing the SFT adapter, against a frozen copy of it, and its
+    prefix sharing (:class:`BuiltTrainer`)."""
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
     stage = settings["dpo"]
     model = load_with_adapter(model_dir, spec, sft_adapter_dir, device, trainable=True)
-    if stage["share_prompt"]:
-        # Before the trainer exists: a precomputed reference pass is packed too.
-        share_prefixes(model, pair_groups)
+    # Before the trainer exists: a precomputed reference pass is packed too.
+    sharing = share_prefixes(model, pair_groups) if stage["share_prompt"] else None
     # The reference is the SFT model, frozen: where the pairs job already scored both answers
     # of every pair with it, those values are the reference and no reference pass runs.
     from_pairs = (stage["precompute_reference"] and stage["reference_from_pairs"]
@@ -291,15 +307,17 @@ def build_dpo_trainer(
         # it from precompute_ref_log_probs, which stays off so that pass does not run.
         # tests/test_training.py fails if a TRL version stops reading them.
         trainer.precompute_ref_logps = True
-    return trainer
+    return BuiltTrainer(trainer, sharing)
 
 
-def train_and_save(trainer, out_dir, meter: JobMeter | None = None) -> None:
+def train_and_save(trainer, out_dir, meter: JobMeter | None = None, *,
+                   sharing: PrefixSharing | None) -> None:
     """Train and save the adapter with the compute record of ``meter`` (the job's, started
-    when the job started; without one, a meter started here)."""
+    when the job started; without one, a meter started here). ``sharing``: the prefix sharing
+    the trainer was built with (:class:`BuiltTrainer`), None where its rows run unpacked."""
     meter = meter or JobMeter(trainer.args.device.type)
     with meter.measure(), score_labelled_positions_only():
         trainer.train()
-    # The tokens the model ran (the trainers' count, or the packed pairs') and the FLOPs that
-    # follow from them and the model (sftdpo.compute).
-    save_adapter(trainer, Path(out_dir), meter.record(**training_flops(trainer)))
+    # The tokens the model ran (the trainers' count, or the packed sequences' from the sharing)
+    # and the FLOPs that follow from them and the model (sftdpo.compute).
+    save_adapter(trainer, Path(out_dir), meter.record(**training_flops(trainer, sharing)))
