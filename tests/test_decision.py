@@ -64,7 +64,7 @@ def test_every_metric_a_task_can_be_decided_on_has_a_default_margin_with_its_rea
     assert all(entry["delta"] > 0 and len(entry["reason"]) > 40 for entry in margins.values())
 
 
-def stats_table(primary_low, primary_high, diff=0.05):
+def stats_table(primary_low, primary_high, diff=0.05, units=23, detectable=0.2):
     rows = []
     for comparison, role, low, high in (("sft_matched_vs_dpo", "primary", primary_low,
                                          primary_high),
@@ -75,7 +75,8 @@ def stats_table(primary_low, primary_high, diff=0.05):
                      "ci_level": 1 - 0.05 / 6 if role == "primary" else 0.95,
                      "test": "exact_sign_flip", "statistic": diff, "p_value": 0.2,
                      "p_adjusted": 1.0 if role == "primary" else math.nan, "se": 0.06,
-                     "detectable": 0.2, "n_items": 105, "n_units": 23, "unit": "group",
+                     "detectable": detectable, "n_items": 105, "n_units": units,
+                     "unit": "group" if units < 105 else "item",
                      "n_seeds": 1})
     return pd.DataFrame(rows)
 
@@ -126,3 +127,22 @@ def test_the_file_opens_on_the_forest_plot_and_the_rule():
     assert "**Note:** budgets differ" in text
     assert ("DPO pays: it beats SFT given the same extra compute, by at least the minimum "
             "worthwhile difference") in text
+
+
+def test_with_items_as_units_the_sentence_names_items_once():
+    table = stats_table(-0.02, 0.21, units=105)
+    text = recommendation(decide("m", "t", table, 0.05, 6, COST), table, COST)
+    assert "with 105 test items this test could detect" in text
+    assert "about 1,680 items would detect the margin" in text and "groups" not in text
+
+
+def test_too_few_groups_to_reach_the_level_say_so_instead_of_a_detectable_difference():
+    table = stats_table(-0.3, 0.4, units=4, detectable=math.inf)
+    decision = decide("m", "t", table, 0.1, 6, COST)
+    record = decision.record()
+    assert decision.verdict == "inconclusive" and math.isnan(record["items_needed"])
+    # 0.05 / 6 needs 2 / 2^C <= .0083: C >= 8.
+    assert record["units_to_reach_level"] == 8
+    text = recommendation(decision, table, COST)
+    assert ("with 105 test items in 4 groups no difference can reach the adjusted level at all "
+            "(4 groups give no P below 1/8); at least 8 groups are needed before any can") in text

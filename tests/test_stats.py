@@ -182,6 +182,8 @@ def test_four_groups_cannot_reach_significance_and_say_how_wide_they_leave_it():
     row = compare_pair(paired("accuracy", a, b, units), 0.05, 0.8, 1000, 0)
     assert row["p_value"] == pytest.approx(1 / 8)
     assert row["ci_low"] <= 0 and row["ci_high"] >= 2  # q is the largest |D*|: 1
+    assert row["detectable"] == float("inf")  # no P below 1/8, whatever the difference
+    assert compare_pair(paired("accuracy", a, b, units), 0.2, 0.8, 1000, 0)["detectable"] < 2
 
 
 def test_the_primary_row_is_bonferroni_adjusted_with_its_interval_at_the_same_level():

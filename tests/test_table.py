@@ -103,7 +103,8 @@ def verdicts():
     return pd.DataFrame([{"task": "t", "model": "m", "metric": "accuracy",
                           "comparison": "sft_matched_vs_dpo", "diff": 0.08, "ci_low": -0.04,
                           "ci_high": 0.2, "ci_level": 0.975, "p_adjusted": 0.4, "margin": 0.05,
-                          "verdict": "inconclusive", "detectable": 0.17, "items_needed": 1200}])
+                          "verdict": "inconclusive", "detectable": 0.17, "items_needed": 1200,
+                          "units_to_reach_level": 8}])
 
 
 def test_the_verdict_table_says_what_decides():

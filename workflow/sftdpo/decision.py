@@ -15,7 +15,8 @@ Its interval (level 1 - alpha / K over the experiment's K primary hypotheses;
 * **inconclusive**: anything else. Then the decision also gives the smallest difference this
   test set could detect with the configured power, and about how many test items (and
   units) would detect delta: the interval's width shrinks as one over the square root of
-  the items, so n x (detectable / delta)^2.
+  the items, so n x (detectable / delta)^2. With too few units for the level (C units give
+  no P below 2 / 2^C) nothing is detectable, and the decision gives the units needed first.
 
 A non-significant difference is never read as "no difference": only an interval inside the
 margin says that.
@@ -32,12 +33,14 @@ import pandas as pd
 import yaml
 
 from .metrics import LIKELIHOOD_PREFIX
+from .stats import units_to_reach
 
 MARGINS_FILE = Path(__file__).parent / "data" / "margins.yaml"
 VERDICTS = ("better", "equivalent", "worse", "inconclusive")
 DECISION_COLUMNS = ("model", "task", "metric", "comparison", "margin", "a", "b", "diff",
                     "ci_low", "ci_high", "ci_level", "p_value", "p_adjusted", "n_primary",
                     "verdict", "worthwhile", "detectable", "items_needed", "units_needed",
+                    "units_to_reach_level",
                     "n_items", "n_units", "unit", "n_seeds", "dpo_minus_sft",
                     "dpo_minus_sft_ci_low", "dpo_minus_sft_ci_high", "extra_flops_ratio",
                     "pipeline_flops_ratio")
@@ -85,8 +88,12 @@ def worthwhile(ci_low: float, ci_high: float, margin: float) -> str:
     return "no" if ci_high < margin else "uncertain"
 
 
-def needed(count: int, detectable: float, margin: float) -> int:
-    """About how many of ``count`` (items or units) would make ``margin`` detectable."""
+def needed(count: int, detectable: float, margin: float) -> float:
+    """About how many of ``count`` (items or units) would make ``margin`` detectable; NaN
+    where nothing is detectable with these units (too few for the level): it cannot be
+    scaled from them."""
+    if math.isinf(detectable):
+        return math.nan
     if detectable <= 0:
         return count
     return math.ceil(count * (detectable / margin) ** 2)
@@ -122,6 +129,7 @@ class Decision:
             "detectable": row["detectable"],
             "items_needed": needed(int(row["n_items"]), row["detectable"], self.margin),
             "units_needed": needed(int(row["n_units"]), row["detectable"], self.margin),
+            "units_to_reach_level": units_to_reach(1 - row["ci_level"]),
             **{key: row[key] for key in ("n_items", "n_units", "unit", "n_seeds")},
             **{f"dpo_minus_sft{suffix}": (math.nan if self.versus_sft is None
                                           else self.versus_sft[key])

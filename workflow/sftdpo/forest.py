@@ -89,7 +89,7 @@ def plot_forest(verdicts: pd.DataFrame, out_stem: str | Path) -> list[Path]:
             handles.append(ax.plot([], [], "o-", color=METHOD_COLORS["sft"],
                                    markerfacecolor="white",
                                    label="DPO minus SFT (95% CI, secondary)")[0])
-        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12 - 0.4 /
-                  len(rows)), ncols=2, frameon=False, fontsize=8)
+        figure.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False,
+                      fontsize=8)
         ax.set_title("Does DPO pay? The primary difference of every task and model", fontsize=10)
         return save_figure(figure, out_stem)

@@ -13,6 +13,7 @@ A recommendation is a list of (text, bold) segments, written out as Markdown
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Mapping
 
 import pandas as pd
@@ -63,13 +64,25 @@ def primary_sentence(decision: Decision) -> str:
             f"over {record['n_primary']} primary hypotheses); minimum worthwhile difference "
             f"{format_value(metric, record['margin'])}.")
     if record["verdict"] == "inconclusive":
-        text += (f" The interval holds both 0 and a difference as large as the margin: with "
-                 f"{record['n_items']} test items in {record['n_units']} {record['unit']}s "
-                 f"this test could detect a difference of about "
-                 f"{format_value(metric, record['detectable'])}; about "
-                 f"{record['items_needed']:,} items ({record['units_needed']:,} "
-                 f"{record['unit']}s) would detect the margin.")
+        text += " " + inconclusive_sentence(record)
     return text
+
+
+def inconclusive_sentence(record: Mapping) -> str:
+    """What the test set could detect, and what detecting the margin would take."""
+    metric, grouped = record["metric"], record["unit"] == "group"
+    items = f"{record['n_items']} test items" + (
+        f" in {record['n_units']} groups" if grouped else "")
+    if math.isinf(record["detectable"]):
+        return (f"The interval holds both 0 and a difference as large as the margin: with "
+                f"{items} no difference can reach the adjusted level at all ({record['n_units']} "
+                f"groups give no P below 1/{2 ** (record['n_units'] - 1)}); at least "
+                f"{record['units_to_reach_level']} groups are needed before any can.")
+    needed = f"about {record['items_needed']:,} items" + (
+        f" ({record['units_needed']:,} groups)" if grouped else "")
+    return (f"The interval holds both 0 and a difference as large as the margin: with {items} "
+            f"this test could detect a difference of about "
+            f"{format_value(metric, record['detectable'])}; {needed} would detect the margin.")
 
 
 def secondary_sentence(stats: pd.DataFrame, metric: str) -> str:

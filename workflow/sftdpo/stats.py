@@ -44,10 +44,13 @@ empty) and its interval has level 1 - alpha; they describe, they do not decide.
 **Power.** ``se`` is the null distribution's standard deviation and ``detectable`` = q +
 z_power se, the smallest true difference the test would find with probability ``power``
 (normal approximation); :mod:`sftdpo.decision` turns it into the items a margin would need.
+With fewer units than the level allows (the smallest P of C units is 2 / 2^C), no difference
+is detectable: ``detectable`` is infinite.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -252,6 +255,17 @@ def null_distribution(paired: Paired, n_resamples: int,
     return null, ENUMERATED_TEST if exact else SAMPLED_TEST, observed
 
 
+def smallest_p(n_units: int) -> float:
+    """The smallest two-sided P a sign-flip test over ``n_units`` units can give: every unit
+    pointing one way, 2 of the 2^units sign vectors as extreme."""
+    return min(1.0, 2.0 ** (1 - n_units))
+
+
+def units_to_reach(alpha: float) -> int:
+    """The fewest units with which a sign-flip test can reach ``alpha`` at all."""
+    return math.ceil(1 + math.log2(1 / alpha))
+
+
 def compare_pair(paired: Paired, alpha: float, power: float, n_resamples: int,
                  seed: int) -> dict:
     """A row of the table without its names and role: values, D, the test, the interval at
@@ -267,7 +281,8 @@ def compare_pair(paired: Paired, alpha: float, power: float, n_resamples: int,
             "diff": observed, "ci_low": observed - q, "ci_high": observed + q,
             "ci_level": 1.0 - alpha, "test": test, "statistic": observed,
             "p_value": p_value, "se": se,
-            "detectable": q + float(stats.norm.ppf(power)) * se,
+            "detectable": (q + float(stats.norm.ppf(power)) * se
+                           if smallest_p(paired.n_units) <= alpha else math.inf),
             "n_items": int(paired.a.shape[-1]), "n_units": paired.n_units,
             "n_seeds": int(paired.a.shape[0])}
 

@@ -257,11 +257,21 @@ def verdict_cells(verdicts: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
                  "p_adjusted": format_p(row["p_adjusted"]),
                  "margin": f"±{format_value(metric, row['margin'])}",
                  "verdict": row["verdict"],
-                 "detectable": format_value(metric, row["detectable"]),
-                 "items_needed": (f"{row['items_needed']:,}" if row["verdict"] == "inconclusive"
-                                  else "")}
+                 "detectable": ("none: too few groups" if np.isinf(row["detectable"])
+                                else format_value(metric, row["detectable"])),
+                 "items_needed": _items_needed(row)}
         rows.append([cells[column] for column, _ in VERDICT_COLUMNS])
     return [name for _, name in VERDICT_COLUMNS], rows
+
+
+def _items_needed(row: pd.Series) -> str:
+    """Where inconclusive, the items the margin needs; with too few groups to reach the
+    level at all, the groups needed first."""
+    if row["verdict"] != "inconclusive":
+        return ""
+    if pd.isna(row["items_needed"]):
+        return f"{row['units_to_reach_level']} groups, at least"
+    return f"{int(row['items_needed']):,}"
 
 
 def to_html(frame: pd.DataFrame, verdicts: pd.DataFrame, recommendations_html: str,
