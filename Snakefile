@@ -13,11 +13,6 @@ if not workflow.configfiles:
 
 
 
-# The report's landing page: the forest plot of the verdicts (profiles/default makes it the
-# first page shown).
-report: "workflow/report/workflow.rst"
-
-
 include: "workflow/rules/common.smk"
 include: "workflow/rules/model.smk"
 include: "workflow/rules/data.smk"
@@ -34,6 +29,28 @@ include: "workflow/rules/compute.smk"
 include: "workflow/rules/summary.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/targets.smk"
+
+
+# The report's first page: the forest plot and the decision rule, once a run has drawn them
+# (rule figure_forest; a data URI, as docutils' embeddedfigure in Snakemake 9.27 leaves the
+# image's path), else the same page without the picture.
+LANDING = (str(Path(REPORT_LANDING).absolute()) if Path(REPORT_LANDING).is_file()
+           else "workflow/report/workflow.rst")
+
+
+report: LANDING
+
+
+# A job the kernel killed (Snakemake: "died with <Signals.SIGKILL: 9>") is named on the console
+# as most likely out of memory, with the estimate and the advice its log's first line gives
+# (sftdpo.memory.check_job, killed_jobs_report).
+onerror:
+    import sys
+
+    from sftdpo.memory import killed_jobs_report
+
+    if killed := killed_jobs_report(log):
+        print(killed, file=sys.stderr)
 
 
 rule all:

@@ -43,8 +43,12 @@ def _resolve(schema: dict, node: dict) -> dict:
     ref = node.get("$ref")
     if ref is None:
         return node
-    target = schema["$defs"][ref.rsplit("/", 1)[-1]]
-    return {**_resolve(schema, target), **{k: v for k, v in node.items() if k != "$ref"}}
+    target = _resolve(schema, schema["$defs"][ref.rsplit("/", 1)[-1]])
+    merged = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+    # A section's own keys come beside the definition's (sft's validation_loss beside the
+    # training stage's), not instead of them.
+    merged["properties"] = {**target.get("properties", {}), **node.get("properties", {})}
+    return merged
 
 
 def _type(schema: dict, node: dict) -> str:

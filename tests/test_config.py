@@ -5,7 +5,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sftdpo.config import ConfigError, check_config, check_yaml_keys, task_model_spec
+from sftdpo.config import (
+    ConfigError,
+    _workflow_keys,
+    check_config,
+    check_yaml_keys,
+    task_model_spec,
+)
+from sftdpo.training import WORKFLOW_KEYS
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
@@ -24,13 +31,61 @@ def test_shipped_configs_are_valid(name):
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
+        # A key that is neither the workflow's nor a field of TRL's config: the nearest named.
         (lambda c: c["sft"].update(learning_rat=1e-4),
-         "sft: Unevaluated properties are not allowed ('learning_rat' was unexpected); "
-         "allowed keys: epochs, learning_rate"),
-        # A section's own keys and the shared stage's, both listed.
+         "sft.learning_rat: not a key of the workflow's nor a field of TRL's SFTConfig; "
+         "allowed: the nearest learning_rate, or another key"),
         (lambda c: c["dpo"].update(learning_rat=1e-4),
-         "allowed keys: epochs, learning_rate, batch_size"),
-        (lambda c: c["sft"].update(learning_rat=1e-4), "group_by_length, validation_loss"),
+         "dpo.learning_rat: not a key of the workflow's nor a field of TRL's DPOConfig; "
+         "allowed: the nearest learning_rate"),
+        (lambda c: c["sft"].update(weight_decy=0.01),
+         "sft.weight_decy: not a key of the workflow's nor a field of TRL's SFTConfig; "
+         "allowed: the nearest weight_decay"),
+        (lambda c: c["lora"].update(use_rsloa=True),
+         "lora.use_rsloa: not a key of the workflow's nor a field of PEFT's LoraConfig; "
+         "allowed: the nearest use_rslora"),
+        # None near: the section's own keys and the shared stage's, then TRL's fields.
+        (lambda c: c["sft"].update(zzz=1),
+         "sft.zzz: not a key of the workflow's nor a field of TRL's SFTConfig; allowed: epochs, "
+         "learning_rate, batch_size, gradient_accumulation_steps, lr_scheduler, warmup_steps, "
+         "gradient_checkpointing, mixed_precision, share_prompt, group_by_length, "
+         "validation_loss, "),
+        (lambda c: c["dpo"].update(zzz=1), "reference_from_pairs, "),
+        # What the workflow sets itself is refused, naming what decides it.
+        (lambda c: c["sft"].update(output_dir="out"),
+         "sft.output_dir: set by the workflow: the adapter is written to results/adapters/"),
+        (lambda c: c["dpo"].update(seed=1),
+         "dpo.seed: set by the workflow: the training seed is one of seeds: (default [seed]); "
+         "allowed: leave it out"),
+        (lambda c: c["sft"].update(max_length=2048),
+         "sft.max_length: set by the workflow: context_length sets it"),
+        (lambda c: c["sft"].update(save_strategy="epoch"), "sft.save_strategy: set by the work"),
+        (lambda c: c["dpo"].update(num_train_epochs=2),
+         "dpo.num_train_epochs: the workflow sets TRL's DPOConfig's num_train_epochs from "
+         "dpo.epochs; allowed: epochs"),
+        (lambda c: c["lora"].update(lora_alpha=8),
+         "lora.lora_alpha: the workflow sets PEFT's LoraConfig's lora_alpha from lora.alpha; "
+         "allowed: alpha"),
+        (lambda c: c["lora"].update(task_type="SEQ_CLS"), "lora.task_type: set by the workflow"),
+        # Values: plain types here, the rest by TRL and PEFT building their configs.
+        (lambda c: c["sft"].update(yaml.safe_load("weight_decay: 1e-2")),
+         "sft.weight_decay: '1e-2' is not of type float; write 1.0e-2: YAML reads 1e-2 without "
+         "a decimal point as text"),
+        (lambda c: c["lora"].update(use_dora="yes"), "lora.use_dora: 'yes' is not of type bool"),
+        (lambda c: c["sft"].update(lr_scheduler="cosine_min"),
+         "sft: TRL's SFTConfig refuses these settings (epochs, learning_rate, batch_size, "
+         "warmup_steps, lr_scheduler): cosine_min is not a valid SchedulerType"),
+        (lambda c: c["dpo"].update(optim="adamw_foo"),
+         "dpo: TRL's DPOConfig refuses these settings (epochs, learning_rate, beta, batch_size, "
+         "optim): adamw_foo is not a valid OptimizerNames"),
+        (lambda c: c["lora"].update(use_dora=True, lora_bias=True),
+         "lora: PEFT's LoraConfig refuses these settings (r, alpha, dropout, target_modules, "
+         "top_layers, use_dora, lora_bias): The argument lora_bias=True is not supported for "
+         "DoRA"),
+        (lambda c: c["sft"].update(report_to="all"),
+         "sft.report_to: all would report to every tracker installed"),
+        (lambda c: c["dpo"].update(report_to=["tensorbord"]),
+         "dpo.report_to: tensorbord is not supported, only azure_ml"),
         (lambda c: c["models"]["smollm2-135m"].update(dtype="fp8"),
          "models.smollm2-135m.dtype: 'fp8' is not one of"),
         (lambda c: c["models"].update(llama={"source": "hub"}),
@@ -142,8 +197,48 @@ def test_every_problem_is_listed_at_once():
     config["split"]["test"] = 2
     with pytest.raises(ConfigError) as raised:
         check_config(config, SCHEMA)
-    assert "lora: Additional properties" in str(raised.value)
+    assert "lora.rank: not a key of the workflow's nor a field of PEFT's LoraConfig" \
+        in str(raised.value)
     assert "split.test: 2 is greater than the maximum of 0.6" in str(raised.value)
+
+
+def test_trl_and_peft_fields_pass_the_check():
+    """Any field of SFTConfig, DPOConfig and LoraConfig is a key of its section; a list of
+    learning rates to tune over is checked by its first candidate."""
+    config = default_config()
+    config["sft"].update(weight_decay=0.01, max_grad_norm=0.5, optim="adafactor",
+                         lr_scheduler="cosine_with_min_lr", learning_rate=[1.0e-3, 2.0e-3],
+                         lr_scheduler_kwargs={"min_lr_rate": 0.1}, neftune_noise_alpha=5.0,
+                         gradient_checkpointing_kwargs={"use_reentrant": False},
+                         label_names=["labels"])
+    config["dpo"].update(weight_decay=0.01, max_grad_norm=1.0, report_to="none")
+    config["lora"].update(use_rslora=True, use_dora=True, bias="none")
+    check_config(config, SCHEMA)
+
+
+def test_tf32_is_left_to_the_machine_the_job_runs_on():
+    """tf32 needs an Ampere GPU: the planning machine (here a CPU) does not refuse it."""
+    config = default_config()
+    config["sft"]["tf32"] = True
+    check_config(config, SCHEMA)
+
+
+def test_the_workflows_keys_are_the_schemas():
+    """sftdpo.training passes every other key of a section on to TRL or PEFT."""
+    schema = yaml.safe_load(SCHEMA.read_text())
+    assert _workflow_keys(schema) == {name: list(keys) for name, keys in WORKFLOW_KEYS.items()}
+
+
+def test_a_config_without_trl_fields_is_planned_without_importing_trl():
+    """The shipped configs set no TRL or PEFT field: planning them imports neither (6 CPU
+    seconds)."""
+    code = ("import sys, yaml; from sftdpo.config import check_config; "
+            f"check_config(yaml.safe_load(open({str(REPO / 'config/config.yaml')!r})), "
+            f"{str(SCHEMA)!r}); "
+            "print(sorted({'trl', 'peft', 'transformers', 'torch'} & set(sys.modules)))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120, check=True)
+    assert result.stdout.strip() == "[]"
 
 
 def test_snakemake_refuses_a_bad_config_before_running_anything(tmp_path):
@@ -186,6 +281,19 @@ def snakemake_dry_run(tmp_path, config_text: str) -> subprocess.CompletedProcess
          "--directory", str(tmp_path), "--configfile", str(tmp_path / "c.yaml"), "-n"],
         capture_output=True, text=True, timeout=120,
     )
+
+
+def test_snakemake_refuses_a_misspelled_trl_field_before_any_job(tmp_path):
+    config = default_config()
+    config["sft"]["weight_decy"] = 0.01
+    config["dpo"]["output_dir"] = "elsewhere"
+    result = snakemake_dry_run(tmp_path, yaml.safe_dump(config))
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "sft.weight_decy: not a key of the workflow's nor a field of TRL's SFTConfig; " \
+        "allowed: the nearest weight_decay" in output
+    assert "dpo.output_dir: set by the workflow" in output
+    assert not (tmp_path / "results").exists() and not (tmp_path / "resources").exists()
 
 
 def test_snakemake_refuses_duplicate_keys_and_bad_data_before_any_job(tmp_path):

@@ -209,15 +209,19 @@ def job_records(cluster: dict, job_ids: list[str]) -> dict:
 
 def test_sbatch_got_the_profiles_resources(runs):
     """CPU rules: the profile's default memory and time limit. GPU rules: no GPU asked here (the
-    test's override), and the cores of their threads."""
+    test's override), the cores of their threads, and their own memory estimate
+    (sftdpo.memory, the rules' mem_mb)."""
     calls = re.findall(r"^sbatch call: (.*)$", runs["slurm"][1], flags=re.MULTILINE)
     defaults = profile_resources("default-resources")
     assert calls
     for call in calls:
         rule = re.search(r"--comment rule_([a-z_]+?)(?:_wildcards_\S+)? ", call).group(1)
-        assert f" -t {defaults['runtime']} " in call and f" --mem {defaults['mem_mb']} " in call
+        model_job = rule in gpu_rules()
+        assert f" -t {defaults['runtime']} " in call
+        memory = int(re.search(r" --mem (\d+) ", call).group(1))
+        assert memory == int(defaults["mem_mb"]) if not model_job else memory > 0
         assert "--gpus" not in call and "--gres" not in call
-        cores = THREADS if rule in gpu_rules() else 1
+        cores = THREADS if model_job else 1
         assert f"--cpus-per-task={cores}" in call
 
 

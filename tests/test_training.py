@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -14,9 +15,11 @@ from sftdpo.modeling import load_base_model, load_tokenizer, load_with_adapter
 from sftdpo.pairs import PairContext, hardest_wrong_label_pairs, with_reference
 from sftdpo.tasks import BUILTIN_TASKS
 from sftdpo.training import (
+    TrainingRun,
     build_dpo_trainer,
     build_matched_trainer,
     build_sft_trainer,
+    keep_trackers_offline,
     lora_config,
     score_labelled_positions_only,
     train_and_save,
@@ -317,3 +320,61 @@ def test_the_switch_holds_while_training_and_only_then(tiny_model_dir, tmp_path)
     train_and_save(trainer, tmp_path / "sft", sharing=sharing)
     assert seen and all(seen)
     assert trl_utils._use_triton(torch.device("cpu")) is False
+
+
+# TRL's and PEFT's own fields, as a stage's and the lora section give them (a one-value list is
+# that value in a stage's section: sftdpo.selection.scalar_settings).
+TRL_FIELDS = {"weight_decay": 0.01, "max_grad_norm": 0.5, "neftune_noise_alpha": 5.0,
+              "lr_scheduler_kwargs": {"min_lr_rate": 0.1}, "optim": "adafactor",
+              "label_names": "labels"}
+
+
+def test_trl_and_peft_fields_reach_the_trainers(tiny_model_dir, sft_adapter, tmp_path):
+    items = TASK.build_items(8, 0)
+    settings = {"lora": {**SETTINGS["lora"], "use_rslora": True},
+                "sft": {**SETTINGS["sft"], **TRL_FIELDS, "lr_scheduler": "cosine_with_min_lr"},
+                "dpo": {**SETTINGS["dpo"], "weight_decay": 0.02, "max_grad_norm": 0.25}}
+    run = TrainingRun("tiny", "provider_triage", 3, "sft")
+    sft, _ = build_sft_trainer(tiny_model_dir, SPEC, TASK, items[:4], items[4:], settings, seed=0,
+                               device="cpu", out_dir=tmp_path / "sft", run=run)
+    matched, _ = build_matched_trainer(tiny_model_dir, SPEC, TASK, items[:4], sft_adapter,
+                                       settings, steps=2, sft_steps=1, seed=0, device="cpu",
+                                       out_dir=tmp_path / "matched",
+                                       run=run._replace(method="sft_matched"))
+    for trainer in (sft, matched):
+        args = trainer.args
+        assert (args.weight_decay, args.max_grad_norm, args.neftune_noise_alpha) == (0.01, 0.5, 5.0)
+        assert args.lr_scheduler_type == "cosine_with_min_lr"
+        assert args.lr_scheduler_kwargs == {"min_lr_rate": 0.1} and args.optim == "adafactor"
+        assert args.label_names == ["labels"]  # a list again, as TRL takes it
+        # The workflow's own settings are still its own.
+        assert args.completion_only_loss and not args.packing and args.seed == 0
+    assert sft.args.run_name == "tiny/provider_triage/seed3/sft"
+    assert matched.args.run_name == "tiny/provider_triage/seed3/sft_matched"
+    assert matched.args.max_steps == 2
+    assert sft.model.peft_config["default"].use_rslora
+    dpo, _ = build_dpo_trainer(tiny_model_dir, SPEC, sft_adapter, first_wrong_label_pairs(items),
+                               settings, seed=0, device="cpu", out_dir=tmp_path / "dpo",
+                               run=run._replace(method="dpo"))
+    assert (dpo.args.weight_decay, dpo.args.max_grad_norm) == (0.02, 0.25)
+    assert dpo.args.run_name == "tiny/provider_triage/seed3/dpo" and dpo.args.report_to == []
+
+
+def test_a_training_run_is_named_by_model_task_seed_method_and_candidate():
+    wildcards = SimpleNamespace(model="tiny", task="provider_triage", seed="3")
+    run = TrainingRun.of(wildcards, "dpo")
+    assert run.name == "tiny/provider_triage/seed3/dpo"
+    candidate = TrainingRun.of(SimpleNamespace(**vars(wildcards), candidate="beta0.1_lr5e-05"),
+                               "dpo")
+    assert candidate.name == "tiny/provider_triage/seed3/dpo/beta0.1_lr5e-05"
+    assert candidate.tags() == {"model": "tiny", "task": "provider_triage", "seed": "3",
+                                "method": "dpo", "candidate": "beta0.1_lr5e-05"}
+
+
+def test_trackers_stay_offline_unless_the_environment_says_otherwise():
+    environ = {}
+    keep_trackers_offline(environ)
+    assert environ == {"MLFLOW_DISABLE_TELEMETRY": "true", "WANDB_MODE": "offline"}
+    environ = {"WANDB_MODE": "online"}
+    keep_trackers_offline(environ)
+    assert environ["WANDB_MODE"] == "online"

@@ -21,6 +21,7 @@ from sftdpo.config import (
 from sftdpo.data import check_user_data
 from sftdpo.decision import margin_for
 from sftdpo.metrics import ALL_METRICS, evaluated
+from sftdpo.model_files import model_folder_problems
 from sftdpo.selection import candidates, scalar_settings
 from sftdpo.stats import comparison_name, primary_comparison
 from sftdpo.tasks import task_class
@@ -57,6 +58,14 @@ for local_name, local_spec in MODEL_SPECS.items():
             f"models.{local_name}.path: {local_spec['path']} holds no config.json (looked in "
             f"{local_folder.absolute()}); allowed: a folder with a Hugging Face model "
             f"(config.json, weights, tokenizer)")
+    # Code of the model's own (auto_map) without the entry's opt-in: refused now. The weights
+    # and tokenizer files are the model job's check (sftdpo.modeling.check_model_folder).
+    local_problems = [] if local_spec["source"] != "local" else model_folder_problems(
+        local_folder, local_name, local_spec.get("trust_remote_code", False), files=False)
+    if local_problems:
+        raise ConfigError(f"models.{local_name}.path: {local_spec['path']} (looked in "
+                          f"{local_folder.absolute()}) cannot be used: "
+                          + "; ".join(local_problems))
 
 # Where this run writes: results/, logs/ and benchmarks/ at the top by default; under
 # experiments/<name>/ with experiment: <name>, so experiments run one after another each keep
@@ -173,14 +182,19 @@ def model_spec(wildcards):
 # The keys of a model entry its folder (resources/models/<name>) is made from, by source: not
 # attention or quantization (how jobs load it), nor dtype but where the weights are written in
 # it (the embedded model). Two experiments that load one model otherwise alike share the folder.
-MATERIALISED_KEYS = {"embedded": ("source", "dtype"), "hub": ("source", "hub_id", "revision"),
-                     "local": ("source", "path")}
+# The opt-in to a model's own code (trust_remote_code) decides what is downloaded and checked,
+# and is recorded in the folder for every load: a key of its own, left out while off (its
+# default), so the folders made before the key existed stay as they are.
+MATERIALISED_KEYS = {"embedded": ("source", "dtype"),
+                     "hub": ("source", "hub_id", "revision", "trust_remote_code"),
+                     "local": ("source", "path", "trust_remote_code")}
 
 
 def materialised_model_spec(wildcards):
     """The model rule's params: the keys of the model's entry the folder is made from."""
     spec = MODEL_SPECS[wildcards.model]
-    return canonical({key: spec[key] for key in MATERIALISED_KEYS[spec["source"]] if key in spec})
+    return canonical({key: spec[key] for key in MATERIALISED_KEYS[spec["source"]]
+                      if key in spec and not (key == "trust_remote_code" and not spec[key])})
 
 
 # Keys of a task entry that only the verdict reads (the stats and summary rules take them
@@ -260,6 +274,8 @@ TRAINING_FIGURE = out("results/figures/{task}/{model}_seed{seed}_training.png")
 CONFUSION_FIGURE = out("results/figures/{task}/{model}_seed{seed}_confusion.png")
 # The answer first: every task and model's primary difference (the report opens on it).
 FOREST_FIGURE = out("results/summary/forest.png")
+# The HTML report's first page: the forest plot and the decision rule (rule figure_forest).
+REPORT_LANDING = out("results/summary/report_landing.rst")
 # One seed's SFT and DPO predictions with the base model's, on the same test items (the stats
 # and confusion-figure inputs).
 SEED_PREDICTIONS = {
@@ -308,3 +324,107 @@ def tuning_records():
                      expand(rules.validate_candidate.output.compute, **where)[0]),
                 ]
     return records
+
+
+# Memory (sftdpo.memory): each model rule's `resources: mem_mb` is its job's estimated peak, so
+# jobs that do not fit in memory together do not start together. Snakemake evaluates it when it
+# shows or schedules a job: on the job's own data once that exists, else items as long as
+# context_length. A local run (--cores) gets the memory free when it starts as its limit unless
+# --resources mem_mb=N says otherwise; under a cluster executor (--jobs; the SLURM profile) each
+# job asks for its mem_mb (sbatch --mem) and runs on a GPU node. Before any job, a local run's
+# plan refuses every model job that cannot fit this machine (or its GPU), with what to change;
+# every model job checks again when it starts, on its node (sftdpo.runtime.start_job).
+import errno
+
+from sftdpo.gpu import nvml_device_count, visible_gpus
+from sftdpo.memory import (
+    MB_PER_MIB,
+    config_job,
+    estimate,
+    fit_problem,
+    host_available_mib,
+    host_memory_mib,
+    nvml_gpu_memory_mib,
+)
+
+# A run on this machine: --cores, not a cluster executor's --jobs; not a job's own Snakemake.
+LOCAL_RUN = workflow.resource_settings.nodes is None and str(workflow.exec_mode).lower().endswith(
+    "default")
+MODEL_JOB_DEVICE = {}
+
+
+def model_job_device():
+    """Where the model jobs run: this machine's GPU where it has one (sftdpo.gpu), else its CPU;
+    under a cluster executor a GPU node (the SLURM profile gives every model rule a GPU)."""
+    if not (LOCAL_RUN and workflow.local_exec):
+        return "cuda"
+    if "local" not in MODEL_JOB_DEVICE:
+        MODEL_JOB_DEVICE["local"] = ("cuda" if visible_gpus(os.environ, nvml_device_count)
+                                     else "cpu")
+    return MODEL_JOB_DEVICE["local"]
+
+
+def model_job_mem_mb(rule_name):
+    """The mem_mb resource (MB) of each job of the model rule named `rule_name`, a function
+    of the job: its estimated peak host memory (sftdpo.memory.config_job and estimate)."""
+
+    def mem_mb(wildcards, input):
+        model_dir = input.get("model") or input.get("judge_model")
+        files = {"items": input.get("train") or input.get("evaluated"),
+                 "pairs": input.get("pairs"), "meta": input.get("meta")}
+        job = config_job(rule_name, config, dict(wildcards.items()), model_dir, files)
+        if job is None:  # a hub model's config before its download: known then (<TBD> now)
+            raise FileNotFoundError(errno.ENOENT, "the model's config is not there yet",
+                                    model_dir)
+        return estimate(job, model_job_device()).mem_mb
+
+    return mem_mb
+
+
+def planned_model_jobs():
+    """(rule, wildcards, model folder, data files) of each kind of model job of the plan, once
+    per model and task (the seeds' jobs are alike)."""
+    sft_rule = "sft_candidate" if "sft" in TUNED else "sft"
+    dpo_rule = "dpo_candidate" if "dpo" in TUNED else "dpo"
+    rule_names = [sft_rule, "pairs", dpo_rule, "generate"] + (["sft_matched"] if CONTROL else [])
+    for m in MODELS:
+        for t in TASKS:
+            data = out(f"results/data/{t}")
+            files = {"meta": f"{data}/meta.json", "items": f"{data}/train.jsonl",
+                     "pairs": out(f"results/pairs/{m}/{t}/seed{BASE_SEED}.jsonl")}
+            for name in rule_names:
+                evaluated = {"items": f"{data}/{EVALUATED_SPLIT}.jsonl"} if name == "generate" else {}
+                yield (name, {"model": m, "task": t, "seed": BASE_SEED}, f"resources/models/{m}",
+                       files | evaluated)
+            if JUDGE is not None and TASK_KIND[t] == "summary":
+                yield ("judge", {"model": m, "task": t, "seed": BASE_SEED},
+                       f"resources/models/{JUDGE_MODEL}",
+                       {"meta": files["meta"], "items": f"{data}/{EVALUATED_SPLIT}.jsonl"})
+
+
+def memory_problems():
+    """Every planned model job that cannot fit this machine, each with what to change."""
+    device = model_job_device()
+    host = host_memory_mib()
+    gpu = nvml_gpu_memory_mib() if device == "cuda" else None
+    problems = []
+    for name, wildcards, model_dir, files in planned_model_jobs():
+        job = config_job(name, config, wildcards, model_dir, files)
+        problem = job and fit_problem(job, device, host, gpu)
+        if problem:
+            problems.append(problem)
+    return problems
+
+
+# A local run's mem_mb limit where --resources gives none: the memory free now (set while the
+# workflow is read: Snakemake's scheduler takes its limits from here when it starts).
+if LOCAL_RUN and "mem_mb" not in workflow.global_resources and (
+        available_mib := host_available_mib()):
+    workflow.register_resource("mem_mb", int(available_mib * MB_PER_MIB))
+# $SFTDPO_HOST_MEMORY_MB stands for this machine's memory (MB; 0: not checked).
+if LOCAL_RUN and (memory_problems_found := memory_problems()):
+    raise ConfigError(
+        f"{len(memory_problems_found)} model job(s) cannot fit this machine's memory and are "
+        "refused before any job starts (estimates: sftdpo.memory; each seed's job alike; to "
+        "plan for another machine, set SFTDPO_HOST_MEMORY_MB to its memory in MB, or 0):\n- "
+        + "\n- ".join(memory_problems_found))

@@ -27,6 +27,7 @@ rule sft_matched:
     priority: TRAINING_PRIORITY
     resources:
         gpu=1,
+        mem_mb=model_job_mem_mb("sft_matched"),
     log:
         out("logs/sft_matched/{model}/{task}/seed{seed}.log"),
     conda:

@@ -16,6 +16,7 @@ if "dpo" not in TUNED:
         priority: TRAINING_PRIORITY
         resources:
             gpu=1,
+            mem_mb=model_job_mem_mb("dpo"),
         log:
             out("logs/dpo/{model}/{task}/seed{seed}.log"),
         conda:

@@ -87,6 +87,11 @@ rule figure_forest:
             category="Summary",
         ),
         svg=FOREST_FIGURE.replace(".png", ".svg"),
+        # The HTML report's first page (the Snakefile's report: directive, once it exists).
+        landing=REPORT_LANDING,
+    params:
+        decision=canonical(config["decision"]),
+        n_primary=N_PRIMARY,
     log:
         out("logs/figures/forest.log"),
     conda:

@@ -23,6 +23,7 @@ rule generate:
     threads: 8
     resources:
         gpu=1,
+        mem_mb=model_job_mem_mb("generate"),
     log:
         out("logs/generate/{model}/{task}/seed{seed}/{method}.log"),
     conda:

@@ -19,6 +19,7 @@ rule judge:
     threads: 8
     resources:
         gpu=1,
+        mem_mb=model_job_mem_mb("judge"),
     log:
         out("logs/judge/{model}/{task}/seed{seed}/{method}.log"),
     conda:

@@ -19,6 +19,7 @@ rule pairs:
     priority: TRAINING_PRIORITY
     resources:
         gpu=1,
+        mem_mb=model_job_mem_mb("pairs"),
     log:
         out("logs/pairs/{model}/{task}/seed{seed}.log"),
     conda:

@@ -36,6 +36,7 @@ if TUNED:
             priority: TRAINING_PRIORITY
             resources:
                 gpu=1,
+                mem_mb=model_job_mem_mb("sft_candidate"),
             log:
                 out("logs/selection/sft/{model}/{task}/seed{seed}/{candidate}.log"),
             conda:
@@ -65,6 +66,7 @@ if TUNED:
             priority: TRAINING_PRIORITY
             resources:
                 gpu=1,
+                mem_mb=model_job_mem_mb("dpo_candidate"),
             log:
                 out("logs/selection/dpo/{model}/{task}/seed{seed}/{candidate}.log"),
             conda:
@@ -97,6 +99,7 @@ if TUNED:
         threads: 8
         resources:
             gpu=1,
+            mem_mb=model_job_mem_mb("validate_candidate"),
         log:
             out("logs/selection/validate/{model}/{task}/seed{seed}/{method}/{candidate}.log"),
         conda:

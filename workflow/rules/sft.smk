@@ -20,6 +20,7 @@ if "sft" not in TUNED:
         priority: TRAINING_PRIORITY
         resources:
             gpu=1,
+            mem_mb=model_job_mem_mb("sft"),
         log:
             out("logs/sft/{model}/{task}/seed{seed}.log"),
         conda:

@@ -2,7 +2,7 @@
 
 from sftdpo.io import read_jsonl
 from sftdpo.runtime import start_job
-from sftdpo.training import build_dpo_trainer, train_and_save
+from sftdpo.training import TrainingRun, build_dpo_trainer, train_and_save
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 meter = start_job(sm, sm.params.spec)
@@ -15,5 +15,7 @@ trainer, sharing = build_dpo_trainer(
     seed=sm.params.seed,
     device=meter.device,
     out_dir=sm.output[0],
+    # dpo, or a tuning candidate's dpo_candidate
+    run=TrainingRun.of(sm.wildcards, "dpo"),
 )
 train_and_save(trainer, sm.output[0], meter, sharing=sharing)

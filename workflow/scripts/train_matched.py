@@ -9,7 +9,7 @@ from sftdpo.io import read_json
 from sftdpo.modeling import load_tokenizer
 from sftdpo.runtime import start_job
 from sftdpo.tasks import load_task_with_meta
-from sftdpo.training import build_matched_trainer, train_and_save
+from sftdpo.training import TrainingRun, build_matched_trainer, train_and_save
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 meter = start_job(sm, sm.params.spec)
@@ -35,5 +35,6 @@ trainer, sharing = build_matched_trainer(
     seed=sm.params.seed,
     device=meter.device,
     out_dir=sm.output[0],
+    run=TrainingRun.of(sm.wildcards, "sft_matched"),
 )
 train_and_save(trainer, sm.output[0], meter, sharing=sharing)

@@ -4,7 +4,7 @@ from sftdpo.context import read_fitted
 from sftdpo.modeling import load_tokenizer
 from sftdpo.runtime import start_job
 from sftdpo.tasks import load_task_with_meta
-from sftdpo.training import build_sft_trainer, train_and_save
+from sftdpo.training import TrainingRun, build_sft_trainer, train_and_save
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 meter = start_job(sm, sm.params.spec)
@@ -22,5 +22,7 @@ trainer, sharing = build_sft_trainer(
     seed=sm.params.seed,
     device=meter.device,
     out_dir=sm.output[0],
+    # sft, or a tuning candidate's sft_candidate
+    run=TrainingRun.of(sm.wildcards, "sft"),
 )
 train_and_save(trainer, sm.output[0], meter, sharing=sharing)

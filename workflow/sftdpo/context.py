@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from .inference import render_prompt
 from .io import read_jsonl
+from .model_files import trusts_remote_code
 from .tasks import answer_tokens
 from .tasks.base import Task
 from .userdata import DataError, item_where
@@ -25,7 +26,7 @@ TRUNCATION_MARK = " [...]"
 def context_limit(model_dir, context_length: int) -> int:
     from transformers import AutoConfig
 
-    config = AutoConfig.from_pretrained(model_dir)
+    config = AutoConfig.from_pretrained(model_dir, trust_remote_code=trusts_remote_code(model_dir))
     return min(context_length, getattr(config, "max_position_embeddings", context_length))
 
 

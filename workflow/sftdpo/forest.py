@@ -12,6 +12,7 @@ are drawn as arrows at its edge.
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import numpy as np
@@ -93,3 +94,30 @@ def plot_forest(verdicts: pd.DataFrame, out_stem: str | Path) -> list[Path]:
                       fontsize=8)
         ax.set_title("Does DPO pay? The primary difference of every task and model", fontsize=10)
         return save_figure(figure, out_stem)
+
+
+LANDING = """Does DPO pay for its extra compute?
+===================================
+
+.. raw:: html
+
+   <img src="data:image/png;base64,{image}" style="width: 100%"
+    alt="Every task and model's primary difference, in units of its margin">
+
+Every task and model's primary difference: {primary} with the interval the verdict reads, and
+DPO minus SFT beside it, in units of each task's minimum worthwhile difference (the grey band:
+equivalent).
+
+{rule}
+
+The verdicts, the recommendations, the paper-style table and DPO's whole extra cost are on the
+summary page (Summary_, summary.html); the figures per task under Figures_.
+"""
+
+
+def landing_page(png: str | Path, verdicts: pd.DataFrame, rule: str) -> str:
+    """The HTML report's first page, as reStructuredText: the forest plot itself (a data URI:
+    the report is one self-contained file) and the decision rule."""
+    image = base64.b64encode(Path(png).read_bytes()).decode("ascii")
+    primary = PRIMARY_NAMES.get(verdicts["comparison"].iloc[0], verdicts["comparison"].iloc[0])
+    return LANDING.format(image=image, primary=primary, rule=rule)

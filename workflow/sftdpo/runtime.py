@@ -84,8 +84,9 @@ def keep_freed_memory() -> bool:
 def start_job(sm, spec: dict) -> JobMeter:
     """Start a job that runs the model of config entry ``spec``: log, bitsandbytes kept out
     unless the model is quantised, the GPUs of its ``resources: gpu=N`` leased (before
-    anything initialises CUDA, which reads ``CUDA_VISIBLE_DEVICES`` once), threads and seed.
-    Returns the job's meter, whose clock starts now that the GPU is held.
+    anything initialises CUDA, which reads ``CUDA_VISIBLE_DEVICES`` once), threads and seed,
+    and its memory checked (:func:`check_memory`: refused where it cannot fit). Returns the
+    job's meter, whose clock starts now that the GPU is held and the job admitted.
 
     Python's cyclic garbage collector is off from here to the compute section
     (:meth:`JobMeter.measure`): importing transformers, PEFT and TRL after torch creates
@@ -102,7 +103,33 @@ def start_job(sm, spec: dict) -> JobMeter:
         skip_bitsandbytes()
     _JOB_LEASE.enter_context(gpu_lease(int(sm.resources.get("gpu", 0))))
     prepare_torch(sm.threads, sm.params.seed)
-    return JobMeter(resolve_device())
+    device = resolve_device()
+    check_memory(sm, device)
+    return JobMeter(device)
+
+
+def gpu_memory_mib() -> float | None:
+    """The smallest total memory of the GPUs this job holds (``$SFTDPO_GPU_MEMORY_MB`` where
+    set); None without one."""
+    import torch
+
+    from .memory import GPU_MEMORY_ENV, MB_PER_MIB
+
+    if os.environ.get(GPU_MEMORY_ENV):
+        return float(os.environ[GPU_MEMORY_ENV]) / MB_PER_MIB
+    if not torch.cuda.is_available():
+        return None
+    return min(torch.cuda.get_device_properties(index).total_memory
+               for index in range(torch.cuda.device_count())) / 2**20
+
+
+def check_memory(sm, device: str) -> None:
+    """The job's memory against the machine's before it loads anything
+    (:func:`sftdpo.memory.check_job`): its estimate and what to change go to the top of its
+    log, and a job that cannot fit is refused here, naming the numbers."""
+    from .memory import check_job
+
+    check_job(sm, device, gpu_mib=gpu_memory_mib() if device == "cuda" else None)
 
 
 class JobMeter:
