@@ -51,7 +51,10 @@ def main(report: Path, out_dir: Path) -> None:
         page.wait_for_timeout(1500)
         page.get_by_text("Figures", exact=True).first.click()
         page.wait_for_timeout(500)
-        tasks = [line for line in page.inner_text("body").splitlines()[4:] if line.strip()]
+        # The task folders: the navigation panel's entries under Figures (the page beside it
+        # holds the report's first page, not the list).
+        tasks = [line.strip() for line in page.locator("nav").first.inner_text().splitlines()
+                 if line.strip()][3:]
         for task in tasks:
             open_item(["Figures", task], f"figures/{task}/")
             shot(f"figures-{task}")

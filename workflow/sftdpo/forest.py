@@ -101,8 +101,10 @@ LANDING = """Does DPO pay for its extra compute?
 
 .. raw:: html
 
-   <img src="data:image/png;base64,{image}" style="width: 100%"
-    alt="Every task and model's primary difference, in units of its margin">
+   <img style="width: 100%"
+    alt="Every task and model's primary difference, in units of its margin"
+    src="data:image/png;base64,
+{image}">
 
 Every task and model's primary difference: {primary} with the interval the verdict reads, and
 DPO minus SFT beside it, in units of each task's minimum worthwhile difference (the grey band:
@@ -118,6 +120,8 @@ summary page (Summary_, summary.html); the figures per task under Figures_.
 def landing_page(png: str | Path, verdicts: pd.DataFrame, rule: str) -> str:
     """The HTML report's first page, as reStructuredText: the forest plot itself (a data URI:
     the report is one self-contained file) and the decision rule."""
-    image = base64.b64encode(Path(png).read_bytes()).decode("ascii")
+    # In lines docutils accepts (at most 10,000 characters); a URL's parser drops newlines.
+    encoded = base64.b64encode(Path(png).read_bytes()).decode("ascii")
+    image = "\n".join("   " + encoded[i:i + 76] for i in range(0, len(encoded), 76))
     primary = PRIMARY_NAMES.get(verdicts["comparison"].iloc[0], verdicts["comparison"].iloc[0])
     return LANDING.format(image=image, primary=primary, rule=rule)

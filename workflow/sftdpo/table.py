@@ -53,7 +53,9 @@ def format_value(metric: str, value: float) -> str:
     """As the paper prints them: accuracy in percent, F1 and grades with two decimals."""
     if pd.isna(value):
         return "n/a"
-    return f"{100 * value:.0f}%" if metric in PERCENT_METRICS else f"{value:.2f}"
+    if metric in PERCENT_METRICS:
+        return f"{100 * value + 0.0:.0f}%".replace("-0%", "0%")
+    return f"{value:.2f}".replace("-0.00", "0.00")
 
 
 def p_phrase(p: float, name: str = "P") -> str:
