@@ -43,11 +43,11 @@ report: LANDING
 
 # A job the kernel killed (Snakemake: "died with <Signals.SIGKILL: 9>") is named on the console
 # as most likely out of memory, with the estimate and the advice its log's first line gives
-# (sftdpo.memory.check_job, killed_jobs_report).
+# (sftdpo.job_memory.check_job, killed_jobs_report).
 onerror:
     import sys
 
-    from sftdpo.memory import killed_jobs_report
+    from sftdpo.job_memory import killed_jobs_report
 
     if killed := killed_jobs_report(log):
         print(killed, file=sys.stderr)

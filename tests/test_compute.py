@@ -18,17 +18,19 @@ from sftdpo.compute import (
     COST_COLUMNS,
     JOB_STAGES,
     ComputeRecordError,
-    block_parameters,
     compute_csv,
     compute_table,
     cost_ratios,
     dpo_costs,
+    load_record,
+    load_records,
+)
+from sftdpo.flops import (
+    block_parameters,
     epochs_run,
     head_parameters,
     inference_flops,
     labelled_positions,
-    load_record,
-    load_records,
     matched_steps,
     trainable_parameters,
 )

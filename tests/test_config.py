@@ -5,14 +5,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sftdpo.config import (
-    ConfigError,
-    _workflow_keys,
-    check_config,
-    check_yaml_keys,
-    task_model_spec,
-)
-from sftdpo.training import WORKFLOW_KEYS
+from sftdpo.config import ConfigError, check_config, check_yaml_keys, task_model_spec
+from sftdpo.passthrough import _workflow_keys
+from sftdpo.trainer_config import WORKFLOW_KEYS
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
@@ -224,7 +219,7 @@ def test_tf32_is_left_to_the_machine_the_job_runs_on():
 
 
 def test_the_workflows_keys_are_the_schemas():
-    """sftdpo.training passes every other key of a section on to TRL or PEFT."""
+    """sftdpo.trainer_config passes every other key of a section on to TRL or PEFT."""
     schema = yaml.safe_load(SCHEMA.read_text())
     assert _workflow_keys(schema) == {name: list(keys) for name, keys in WORKFLOW_KEYS.items()}
 

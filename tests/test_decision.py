@@ -17,8 +17,14 @@ from sftdpo.decision import (
     worthwhile,
 )
 from sftdpo.metrics import LIKELIHOOD_PREFIX
-from sftdpo.recommend import recommendation, recommendations_markdown
+from sftdpo.recommend import recommendations_markdown
 from sftdpo.tasks import BUILTIN_TASKS, FAMILIES
+
+
+def recommendation(decision, stats, cost) -> str:
+    """The recommendation of one model and task: its bullet in recommendations.md."""
+    text = recommendations_markdown([{"decision": decision, "stats": stats, "cost": cost}], "")
+    return next(line for line in text.splitlines() if line.startswith("- "))
 
 
 @pytest.mark.parametrize(("low", "high", "expected"), [

@@ -1,6 +1,7 @@
-"""The memory estimate of the model jobs (sftdpo.memory): its figures against the peaks a
-default run measured, Snakemake's mem_mb, the refusal of a job that cannot fit (in the plan
-and at the job's start), and the console's word on a job the kernel killed."""
+"""The memory estimate of the model jobs (sftdpo.memory_estimate, sftdpo.job_memory): its
+figures against the peaks a default run measured, Snakemake's mem_mb, the refusal of a job that
+cannot fit (in the plan and at the job's start), and the console's word on a job the kernel
+killed."""
 
 import json
 import re
@@ -11,19 +12,16 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from sftdpo.memory import (
-    EMBEDDED_CONFIG,
+from sftdpo.job_memory import (
     NOTE_PREFIX,
-    Job,
-    Lengths,
     MemoryRefusal,
-    ModelShape,
     check_job,
-    data_lengths,
-    estimate,
     killed_jobs_report,
     rule_job,
 )
+from sftdpo.memory_estimate import Job, estimate
+from sftdpo.model_shape import EMBEDDED_CONFIG, ModelShape
+from sftdpo.token_lengths import Lengths, data_lengths
 from workflow_runs import REPO, tiny_config
 
 SMOLLM2 = ModelShape.from_config(EMBEDDED_CONFIG)
@@ -41,9 +39,9 @@ def lengths(prompt, answer, prompt_mean, answer_mean, shared, longest=(), scored
 
 
 # Jobs of the default run (config/config.yaml, on a 2-core AVX2 CPU: bfloat16 computed in
-# float32), their data's lengths as sftdpo.memory counts them, and the peak (VmHWM, MiB) each
-# job's compute record measured: the calibration figures (tests/benchmarks/memory.py prints
-# them all).
+# float32), their data's lengths as sftdpo.token_lengths counts them, and the peak (VmHWM, MiB)
+# each job's compute record measured: the calibration figures (tests/benchmarks/memory.py
+# prints them all).
 CALIBRATION = [
     ("sft", EAGER, lengths(270, 5, 164, 4, 85, [274, 217, 210, 208, 207, 205, 205, 205]), 2253),
     ("sft", SDPA, lengths(378, 92, 281, 77, 53, [460, 444, 441, 439, 438, 438, 432, 427]),
@@ -68,7 +66,7 @@ def calibration_job(rule, spec, data):
                          ids=[f"{c[0]}-{c[1]['attention']}" for c in CALIBRATION])
 def test_the_estimate_meets_the_peaks_a_default_run_measured(monkeypatch, rule, spec, data,
                                                               measured):
-    monkeypatch.setattr("sftdpo.memory.cpu_native_bfloat16", lambda: False)
+    monkeypatch.setattr("sftdpo.memory_estimate.cpu_native_bfloat16", lambda: False)
     found = estimate(calibration_job(rule, spec, data), "cpu")
     assert found.host == pytest.approx(measured, rel=0.25)
     assert found.gpu is None and found.mem_mb == pytest.approx(found.host * 1.048576, abs=1)
@@ -84,7 +82,7 @@ def test_the_estimate_grows_with_what_the_job_holds(monkeypatch):
     """Batch, prompt length, answer length and the weights' bytes each add to the estimate;
     NF4 and a GPU's bfloat16 make the weights smaller; on a GPU the GPU memory is estimated
     too, and the host holds the runtime and the model while it loads."""
-    monkeypatch.setattr("sftdpo.memory.cpu_native_bfloat16", lambda: False)
+    monkeypatch.setattr("sftdpo.memory_estimate.cpu_native_bfloat16", lambda: False)
     data = lengths(300, 20, 300, 20, 0, [320] * 8)
     job = calibration_job("sft", SDPA, data)
 

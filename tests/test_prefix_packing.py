@@ -4,7 +4,7 @@ a DPO pair's prompt, and the system turn of an SFT batch."""
 import pytest
 import torch
 
-from sftdpo.compute import training_flops
+from sftdpo.flops import training_flops
 from sftdpo.prefix_packing import (
     PrefixSharing,
     cheapest_groups,

@@ -210,7 +210,7 @@ def job_records(cluster: dict, job_ids: list[str]) -> dict:
 def test_sbatch_got_the_profiles_resources(runs):
     """CPU rules: the profile's default memory and time limit. GPU rules: no GPU asked here (the
     test's override), the cores of their threads, and their own memory estimate
-    (sftdpo.memory, the rules' mem_mb)."""
+    (sftdpo.memory_estimate, the rules' mem_mb)."""
     calls = re.findall(r"^sbatch call: (.*)$", runs["slurm"][1], flags=re.MULTILINE)
     defaults = profile_resources("default-resources")
     assert calls

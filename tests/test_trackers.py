@@ -2,7 +2,7 @@
 and matched-control jobs report to MLflow (a local file store, one run per job, named by model,
 task, seed and method, with its parameters and losses) and to TensorBoard (event files in each
 adapter folder), with TRL's and PEFT's own fields set in the config. Offline: the store is a
-folder, the trackers' telemetry is off (sftdpo.training.keep_trackers_offline)."""
+folder, the trackers' telemetry is off (sftdpo.trackers.keep_trackers_offline)."""
 
 import json
 from pathlib import Path
@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from sftdpo.config import ConfigError, check_config
-from sftdpo.training import TrainingRun, keep_trackers_offline, tensorboard_dir
+from sftdpo.trackers import TrainingRun, keep_trackers_offline, tensorboard_dir
 from workflow_runs import ONE_THREAD, REPO, new_workdir, snakemake
 
 keep_trackers_offline()  # before mlflow is imported here

@@ -10,17 +10,16 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from sftdpo.compute import training_flops
+from sftdpo.flops import training_flops
 from sftdpo.modeling import load_base_model, load_tokenizer, load_with_adapter
 from sftdpo.pairs import PairContext, hardest_wrong_label_pairs, with_reference
 from sftdpo.tasks import BUILTIN_TASKS
+from sftdpo.trackers import TrainingRun, keep_trackers_offline
+from sftdpo.trainer_config import lora_config
 from sftdpo.training import (
-    TrainingRun,
     build_dpo_trainer,
     build_matched_trainer,
     build_sft_trainer,
-    keep_trackers_offline,
-    lora_config,
     score_labelled_positions_only,
     train_and_save,
 )
@@ -102,7 +101,8 @@ def test_a_saved_adapter_config_does_not_depend_on_pythons_hash_seed(tiny_model_
         from types import SimpleNamespace
         from peft import get_peft_model
         from sftdpo.modeling import load_base_model, load_tokenizer
-        from sftdpo.training import lora_config, save_adapter
+        from sftdpo.trainer_config import lora_config
+        from sftdpo.training import save_adapter
         lora = {{**{SETTINGS["lora"]!r},
                  "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "up_proj"]}}
         model = get_peft_model(load_base_model({str(tiny_model_dir)!r}, {SPEC!r}, "cpu"),

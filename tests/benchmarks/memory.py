@@ -7,8 +7,8 @@ enough): its config (config/config.yaml unless --configfile), resources/models/,
 benchmarks/ (under experiments/<name>/ where the config names an experiment). For each model
 job with a compute record (sftdpo.compute: SFT, the control and DPO adapters, pairs,
 generations, the judge's grades, the tuning candidates) it prints the estimate the workflow
-gives Snakemake as the job's mem_mb (sftdpo.memory.config_job, on the job's own data, as when
-the job became ready), the peak its compute record measured (peak_memory_mib: the process's
+gives Snakemake as the job's mem_mb (sftdpo.job_memory.config_job, on the job's own data, as
+when the job became ready), the peak its compute record measured (peak_memory_mib: the process's
 VmHWM on a CPU, torch's peak allocation on a GPU), Snakemake's benchmark max_rss where there
 is one, and the estimate's error against the record; then the largest error. The estimate is
 for the device the record names (--device for records of another machine's kind).
@@ -29,7 +29,8 @@ from pathlib import Path
 import yaml
 from snakemake.utils import validate
 
-from sftdpo.memory import config_job, estimate
+from sftdpo.job_memory import config_job
+from sftdpo.memory_estimate import estimate
 from sftdpo.selection import scalar_settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -148,8 +149,8 @@ def main() -> int:
     errors = [abs(row[4]) for row in rows if row[4] is not None]
     if errors:
         worst = max(rows, key=lambda row: abs(row[4]) if row[4] is not None else -1)
-        print(f"\n{len(errors)} jobs (MiB; estimate: sftdpo.memory, measured: the compute "
-              f"record's peak_memory_mib); largest error {max(errors):.1f}% ({worst[0]}); "
+        print(f"\n{len(errors)} jobs (MiB; estimate: sftdpo.memory_estimate, measured: the "
+              f"compute record's peak_memory_mib); largest error {max(errors):.1f}% ({worst[0]}); "
               f"{sum(e <= 25 for e in errors)} of {len(errors)} within 25%")
         print(f"its parts: {worst[5].describe()}")
     return 0

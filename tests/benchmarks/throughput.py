@@ -10,7 +10,7 @@ Prints, in one run, on the embedded model as the workflow materialises it
    workflow's settings before this benchmark existed (``BEFORE``) and its settings now
    (``NOW``), all on the same provider-triage items with the same LoRA adapter, DPO on the
    hardest-wrong-label pairs the pairs job would make from that SFT model; the FLOPs a
-   run did by :func:`sftdpo.compute.training_flops` (the formula of its compute record: the
+   run did by :func:`sftdpo.flops.training_flops` (the formula of its compute record: the
    validation pass of SFT and the reference forward of DPO included; a packed DPO pair counts
    its prompt once, as it runs); tokens as the trainer counts them (a DPO pair's prompt twice),
    so tokens/s of the DPO rows compare like with like;
@@ -25,7 +25,7 @@ Prints, in one run, on the embedded model as the workflow materialises it
    row after it (the per-answer copies of the prompt's cache that ran before are gone from
    the code: 64 reasoning items took 25.8 s with them, 17.3 s packed, commit e84261b);
    and the ceiling on likelihood's items/s: its own forward FLOPs (the formula of its
-   compute record, sftdpo.compute.inference_flops) at the bf16 matmul peak of item 1;
+   compute record, sftdpo.flops.inference_flops) at the bf16 matmul peak of item 1;
 6. one SFT epoch in a fresh process with the memory it frees handed back to the kernel
    (glibc's default) against kept (what start_job sets), on the summaries and on provider
    triage: seconds, tokens/s, kernel seconds, page faults, peak memory;
@@ -119,7 +119,8 @@ def trl_default_sft(model_dir, task, items, out_dir):
     from trl import SFTConfig, SFTTrainer
 
     from sftdpo.modeling import load_base_model, load_tokenizer
-    from sftdpo.training import lora_config, sft_records
+    from sftdpo.trainer_config import lora_config
+    from sftdpo.training import sft_records
 
     model = load_base_model(model_dir, SPEC, "cpu", for_training=True)
     args = SFTConfig(output_dir=str(out_dir), per_device_train_batch_size=8, num_train_epochs=1,
@@ -146,7 +147,7 @@ def trl_default_dpo(model_dir, sft_dir, pairs, out_dir):
 
 
 def training(model_dir: Path, n_items: int, peak: float) -> None:
-    from sftdpo.compute import training_flops
+    from sftdpo.flops import training_flops
     from sftdpo.modeling import load_tokenizer, load_with_adapter
     from sftdpo.pairs import PairContext, hardest_wrong_label_pairs
     from sftdpo.tasks import BUILTIN_TASKS
@@ -327,7 +328,7 @@ def startup(model_dir: Path, threads: int) -> None:
 
 
 def evaluation(model_dir: Path, n_items: int, batch_size: int, peak: float) -> None:
-    from sftdpo.compute import inference_flops
+    from sftdpo.flops import inference_flops
     from sftdpo.inference import batches, generate_answers, render_prompt
     from sftdpo.modeling import load_base_model, load_tokenizer, load_with_adapter
     from sftdpo.scoring import candidate_logprobs

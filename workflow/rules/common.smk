@@ -326,7 +326,7 @@ def tuning_records():
     return records
 
 
-# Memory (sftdpo.memory): each model rule's `resources: mem_mb` is its job's estimated peak, so
+# Memory (sftdpo.job_memory): each model rule's `resources: mem_mb` is its job's estimated peak, so
 # jobs that do not fit in memory together do not start together. Snakemake evaluates it when it
 # shows or schedules a job: on the job's own data once that exists, else items as long as
 # context_length. A local run (--cores) gets the memory free when it starts as its limit unless
@@ -337,15 +337,14 @@ def tuning_records():
 import errno
 
 from sftdpo.gpu import nvml_device_count, visible_gpus
-from sftdpo.memory import (
+from sftdpo.job_memory import config_job
+from sftdpo.machine_memory import (
     MB_PER_MIB,
-    config_job,
-    estimate,
-    fit_problem,
     host_available_mib,
     host_memory_mib,
     nvml_gpu_memory_mib,
 )
+from sftdpo.memory_estimate import estimate, fit_problem
 
 # A run on this machine: --cores, not a cluster executor's --jobs; not a job's own Snakemake.
 LOCAL_RUN = workflow.resource_settings.nodes is None and str(workflow.exec_mode).lower().endswith(
@@ -366,7 +365,8 @@ def model_job_device():
 
 def model_job_mem_mb(rule_name):
     """The mem_mb resource (MB) of each job of the model rule named `rule_name`, a function
-    of the job: its estimated peak host memory (sftdpo.memory.config_job and estimate)."""
+    of the job: its estimated peak host memory (sftdpo.job_memory.config_job, then
+    sftdpo.memory_estimate.estimate)."""
 
     def mem_mb(wildcards, input):
         model_dir = input.get("model") or input.get("judge_model")
@@ -425,6 +425,7 @@ if LOCAL_RUN and "mem_mb" not in workflow.global_resources and (
 if LOCAL_RUN and (memory_problems_found := memory_problems()):
     raise ConfigError(
         f"{len(memory_problems_found)} model job(s) cannot fit this machine's memory and are "
-        "refused before any job starts (estimates: sftdpo.memory; each seed's job alike; to "
-        "plan for another machine, set SFTDPO_HOST_MEMORY_MB to its memory in MB, or 0):\n- "
+        "refused before any job starts (estimates: sftdpo.memory_estimate; each seed's job "
+        "alike; to plan for another machine, set SFTDPO_HOST_MEMORY_MB to its memory in MB, "
+        "or 0):\n- "
         + "\n- ".join(memory_problems_found))

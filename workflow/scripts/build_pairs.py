@@ -1,7 +1,7 @@
 """Rule pairs: preference pairs on the training split, by the task's pair strategy."""
 
-from sftdpo.compute import inference_flops
 from sftdpo.context import read_fitted
+from sftdpo.flops import inference_flops
 from sftdpo.io import write_json, write_jsonl
 from sftdpo.modeling import load_tokenizer, load_with_adapter
 from sftdpo.pairs import (

@@ -1,8 +1,8 @@
 """Rule generate: the answers of one method (base, sft or dpo) on the evaluated split: greedy
 generations, the candidates' log-probabilities (likelihood evaluation), or both."""
 
-from sftdpo.compute import inference_flops
 from sftdpo.context import read_fitted
+from sftdpo.flops import inference_flops
 from sftdpo.inference import TokenTally, generate_answers
 from sftdpo.io import write_json, write_jsonl
 from sftdpo.metrics import generates, ranks

@@ -1,7 +1,7 @@
 """Rule judge: the configured judge model grades each generated summary 1-5 by the rubric."""
 
-from sftdpo.compute import inference_flops
 from sftdpo.context import read_fitted
+from sftdpo.flops import inference_flops
 from sftdpo.io import read_jsonl, write_json, write_jsonl
 from sftdpo.judge import judge_counts, judge_summaries
 from sftdpo.modeling import load_base_model, load_tokenizer

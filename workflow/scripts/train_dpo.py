@@ -2,7 +2,8 @@
 
 from sftdpo.io import read_jsonl
 from sftdpo.runtime import start_job
-from sftdpo.training import TrainingRun, build_dpo_trainer, train_and_save
+from sftdpo.trackers import TrainingRun
+from sftdpo.training import build_dpo_trainer, train_and_save
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 meter = start_job(sm, sm.params.spec)

@@ -1,15 +1,17 @@
 """Rule sft_matched: the matched-compute control, SFT continued from the SFT adapter for as many
-training FLOPs as the pairs and DPO jobs took (sftdpo.compute.matched_steps)."""
+training FLOPs as the pairs and DPO jobs took (sftdpo.flops.matched_steps)."""
 
 from pathlib import Path
 
-from sftdpo.compute import RECORD_NAME, matched_steps
+from sftdpo.compute import RECORD_NAME
 from sftdpo.context import read_fitted
+from sftdpo.flops import matched_steps
 from sftdpo.io import read_json
 from sftdpo.modeling import load_tokenizer
 from sftdpo.runtime import start_job
 from sftdpo.tasks import load_task_with_meta
-from sftdpo.training import TrainingRun, build_matched_trainer, train_and_save
+from sftdpo.trackers import TrainingRun
+from sftdpo.training import build_matched_trainer, train_and_save
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 meter = start_job(sm, sm.params.spec)

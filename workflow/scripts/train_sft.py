@@ -4,7 +4,8 @@ from sftdpo.context import read_fitted
 from sftdpo.modeling import load_tokenizer
 from sftdpo.runtime import start_job
 from sftdpo.tasks import load_task_with_meta
-from sftdpo.training import TrainingRun, build_sft_trainer, train_and_save
+from sftdpo.trackers import TrainingRun
+from sftdpo.training import build_sft_trainer, train_and_save
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 meter = start_job(sm, sm.params.spec)

@@ -36,7 +36,6 @@ from .metrics import LIKELIHOOD_PREFIX
 from .stats import units_to_reach
 
 MARGINS_FILE = Path(__file__).parent / "data" / "margins.yaml"
-VERDICTS = ("better", "equivalent", "worse", "inconclusive")
 DECISION_COLUMNS = ("model", "task", "metric", "comparison", "margin", "a", "b", "diff",
                     "ci_low", "ci_high", "ci_level", "p_value", "p_adjusted", "n_primary",
                     "verdict", "worthwhile", "detectable", "items_needed", "units_needed",

@@ -34,7 +34,7 @@ class TokenTally:
     """Non-padding tokens a call ran through a model: prompt tokens, generated tokens and
     scored answer tokens. :func:`generate_answers` and :func:`answer_logprobs` return theirs;
     callers add them up (``a + b``) and hand the sum to the job's compute record
-    (:func:`sftdpo.compute.inference_flops`)."""
+    (:func:`sftdpo.flops.inference_flops`)."""
 
     prompt: int = 0
     generated: int = 0

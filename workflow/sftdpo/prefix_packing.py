@@ -33,7 +33,7 @@ fused LM head calls (``trl/trainer/utils.py``, ``add_fused_lm_head``: it runs
 padding, embeddings instead of ids, position ids or a cache given, an attention implementation
 without 4D masks) goes through unchanged. It returns the installed :class:`PrefixSharing`,
 whose counts of the tokens that ran the code that installed it hands to the compute record
-(:func:`sftdpo.compute.training_flops`): nothing detects the patch afterwards.
+(:func:`sftdpo.flops.training_flops`): nothing detects the patch afterwards.
 """
 
 from __future__ import annotations

@@ -126,12 +126,6 @@ def recommendation_segments(decision: Decision, stats: pd.DataFrame,
              + cost_sentence(cost), False)]
 
 
-def recommendation(decision: Decision, stats: pd.DataFrame, cost: Mapping | None) -> str:
-    """One Markdown bullet."""
-    return "- " + "".join(f"**{text}**" if bold else text
-                          for text, bold in recommendation_segments(decision, stats, cost))
-
-
 def _segments(entry: Mapping) -> Segments:
     return recommendation_segments(entry["decision"], entry["stats"], entry.get("cost"))
 

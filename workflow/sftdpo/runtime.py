@@ -113,7 +113,7 @@ def gpu_memory_mib() -> float | None:
     set); None without one."""
     import torch
 
-    from .memory import GPU_MEMORY_ENV, MB_PER_MIB
+    from .machine_memory import GPU_MEMORY_ENV, MB_PER_MIB
 
     if os.environ.get(GPU_MEMORY_ENV):
         return float(os.environ[GPU_MEMORY_ENV]) / MB_PER_MIB
@@ -125,9 +125,9 @@ def gpu_memory_mib() -> float | None:
 
 def check_memory(sm, device: str) -> None:
     """The job's memory against the machine's before it loads anything
-    (:func:`sftdpo.memory.check_job`): its estimate and what to change go to the top of its
+    (:func:`sftdpo.job_memory.check_job`): its estimate and what to change go to the top of its
     log, and a job that cannot fit is refused here, naming the numbers."""
-    from .memory import check_job
+    from .job_memory import check_job
 
     check_job(sm, device, gpu_mib=gpu_memory_mib() if device == "cuda" else None)
 

@@ -23,11 +23,12 @@ key_facts column every item is graded against its reference's clauses:
 ``chosen`` + ``rejected``. A field with no mapping is read from the column of its own name
 (case aside) when the file has one; mapping a field to null ignores that column.
 
-Files are read by :mod:`sftdpo.userfiles`, which numbers rows as the user sees them. Every
-error is a :class:`DataError` whose message names the file, the row, the field (and its
-column) and says what was expected. Every field of every row is checked: one DataError lists
-all the problems found (the first 50, and how many more), and a row with a problem is left
-out of the items (``UserData.problems`` keeps them for a caller that adds its own).
+Files are read by :mod:`sftdpo.userfiles`, which numbers rows as the user sees them, and each
+field of a row by :mod:`sftdpo.usercells`. Every error is a :class:`DataError` whose message
+names the file, the row, the field (and its column) and says what was expected. Every field of
+every row is checked: one DataError lists all the problems found (the first 50, and how many
+more), and a row with a problem is left out of the items (``UserData.problems`` keeps them for
+a caller that adds its own).
 
 Values: text fields must be strings (stripped; empty is an error). Labels follow the one rule
 of :mod:`sftdpo.labels` (NFC, numbers in one form, case folded unless the declared labels
@@ -56,25 +57,24 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import json
-import math
-import numbers
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .labels import (
-    Missing,
-    canonical,
-    case_matters,
-    fold,
-    kept_spellings,
-    look_alikes,
-    names_of,
-    nfc,
+from .labels import Missing, canonical, case_matters, fold, kept_spellings, look_alikes, names_of
+from .usercells import (
+    Cell,
+    check_gradable,
+    read_answer_pair,
+    read_group,
+    read_id,
+    read_key_facts,
+    read_label,
+    read_options,
+    read_split,
+    read_text,
 )
-from .tasks.summary import reference_facts
-from .userfiles import BAD_BYTE, DataError, Row, Table, read_table, reported, short, value_kind
+from .userfiles import DataError, Row, Table, read_table, reported, short
 from .userspec import (
     COMMON_OPTIONAL,
     FAMILIES,
@@ -83,15 +83,6 @@ from .userspec import (
     label_names_problem,
     source_name,
 )
-
-SPLIT_SPELLINGS = {
-    "train": "train", "training": "train",
-    "validation": "validation", "validate": "validation", "valid": "validation",
-    "val": "validation", "dev": "validation",
-    "test": "test", "testing": "test",
-}
-_SPLITS_EXPECTED = ("train, validation or test (or training, validate, valid, val, dev, "
-                    "testing)")
 
 
 @dataclass
@@ -134,108 +125,6 @@ def load_user_items(spec: dict, family: str, base_dir: str | Path = ".", *,
     return data
 
 
-# ---------------------------------------------------------------------------- normalising
-
-
-class _Cell:
-    """One field of one row, and how to say what is wrong with it."""
-
-    def __init__(self, table: Table, row: Row, field: str, column: str | None,
-                 origin: str | None = None):
-        self.table, self.row, self.field, self.column = table, row, field, column
-        self.present = column is not None and column in row.values
-        self.value = row.values.get(column) if column is not None else None
-        self.origin = origin or (f"{table.noun} '{column}'" if column is not None else None)
-
-    def problem(self, problem: str, expected: str, where: str | None = None) -> DataError:
-        what = f"field '{self.field}'" + (f" ({self.origin})" if self.origin else "")
-        return DataError(f"{self.table.source}, {where or self.row.where}, {what}: {problem}; "
-                         f"expected {expected}", source=self.table.source, row=self.row.number,
-                         field=self.field)
-
-    def fail(self, problem: str, expected: str, where: str | None = None):
-        raise self.problem(problem, expected, where)
-
-    def empty(self) -> str:
-        """How an empty value reads in a message."""
-        if not self.present:
-            return f"missing (no {self.table.noun} '{self.column}' in this row)"
-        return "empty (null)" if self.value is None else "empty"
-
-    def checked(self, text: str) -> str:
-        """``text``, refused when it holds bytes that were not UTF-8 in the file."""
-        if BAD_BYTE.search(text):
-            spans = self.row.lines
-            hits = sorted(line for line in self.table.bad_bytes
-                          if spans is None or spans[0] <= line <= spans[1])
-            if hits:
-                byte, offset, raw = self.table.bad_bytes[hits[0]]
-                at = (f"byte {raw.hex(' ')} at byte {byte} of line {hits[0]}, file offset "
-                      f"{offset}")
-            else:
-                at = "undecodable bytes"
-            self.fail(f"not valid UTF-8 ({at})", "UTF-8 text: save the file as UTF-8")
-        return text
-
-
-def _is_empty(value) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    return isinstance(value, str) and not value.strip()
-
-
-
-def _scalar_text(value) -> str | None:
-    """Text, a number (an integral float without its .0) or a boolean as a stripped string;
-    None for anything else."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, numbers.Integral):
-        return str(int(value))
-    if isinstance(value, numbers.Real):
-        value = float(value)
-        if math.isnan(value):
-            return None
-        return str(int(value)) if value.is_integer() else repr(value)
-    if isinstance(value, str):
-        return value.strip()
-    return None
-
-
-def _text(cell: _Cell, what: str = "text") -> str:
-    if _is_empty(cell.value):
-        cell.fail(cell.empty(), f"non-empty {what}")
-    if not isinstance(cell.value, str):
-        cell.fail(f"is {value_kind(cell.value)}", f"{what} (a string)")
-    return cell.checked(cell.value.strip())
-
-
-def _label(cell: _Cell) -> str:
-    """The cell's label under the rule of :mod:`sftdpo.labels` (case not yet folded)."""
-    if not cell.present:
-        cell.fail(cell.empty(), "a label (text or a number)")
-    try:
-        label = canonical(cell.value)
-    except Missing as missing:
-        cell.fail(f"missing value ({missing.shown})", "a label in every row: fill it in or "
-                  "drop the row (empty, N/A, NA, NaN, None, null and infinite numbers mark a "
-                  "missing value, never a label)")
-    if label is None:
-        cell.fail(f"is {value_kind(cell.value)}", "a label (text or a number)")
-    return cell.checked(label)
-
-
-def _identifier(cell: _Cell) -> str:
-    if _is_empty(cell.value):
-        cell.fail(cell.empty(), "an id in every row")
-    ident = None if isinstance(cell.value, bool) else _scalar_text(cell.value)
-    if ident is None:
-        cell.fail(f"is {value_kind(cell.value)}", "an id (text or a whole number)")
-    return cell.checked(ident)
-
-
 def row_where(item: dict) -> str:
     """An item's row as the messages about its file name it (``source_where``: "data row 17
     (line 18)" for CSV, "line 17" for JSONL), "row 17" where an item has only its
@@ -256,62 +145,7 @@ def item_where(item: dict) -> str:
     return f"{where} (id {item['id']!r})"
 
 
-def _group(cell: _Cell) -> str:
-    """A group name (a patient id, a source): a number is kept as its text ("17", not
-    "17.0"), as ids are."""
-    if _is_empty(cell.value):
-        cell.fail(cell.empty(), "a group in every row, as the data has a group column (every "
-                  "item of a patient or source in one split)")
-    return _identifier(cell)
-
-
-def _split(cell: _Cell) -> str:
-    value = cell.value
-    if isinstance(value, str) and value.strip().casefold() in SPLIT_SPELLINGS:
-        return SPLIT_SPELLINGS[value.strip().casefold()]
-    if _is_empty(value):
-        cell.fail(cell.empty(), f"a split name: {_SPLITS_EXPECTED}")
-    shown = short(value) if isinstance(value, str) else value_kind(value)
-    cell.fail(f"unknown split {shown}", _SPLITS_EXPECTED)
-
-
-def _list(cell: _Cell, separator: str, what: str,
-          facts: bool = False) -> list[str] | dict[str, str]:
-    """A list of stripped strings (or, for a mapping, key -> string); [] when empty. A string
-    that is not JSON is split at ``separator``; with ``facts`` (key facts), at line breaks if
-    it has any, else at ``separator`` if it holds one, else at ';'."""
-    value = cell.value
-    if _is_empty(value):
-        return []
-    if isinstance(value, str):
-        stripped = cell.checked(value.strip())
-        if stripped[0] in "[{":
-            try:
-                value = json.loads(stripped)
-            except json.JSONDecodeError as error:
-                cell.fail(f"looks like JSON but does not parse ({error.msg} at character "
-                          f"{error.colno})", f"a JSON list of {what} or {what} joined by "
-                          f"'{separator}'")
-        else:
-            if facts:
-                separator = ("\n" if "\n" in stripped else separator if separator in stripped
-                             else ";")
-            return [piece.strip() for piece in stripped.split(separator) if piece.strip()]
-    if isinstance(value, dict):
-        return {str(k).strip(): _list_entry(cell, v, what) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_list_entry(cell, v, what) for v in value]
-    cell.fail(f"is {value_kind(value)}", f"a list of {what}, a JSON-list string or {what} joined "
-              f"by '{separator}'")
-
-
-def _list_entry(cell: _Cell, value, what: str) -> str:
-    entry = _scalar_text(value)
-    if entry is None or isinstance(value, bool):
-        cell.fail(f"holds {value_kind(value)}", f"a list of {what} (text or numbers)")
-    if not entry:
-        cell.fail("holds an empty entry", f"a list of non-empty {what}")
-    return cell.checked(entry)
+# ---------------------------------------------------------------------------- normalising
 
 
 def _default_column(table: Table, field: str, key: str) -> str | None:
@@ -400,8 +234,8 @@ def _normalise(table: Table, spec: dict, family: str, key: str) -> UserData:
     columns = _resolve_columns(table, spec, family, key)
     problems: list[DataError] = list(table.problems)
     items: list[dict] = []
-    label_cells: list[_Cell] = []
-    rejected_cells: list[_Cell | None] = []   # per item: where its rejected answer is
+    label_cells: list[Cell] = []
+    rejected_cells: list[Cell | None] = []   # per item: where its rejected answer is
     first_row_of: dict[str, Row] = {}
     for row in table.rows:
         read = _read_row(table, row, columns, spec, family, first_row_of, problems)
@@ -429,38 +263,38 @@ def _read_row(table: Table, row: Row, columns: dict[str, str], spec: dict, famil
               first_row_of: dict[str, Row], problems: list[DataError]):
     """The item of ``row``, its label cell and its rejected answer's cell (None where it has
     none); None when a field has a problem (each one is added to ``problems``)."""
-    def cell(field: str) -> _Cell:
-        return _Cell(table, row, field, columns.get(field))
+    def cell(field: str) -> Cell:
+        return Cell(table, row, field, columns.get(field))
 
     check = _Checks(problems)
     separator = spec["list_separator"]
-    item: dict = {"id": (check.take(_row_id, cell("id"), first_row_of) if "id" in columns
+    item: dict = {"id": (check.take(read_id, cell("id"), first_row_of) if "id" in columns
                          else f"row-{row.number}")}
-    item["text"] = check.take(_text, cell("text"))
+    item["text"] = check.take(read_text, cell("text"))
     label_cell = None
     if family == "summarization":
-        item["reference"] = check.take(_text, cell("reference"), "reference text")
+        item["reference"] = check.take(read_text, cell("reference"), "reference text")
         if "key_facts" in columns:
-            item["key_facts"] = check.take(_key_facts, cell("key_facts"), separator)
+            item["key_facts"] = check.take(read_key_facts, cell("key_facts"), separator)
         elif item["reference"] is not None:
-            check.take(_gradable, cell("reference"), item["reference"])
+            check.take(check_gradable, cell("reference"), item["reference"])
     else:
         label_cell = cell("label")
-        label = check.take(_label, label_cell)
+        label = check.take(read_label, label_cell)
         if label is not None and family == "clinical_reasoning":
-            label = check.take(_options, cell("options"), label_cell, label, separator, item)
+            label = check.take(read_options, cell("options"), label_cell, label, separator, item)
         item["label"] = label
     if "group" in columns:
-        item["group"] = check.take(_group, cell("group"))
+        item["group"] = check.take(read_group, cell("group"))
     if "split" in columns:
-        item["split"] = check.take(_split, cell("split"))
+        item["split"] = check.take(read_split, cell("split"))
     elif row.split is not None:
-        split_cell = _Cell(table, row, "split", None, "the DatasetDict's split name; or map "
+        split_cell = Cell(table, row, "split", None, "the DatasetDict's split name; or map "
                            "a split column in columns.split")
         split_cell.value, split_cell.present = row.split, True
-        item["split"] = check.take(_split, split_cell)
+        item["split"] = check.take(read_split, split_cell)
     if "chosen" in columns:
-        pair = check.take(_answer_pair, cell("chosen"), cell("rejected"))
+        pair = check.take(read_answer_pair, cell("chosen"), cell("rejected"))
         if pair is not None:
             item["chosen"], item["rejected"] = pair
     item["source_row"] = row.number
@@ -470,53 +304,7 @@ def _read_row(table: Table, row: Row, columns: dict[str, str], spec: dict, famil
     return item, label_cell, cell("rejected") if "rejected" in item else None
 
 
-def _row_id(cell: _Cell, first_row_of: dict[str, Row]) -> str:
-    ident = _identifier(cell)
-    if ident in first_row_of:
-        cell.fail(f"duplicate id {short(ident)}", "each id once",
-                  where=f"{first_row_of[ident].where} and {cell.row.where}")
-    first_row_of[ident] = cell.row
-    return ident
-
-
-def _key_facts(cell: _Cell, separator: str) -> list[str]:
-    facts = _list(cell, separator, "key facts", facts=True)
-    if isinstance(facts, dict):
-        facts = list(facts.values())
-    if not facts:
-        cell.fail("no key facts", f"at least one key fact (a JSON list, one fact per line, or "
-                  f"facts joined by '{separator}' or ';') in every row, as the data has a "
-                  f"key_facts column; or columns.key_facts: null to grade every row against "
-                  f"its reference's clauses")
-    return facts
-
-
-def _gradable(cell: _Cell, reference: str) -> None:
-    if not reference_facts(reference):
-        cell.fail(f"no clause with a content word ({short(reference)})",
-                  "a reference the rubric can grade against, as the data has no key_facts "
-                  "column (its clauses are the facts); or a key_facts column")
-
-
-def _answer_pair(chosen_cell: _Cell, rejected_cell: _Cell) -> tuple[str, str] | None:
-    """The row's chosen and rejected answers; None when it gives neither."""
-    if _is_empty(chosen_cell.value) and _is_empty(rejected_cell.value):
-        return None
-    if _is_empty(rejected_cell.value):
-        rejected_cell.fail("empty, but chosen is given",
-                           "both chosen and rejected in a row, or neither")
-    if _is_empty(chosen_cell.value):
-        chosen_cell.fail("empty, but rejected is given",
-                         "both chosen and rejected in a row, or neither")
-    chosen = _text(chosen_cell, "chosen answer text")
-    rejected = _text(rejected_cell, "rejected answer text")
-    if chosen == rejected:
-        rejected_cell.fail("the same text as chosen",
-                           "a rejected answer that differs from the chosen one")
-    return chosen, rejected
-
-
-def _label_set(items: list[dict], cells: list[_Cell], rejected_cells: list[_Cell | None],
+def _label_set(items: list[dict], cells: list[Cell], rejected_cells: list[Cell | None],
                spec: dict, key: str, problems: list[DataError]):
     """Each item's label as the label it stands for (rules 4-6 of :mod:`sftdpo.labels`), the
     same for a chosen or rejected answer that is a label or a label's name (which becomes the
@@ -591,33 +379,3 @@ def _label_set(items: list[dict], cells: list[_Cell], rejected_cells: list[_Cell
 def _first_rows(where: list[str], shown: int = 3) -> str:
     more = f" and {len(where) - shown} more" if len(where) > shown else ""
     return ", ".join(where[:shown]) + more
-
-
-def _options(cell: _Cell, label_cell: _Cell, label: str, separator: str, item: dict) -> str:
-    """Put the row's options in ``item`` (an empty list: free response); return the label,
-    turned into option text when the options are a mapping and the label one of its keys."""
-    options = _list(cell, separator, "options") if cell.column is not None else []
-    by_key = options if isinstance(options, dict) else {}
-    options = list(options.values()) if isinstance(options, dict) else options
-    item["options"] = options
-    if not options:
-        return label
-    if len(options) < 2:
-        cell.fail(f"{len(options)} option ({short(options[0])})",
-                  f"at least 2 options (a JSON list, or options joined by '{separator}'), or "
-                  f"none for a free-response question")
-    for option in options:
-        if options.count(option) > 1:
-            cell.fail(f"option {short(option)} appears twice", "each option once")
-    if label not in options and label in by_key:
-        label = by_key[label]
-    same = [o for o in options if nfc(o).casefold() == label.casefold()]
-    if label not in options and len(same) == 1:
-        label = same[0]
-    if label not in options:
-        near = difflib.get_close_matches(label, options, n=1, cutoff=0.6)
-        hint = f" (did you mean {short(near[0])}?)" if near else ""
-        shown = ", ".join(short(o) for o in options)
-        label_cell.fail(f"{short(label)} is not among the row's options ({cell.origin}){hint}",
-                        f"one of the options: {shown}")
-    return label

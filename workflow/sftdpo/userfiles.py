@@ -7,7 +7,7 @@ become the rows' splits) and a hub dataset (``datasets.load_dataset``). Rows are
 the user sees them: CSV/TSV by data row (1 = the first row under the header) with the file
 line in brackets, JSONL by file line, JSON arrays by record, Parquet and datasets by row.
 Bytes that are not UTF-8 are kept as lone surrogates, so a row is only refused when a column
-the task uses holds one (:mod:`sftdpo.userdata` checks the cells). A row that does not parse
+the task uses holds one (:mod:`sftdpo.usercells` checks the cells). A row that does not parse
 (a CSV row with too many or too few fields, a JSONL line that is not a JSON object) is left
 out and listed in ``Table.problems``, so one report names them all (:func:`reported`); a file
 that cannot be read on (a quote never closed, a JSON array that does not parse) stops at once.
