@@ -325,3 +325,85 @@ def test_a_judge_of_its_own_is_materialised_and_asked_never_tuned(tmp_path, tiny
     assert "output: resources/models/judge" in plan
     assert "results/judge/m/hospital_course_summary/seed0/dpo.jsonl" in plan
     assert "results/adapters/judge" not in plan
+
+
+MODEL = "models.smollm2-135m"
+BNB = "transformers' BitsAndBytesConfig"
+
+
+def with_bitsandbytes(section: dict, quantization: str = "nf4") -> dict:
+    config = default_config()
+    config["models"]["smollm2-135m"].update(quantization=quantization, bitsandbytes=section)
+    return config
+
+
+@pytest.mark.parametrize(
+    ("section", "expected"),
+    [
+        ({"bnb_4bit_use_doble_quant": False},
+         f"{MODEL}.bitsandbytes.bnb_4bit_use_doble_quant: not a field of {BNB}; allowed: the "
+         "nearest bnb_4bit_use_double_quant"),
+        # What the entry's own keys decide, and what 4-bit loading ignores, are refused.
+        ({"bnb_4bit_quant_type": "fp4"},
+         f"{MODEL}.bitsandbytes.bnb_4bit_quant_type: the workflow sets {BNB}'s "
+         f"bnb_4bit_quant_type from {MODEL}.quantization; allowed: quantization"),
+        ({"bnb_4bit_compute_dtype": "float16"},
+         f"{MODEL}.bitsandbytes.bnb_4bit_compute_dtype: the workflow sets {BNB}'s "
+         f"bnb_4bit_compute_dtype from {MODEL}.dtype; allowed: dtype"),
+        ({"load_in_8bit": True}, f"{MODEL}.bitsandbytes.load_in_8bit: the workflow sets"),
+        ({"llm_int8_threshold": 5.0},
+         f"{MODEL}.bitsandbytes.llm_int8_threshold: set by the workflow: it applies to 8-bit "
+         "loading only, and quantization: nf4 loads in 4 bits; allowed: leave it out"),
+        # Values: transformers builds the config and says what is wrong.
+        ({"bnb_4bit_use_double_quant": "yes"},
+         f"{MODEL}.bitsandbytes: {BNB} refuses these settings (bnb_4bit_use_double_quant): "
+         "bnb_4bit_use_double_quant must be a boolean"),
+        ({"bnb_4bit_quant_storage": "int4"},
+         f"{MODEL}.bitsandbytes: {BNB} refuses these settings (bnb_4bit_quant_storage): "
+         "`bnb_4bit_quant_storage` must be a valid string"),
+    ],
+)
+def test_a_models_bitsandbytes_fields_are_checked_while_planning(section, expected):
+    with pytest.raises(ConfigError) as raised:
+        check_config(with_bitsandbytes(section), SCHEMA)
+    assert expected in str(raised.value)
+
+
+def test_bitsandbytes_fields_on_an_unquantised_model_are_refused():
+    with pytest.raises(ConfigError) as raised:
+        check_config(with_bitsandbytes({"bnb_4bit_use_double_quant": False}, "none"), SCHEMA)
+    assert (f"{MODEL}.bitsandbytes: the model loads unquantised (quantization: none), where "
+            "these fields would change nothing; allowed: quantization: nf4, or leave "
+            "bitsandbytes out") in str(raised.value)
+
+
+def test_a_judges_own_model_has_its_bitsandbytes_fields_checked():
+    config = default_config()
+    config["judge"] = {"model": {"source": "embedded", "quantization": "nf4",
+                                 "bitsandbytes": {"bnb_4bit_quant_storag": "uint8"}}}
+    with pytest.raises(ConfigError) as raised:
+        check_config(config, SCHEMA)
+    assert ("judge.model.bitsandbytes.bnb_4bit_quant_storag: not a field of "
+            f"{BNB}; allowed: the nearest bnb_4bit_quant_storage") in str(raised.value)
+
+
+def test_bitsandbytes_fields_reach_the_config_the_jobs_load_with():
+    """A field passes the check and goes to BitsAndBytesConfig as it is; what the workflow
+    decides stays its own (tests/test_qlora.py loads a model so)."""
+    import torch
+
+    from sftdpo.modeling import compute_dtype, quantization_config
+
+    section = {"bnb_4bit_use_double_quant": False, "bnb_4bit_quant_storage": "bfloat16",
+               "llm_int8_skip_modules": ["down_proj", "lm_head"]}
+    config = with_bitsandbytes(section)
+    check_config(config, SCHEMA)
+    built = quantization_config(config["models"]["smollm2-135m"])
+    assert (built.load_in_4bit, built.bnb_4bit_quant_type) == (True, "nf4")
+    assert built.bnb_4bit_compute_dtype == compute_dtype("bfloat16", "cpu")
+    assert not built.bnb_4bit_use_double_quant
+    assert built.bnb_4bit_quant_storage == torch.bfloat16
+    assert built.llm_int8_skip_modules == ["down_proj", "lm_head"]
+    # Without the section: NF4 with double quantisation, as before.
+    assert quantization_config({"dtype": "bfloat16", "quantization": "nf4"}
+                               ).bnb_4bit_use_double_quant

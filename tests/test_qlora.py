@@ -97,6 +97,21 @@ def test_nf4_spec_loads_every_projection_in_4bit(wide_model_dir):
     assert torch.isfinite(logits).all()
 
 
+def test_a_models_bitsandbytes_fields_reach_its_4bit_layers(wide_model_dir):
+    """The entry's bitsandbytes section goes to BitsAndBytesConfig as it is: here no double
+    quantisation, and the MLP's down projections (and the head) left unquantised."""
+    spec = SPEC | {"bitsandbytes": {"bnb_4bit_use_double_quant": False,
+                                    "llm_int8_skip_modules": ["down_proj", "lm_head"]}}
+    model = load_base_model(wide_model_dir, spec, "cpu")
+    for name, layer in linear_layers(model).items():
+        if name.endswith("down_proj"):
+            assert not isinstance(layer, bnb.nn.Linear4bit), name
+        else:
+            assert isinstance(layer, bnb.nn.Linear4bit), name
+            assert layer.weight.quant_state.quant_type == "nf4", name
+            assert not layer.weight.quant_state.nested, name
+
+
 def test_qlora_sft_trains_adapters_on_a_frozen_4bit_base(sft_run):
     trainer, trainable, out = sft_run
     assert trainable and all(".lora_A." in n or ".lora_B." in n for n in trainable)

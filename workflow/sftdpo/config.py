@@ -6,8 +6,10 @@ is wrong>; allowed: <what is allowed>``: the schema's (where a whole number must
 one: ``50.0`` is not an integer here, as it is to JSON Schema), then what the schema cannot
 say (:func:`task_problems`, :func:`split_problems`, :func:`dpo_problems`,
 :func:`judge_problems`), and the training sections' keys that are TRL's and PEFT's, checked by
-TRL and PEFT (:func:`sftdpo.passthrough.trainer_problems`). :func:`check_yaml_keys` refuses a
-config file that gives a key twice, which YAML loaders otherwise settle by keeping the last.
+TRL and PEFT (:func:`sftdpo.passthrough.trainer_problems`), and a model entry's bitsandbytes
+section, checked by transformers (:func:`sftdpo.passthrough.quantization_problems`).
+:func:`check_yaml_keys` refuses a config file that gives a key twice, which YAML loaders
+otherwise settle by keeping the last.
 """
 
 from __future__ import annotations
@@ -293,7 +295,7 @@ def decision_problems(config: dict) -> list[str]:
 
 def check_config(config: dict, schema_path: str | Path, source: str = "config") -> None:
     """Raise ConfigError listing every way ``config`` breaks the schema."""
-    from .passthrough import trainer_problems  # it imports this module
+    from .passthrough import quantization_problems, trainer_problems  # they import this module
 
     schema = yaml.safe_load(Path(schema_path).read_text())
     validator = _Validator(schema)
@@ -304,6 +306,9 @@ def check_config(config: dict, schema_path: str | Path, source: str = "config") 
     # values checked by TRL and PEFT once the schema's are right.
     lines += [f"  {problem}" for problem in trainer_problems(config, schema,
                                                             construct=not errors)]
+    # A model's bitsandbytes section, checked by transformers' BitsAndBytesConfig likewise.
+    lines += [f"  {problem}" for problem in quantization_problems(config, schema,
+                                                                 construct=not errors)]
     if not lines:
         task_keys = tuple(schema["$defs"]["task"]["properties"])
         problems = (task_problems(config["tasks"], task_keys) + split_problems(config)

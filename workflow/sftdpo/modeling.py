@@ -196,18 +196,31 @@ def compute_dtype(name: str, device: str) -> torch.dtype:
     return torch_dtype(name)
 
 
+# A model entry's bitsandbytes section holds fields of transformers' BitsAndBytesConfig, passed
+# as they are (bnb_4bit_use_double_quant, bnb_4bit_quant_storage, llm_int8_skip_modules...), but
+# these, refused while planning (sftdpo.passthrough.quantization_problems): the fields the
+# entry's own keys set, and those 4-bit loading ignores.
+BITSANDBYTES_ALIASES = {"load_in_4bit": "quantization", "load_in_8bit": "quantization",
+                        "bnb_4bit_quant_type": "quantization", "bnb_4bit_compute_dtype": "dtype"}
+_EIGHT_BIT = "it applies to 8-bit loading only, and quantization: nf4 loads in 4 bits"
+BITSANDBYTES_OWNED = {"llm_int8_threshold": _EIGHT_BIT, "llm_int8_has_fp16_weight": _EIGHT_BIT}
+
+
 def quantization_config(spec: dict):
-    """bitsandbytes 4-bit NF4 settings for QLoRA, or None for full-precision weights."""
+    """bitsandbytes 4-bit NF4 settings for QLoRA (double quantisation unless the entry's
+    ``bitsandbytes`` section says otherwise, computing in the entry's dtype), with that
+    section's other fields; None for full-precision weights."""
     if spec.get("quantization", "none") == "none":
         return None
     from transformers import BitsAndBytesConfig
 
-    return BitsAndBytesConfig(
-        load_in_4bit=True,
-        bnb_4bit_quant_type="nf4",
-        bnb_4bit_use_double_quant=True,
-        bnb_4bit_compute_dtype=compute_dtype(spec["dtype"], resolve_device()),
-    )
+    return BitsAndBytesConfig(**{
+        "bnb_4bit_use_double_quant": True,
+        **(spec.get("bitsandbytes") or {}),
+        "load_in_4bit": True,
+        "bnb_4bit_quant_type": "nf4",
+        "bnb_4bit_compute_dtype": compute_dtype(spec["dtype"], resolve_device()),
+    })
 
 
 def load_tokenizer(model_dir: str | Path, trust_remote_code: bool | None = None):
@@ -243,7 +256,7 @@ def keep_4bit_backward_on_cpu(model) -> None:
 
 def load_base_model(model_dir: str | Path, spec: dict, device: str, for_training: bool = False):
     """The base model as the config asks: dtype (:func:`compute_dtype`), and 4-bit NF4 when
-    ``quantization: nf4``.
+    ``quantization: nf4`` (:func:`quantization_config`).
 
     ``for_training`` readies a 4-bit base for QLoRA (PEFT's ``prepare_model_for_kbit_training``:
     base frozen, the unquantised norms and embeddings in float32); the trainers switch on

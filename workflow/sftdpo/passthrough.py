@@ -1,7 +1,9 @@
 """The config keys that are fields of TRL's, PEFT's and transformers' own configs, passed to
-them as they are, checked while planning (:func:`trainer_problems`): a key that is none of
-theirs is named with the nearest fields, one the workflow sets itself with what decides it,
-and the configs are then built as the jobs build them, so TRL and PEFT check the values too.
+them as they are, checked while planning (:func:`trainer_problems` for the sft, dpo and lora
+sections; :func:`quantization_problems` for a model entry's bitsandbytes section): a key that
+is none of theirs is named with the nearest fields, one the workflow sets itself with what
+decides it, and the configs are then built as the jobs build them, so TRL, PEFT and
+transformers check the values too.
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ FIELD_REFERENCES = {
     "lora": ("PEFT's LoraConfig",
              "https://huggingface.co/docs/peft/package_reference/lora#peft.LoraConfig"),
 }
+# A model entry's bitsandbytes section: its fields, and where they are listed.
+BITSANDBYTES_REFERENCE = (
+    "transformers' BitsAndBytesConfig",
+    "https://huggingface.co/docs/transformers/main_classes/quantization"
+    "#transformers.BitsAndBytesConfig")
 # Schedulers a stage may name without TRL being asked (the ones the schema once listed): any
 # other name is checked by TRL while planning.
 KNOWN_SCHEDULERS = ("linear", "cosine", "constant")
@@ -39,9 +46,9 @@ def _workflow_keys(schema: dict) -> dict[str, list[str]]:
     """The keys of the sft, dpo and lora sections the schema declares: the workflow's own."""
     stage = list(schema["$defs"]["training_stage"]["properties"])
     properties = schema["properties"]
-    return {"sft": stage + list(properties["sft"].get("properties", {})),
-            "dpo": stage + list(properties["dpo"].get("properties", {})),
-            "lora": list(properties["lora"]["properties"])}
+    # A stage's own defaults for shared keys (sft's learning rate) name them again.
+    return {name: list(dict.fromkeys(stage + list(properties[name].get("properties", {}))))
+            for name in ("sft", "dpo")} | {"lora": list(properties["lora"]["properties"])}
 
 
 def _simple_type_problem(value, annotation: str) -> str | None:
@@ -197,4 +204,78 @@ def _construction_problems(config: dict, schema: dict, sections: dict) -> list[s
             given = ", ".join(section) or "its defaults"
             problems.append(f"{name}: {FIELD_REFERENCES[name][0]} refuses these settings "
                             f"({given}): {error}")
+    return problems
+
+
+def _model_entries(config: dict) -> dict[str, dict]:
+    """The model entries of ``config`` by key path: ``models.<name>``, and ``judge.model`` where
+    the judge is a model of its own."""
+    models = config.get("models")
+    entries = dict(models.items()) if isinstance(models, dict) else {}
+    entries = {f"models.{name}": spec for name, spec in entries.items()}
+    judge = config.get("judge")
+    if isinstance(judge, dict) and isinstance(judge.get("model"), dict):
+        entries["judge.model"] = judge["model"]
+    return {path: spec for path, spec in entries.items() if isinstance(spec, dict)}
+
+
+def quantization_problems(config: dict, schema: dict, construct: bool = True) -> list[str]:
+    """The ``bitsandbytes`` section of each model entry (and of a judge's own model): fields of
+    transformers' BitsAndBytesConfig, which :func:`sftdpo.modeling.quantization_config` passes
+    on with ``quantization: nf4``. A key that is none of its fields is named with the nearest;
+    one the entry's own keys set (sftdpo.modeling.BITSANDBYTES_ALIASES) or that 4-bit loading
+    ignores (BITSANDBYTES_OWNED) with what decides it; the section beside ``quantization:
+    none``, where it would change nothing, is refused. With ``construct`` (the schema found
+    nothing wrong) the config is then built as the jobs build it, so transformers checks the
+    values too. A config without such a section imports neither transformers nor torch."""
+    entries = {path: spec for path, spec in _model_entries(config).items()
+               if isinstance(spec.get("bitsandbytes"), dict)}
+    if not entries:
+        return []
+    import inspect
+
+    from transformers import BitsAndBytesConfig
+
+    from .modeling import BITSANDBYTES_ALIASES, BITSANDBYTES_OWNED, quantization_config
+
+    what, reference = BITSANDBYTES_REFERENCE
+    fields = [name for name, parameter in inspect.signature(BitsAndBytesConfig).parameters.items()
+              if parameter.kind is parameter.POSITIONAL_OR_KEYWORD]
+    settable = [field for field in fields
+                if field not in BITSANDBYTES_ALIASES and field not in BITSANDBYTES_OWNED]
+    model_properties = schema["$defs"]["model"]["properties"]
+    problems = []
+    for path, spec in entries.items():
+        section = spec["bitsandbytes"]
+        if spec.get("quantization", "none") == "none":
+            problems.append(f"{path}.bitsandbytes: the model loads unquantised (quantization: "
+                            "none), where these fields would change nothing; allowed: "
+                            "quantization: nf4, or leave bitsandbytes out")
+            continue
+        found = []
+        for key in section:
+            key_path = f"{path}.bitsandbytes.{key}"
+            if key in BITSANDBYTES_ALIASES:
+                alias = BITSANDBYTES_ALIASES[key]
+                found.append(f"{key_path}: the workflow sets {what}'s {key} from {path}.{alias}; "
+                             f"allowed: {alias}")
+            elif key in BITSANDBYTES_OWNED:
+                found.append(f"{key_path}: set by the workflow: {BITSANDBYTES_OWNED[key]}; "
+                             "allowed: leave it out")
+            elif key not in fields:
+                nearest = difflib.get_close_matches(key, settable, n=5, cutoff=0.6)
+                found.append(
+                    f"{key_path}: not a field of {what}; allowed: "
+                    + (f"the nearest {', '.join(nearest)}, or another of its fields "
+                       f"({reference})" if nearest else f"{', '.join(settable)} ({reference})"))
+        problems += found
+        if found or not construct:
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                quantization_config(_filled(spec, model_properties))
+        except (ValueError, TypeError) as error:
+            problems.append(f"{path}.bitsandbytes: {what} refuses these settings "
+                            f"({', '.join(section)}): {error}")
     return problems
