@@ -46,8 +46,11 @@ def _resolve(schema: dict, node: dict) -> dict:
     target = _resolve(schema, schema["$defs"][ref.rsplit("/", 1)[-1]])
     merged = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
     # A section's own keys come beside the definition's (sft's validation_loss beside the
-    # training stage's), not instead of them.
-    merged["properties"] = {**target.get("properties", {}), **node.get("properties", {})}
+    # training stage's), not instead of them, and its own word on a shared key (sft's default
+    # learning rate) is merged into the definition's (its type and description).
+    shared = target.get("properties", {})
+    merged["properties"] = shared | {key: shared.get(key, {}) | child
+                                     for key, child in node.get("properties", {}).items()}
     return merged
 
 

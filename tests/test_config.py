@@ -14,7 +14,36 @@ SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
 
 
 def default_config() -> dict:
-    return yaml.safe_load((REPO / "config/config.yaml").read_text())
+    """The default experiment, with its (inherited) training sections present to edit."""
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    return {"sft": {}, "dpo": {}} | config
+
+
+def resolved(config: dict) -> dict:
+    """``config`` with the schema's defaults filled in, as the workflow sees it."""
+    from snakemake.utils import validate
+
+    validate(config, str(SCHEMA))
+    return config
+
+
+def test_a_partial_section_takes_the_rest_from_the_recommended_defaults():
+    config = resolved({"models": {"m": {"source": "embedded"}}, "tasks": {"provider_triage": {}},
+                       "sft": {"epochs": 3}, "dpo": {"beta": 0.1}})
+    assert config["sft"] | {"epochs": 2} == resolved(
+        {"models": {"m": {"source": "embedded"}}, "tasks": {"provider_triage": {}}})["sft"]
+    assert (config["sft"]["epochs"], config["sft"]["learning_rate"],
+            config["sft"]["warmup_steps"]) == (3, 1.0e-3, 5)
+    assert (config["dpo"]["epochs"], config["dpo"]["learning_rate"], config["dpo"]["beta"],
+            config["dpo"]["warmup_steps"]) == (1, 5.0e-5, 0.1, 0)
+    assert (config["context_length"], config["evaluation"]["mode"]) == (640, "likelihood")
+
+
+def test_the_default_experiment_sets_sizes_and_inherits_the_method_settings():
+    """One set of defaults: what config/config.yaml runs is what every config gets."""
+    shipped = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    assert not {"sft", "dpo", "evaluation", "context_length", "generation"} & set(shipped)
+    assert set(shipped["lora"]) == {"top_layers"}
 
 
 @pytest.mark.parametrize(
@@ -68,14 +97,14 @@ def test_shipped_configs_are_valid(name):
          "a decimal point as text"),
         (lambda c: c["lora"].update(use_dora="yes"), "lora.use_dora: 'yes' is not of type bool"),
         (lambda c: c["sft"].update(lr_scheduler="cosine_min"),
-         "sft: TRL's SFTConfig refuses these settings (epochs, learning_rate, batch_size, "
-         "warmup_steps, lr_scheduler): cosine_min is not a valid SchedulerType"),
+         "sft: TRL's SFTConfig refuses these settings (lr_scheduler): cosine_min is not a "
+         "valid SchedulerType"),
         (lambda c: c["dpo"].update(optim="adamw_foo"),
-         "dpo: TRL's DPOConfig refuses these settings (epochs, learning_rate, beta, batch_size, "
-         "optim): adamw_foo is not a valid OptimizerNames"),
+         "dpo: TRL's DPOConfig refuses these settings (optim): adamw_foo is not a valid "
+         "OptimizerNames"),
         (lambda c: c["lora"].update(use_dora=True, lora_bias=True),
-         "lora: PEFT's LoraConfig refuses these settings (r, alpha, dropout, target_modules, "
-         "top_layers, use_dora, lora_bias): The argument lora_bias=True is not supported for "
+         "lora: PEFT's LoraConfig refuses these settings (top_layers, use_dora, lora_bias): "
+         "The argument lora_bias=True is not supported for "
          "DoRA"),
         (lambda c: c["sft"].update(report_to="all"),
          "sft.report_to: all would report to every tracker installed"),
@@ -238,7 +267,7 @@ def test_a_config_without_trl_fields_is_planned_without_importing_trl():
 
 def test_snakemake_refuses_a_bad_config_before_running_anything(tmp_path):
     config = default_config()
-    config["generation"]["max_new_token"] = 4
+    config["generation"] = {"max_new_token": 4}
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(config))
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),

@@ -58,7 +58,7 @@ def test_a_margin_comes_from_the_task_then_the_config_then_the_default():
 
 
 def test_every_metric_a_task_can_be_decided_on_has_a_default_margin_with_its_reason():
-    configs = [{"evaluation": {"mode": mode}, **({"judge": {"model": "m"}} if judged else {})}
+    configs = [{"evaluation": {"mode": mode}, "judge": {"model": "m"} if judged else None}
                for mode in ("generate", "likelihood", "both") for judged in (False, True)]
     decidable = {metric.removeprefix(LIKELIHOOD_PREFIX)
                  for config in configs

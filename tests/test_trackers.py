@@ -104,7 +104,7 @@ def test_tensorboard_logging_dir_holds_a_folder_per_run(tmp_path, monkeypatch):
 
 def tracked_config(report_to) -> dict:
     config = yaml.safe_load((REPO / "config/config.yaml").read_text())
-    config["sft"]["report_to"] = report_to
+    config["sft"] = {"report_to": report_to}
     return config
 
 

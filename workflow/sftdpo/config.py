@@ -14,6 +14,7 @@ otherwise settle by keeping the last.
 
 from __future__ import annotations
 
+import copy
 import inspect
 import re
 from pathlib import Path
@@ -255,7 +256,7 @@ def task_metrics(name: str, spec: dict, config: dict) -> tuple[str, ...]:
     from .tasks import task_class
 
     task = task_class(name, spec)
-    mode = (config.get("evaluation") or {}).get("mode", "generate")
+    mode = config["evaluation"]["mode"]
     judged = config.get("judge") is not None and task.kind == "summary"
     return evaluated(task.metrics, task.kind, mode) + (("judge_likert",) if judged else ())
 
@@ -310,14 +311,28 @@ def check_config(config: dict, schema_path: str | Path, source: str = "config") 
     lines += [f"  {problem}" for problem in quantization_problems(config, schema,
                                                                  construct=not errors)]
     if not lines:
+        # What the schema cannot say: the keys a task was given, then the rest read with the
+        # defaults filled in as the workflow will (a config that leaves evaluation out is
+        # evaluated by the default mode).
+        full = with_defaults(config, schema_path)
         task_keys = tuple(schema["$defs"]["task"]["properties"])
-        problems = (task_problems(config["tasks"], task_keys) + split_problems(config)
-                    + dpo_problems(config) + judge_problems(config))
+        problems = (task_problems(config["tasks"], task_keys) + split_problems(full)
+                    + dpo_problems(full) + judge_problems(full))
         if not problems:  # the metrics need every task to be a known one
-            problems = decision_problems(config)
+            problems = decision_problems(full)
         lines = [f"  {problem}" for problem in problems]
     if lines:
         raise ConfigError(f"{source} is not a valid experiment config:\n" + "\n".join(lines))
+
+
+def with_defaults(config: dict, schema_path: str | Path) -> dict:
+    """A copy of ``config`` with the schema's defaults filled in, by Snakemake's ``validate``
+    (as the workflow's common.smk fills them)."""
+    from snakemake.utils import validate
+
+    full = copy.deepcopy(config)
+    validate(full, str(Path(schema_path).absolute()))
+    return full
 
 
 def task_model_spec(model_spec: dict, task_spec: dict | None) -> dict:

@@ -72,7 +72,7 @@ def keep_freed_memory() -> bool:
     on this project's 2-core VM a third of a summaries SFT epoch's CPU time. PyTorch's CPU
     performance guides advise preloading jemalloc or tcmalloc for the same reason; this is
     glibc's own switch, from inside the job. The cost: the job keeps its peak heap until it
-    ends. Figures: tests/benchmarks/throughput.py, memory; README, "Speed on a CPU".
+    ends. Figures: tests/benchmarks/throughput.py, memory; docs/benchmarks.md, "Speed on a CPU".
     """
     if platform.libc_ver()[0] != "glibc":
         return False
@@ -92,7 +92,7 @@ def start_job(sm, spec: dict) -> JobMeter:
     (:meth:`JobMeter.measure`): importing transformers, PEFT and TRL after torch creates
     objects by the million, and each full collection on the way scans them all: about a
     second off the first training step and half a second off the first answer
-    (tests/benchmarks/throughput.py, start-up; the figures: README, "Speed on a CPU").
+    (tests/benchmarks/throughput.py, start-up; the figures: docs/benchmarks.md, "Speed on a CPU").
     Freed memory stays with the job (:func:`keep_freed_memory`)."""
     from .modeling import resolve_device
 
