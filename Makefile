@@ -28,9 +28,9 @@ install: $(VENV)/.installed
 # "Speed on a CPU").
 MODEL_JOB_THREADS ?= 1
 
-# Every rule that runs a model (the tuning candidates' too: a rule missing here takes all the
-# cores and runs alone).
-MODEL_RULES := sft sft_candidate pairs dpo dpo_candidate sft_matched generate validate_candidate judge
+# Every rule that runs a model (a rule missing here takes all the cores and runs alone): named in
+# one place, workflow/sftdpo/model_rules.py.
+MODEL_RULES := $(shell $(PYTHON) workflow/sftdpo/model_rules.py)
 
 run: install
 	$(VENV)/bin/snakemake --cores $(CORES) \
@@ -39,8 +39,13 @@ run: install
 test: install
 	$(VENV)/bin/python -m pytest -q
 
+# The workflow's Snakefiles as the Snakemake workflow catalog checks them: snakefmt (its settings
+# in pyproject.toml) and Snakemake's linter.
+SNAKEFILES := Snakefile workflow/Snakefile $(wildcard workflow/rules/*.smk)
+
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/snakefmt --check $(SNAKEFILES)
 	$(VENV)/bin/snakemake --lint
 
 # The README's picture: the forest plot of the last default run (make run first).

@@ -1,11 +1,11 @@
 """The tested versions of every dependency: constraints.txt, and the pinned pip section of
-envs/sftdpo.yaml written from it.
+workflow/envs/sftdpo.yaml (the rules' conda environment) written from it.
 
     python envs/lock.py freeze   # constraints.txt from this environment's `pip freeze`
-    python envs/lock.py env      # envs/sftdpo.yaml's pip section from constraints.txt
+    python envs/lock.py env      # workflow/envs/sftdpo.yaml's pip section from constraints.txt
 
 `make install` (and so CI, whose .ci/run calls make) installs with `-c constraints.txt`.
-A conda environment cannot point at the file: Snakemake copies envs/sftdpo.yaml under
+A conda environment cannot point at the file: Snakemake copies the environment file under
 .snakemake/conda/ before creating it, where a relative `-c` path no longer leads to it. The
 yaml therefore lists the job packages (pyproject.toml's dependencies without Snakemake) and
 everything they depend on, each at the version constraints.txt pins, and
@@ -26,11 +26,12 @@ from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
 CONSTRAINTS = ROOT / "constraints.txt"
-ENVIRONMENT = ROOT / "envs" / "sftdpo.yaml"
+ENVIRONMENT = ROOT / "workflow" / "envs" / "sftdpo.yaml"
 HEADER = """\
 # The tested versions of every dependency (pip freeze of the environment the tests passed in;
 # written by `python envs/lock.py freeze`). `make install` and CI install with
-# `-c constraints.txt`; envs/sftdpo.yaml pins the same versions (`python envs/lock.py env`).
+# `-c constraints.txt`; workflow/envs/sftdpo.yaml pins the same versions
+# (`python envs/lock.py env`).
 # torch is pinned without its local build label (+cpu, +cu128): set the Makefile's TORCH to
 # the build of your machine.
 """
@@ -92,7 +93,7 @@ def job_closure() -> list[str]:
 
 
 def environment_pins(text: str) -> list[str]:
-    """The pip entries of envs/sftdpo.yaml's text."""
+    """The pip entries of workflow/envs/sftdpo.yaml's text."""
     return [line.removeprefix("      - ") for line in PIP_SECTION.search(text).group(2)
             .splitlines()]
 

@@ -2,7 +2,7 @@ import pytest
 
 from sftdpo.tasks import BUILTIN_TASKS
 from tiny_model import build_tiny_model
-from workflow_runs import ONE_THREAD, new_workdir, snakemake
+from workflow_runs import ONE_THREAD, module_snakemake, new_workdir, write_module_project
 
 
 @pytest.fixture(scope="session")
@@ -19,11 +19,14 @@ def tiny_model_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def finished_run(tiny_model_dir, tmp_path_factory):
-    """The whole DAG of three tasks (tests/workflow_runs.py: new_workdir), run once per session:
-    tests/test_workflow.py checks its results and runs a second experiment in its folder;
+    """The whole DAG of three tasks (tests/workflow_runs.py: new_workdir), run once per session,
+    in a project folder of its own that uses the workflow as a module, as another project would
+    (write_module_project; tests/test_module.py): tests/test_workflow.py checks its results and
+    runs the checkout's Snakefile in its folder (nothing to do, a second experiment);
     tests/test_slurm.py compares a SLURM run of its my_messages task with it. The GPU rules run
     one thread each (ONE_THREAD), as in the SLURM run."""
     workdir = new_workdir(tmp_path_factory, tiny_model_dir)
-    result = snakemake(workdir, "all", *ONE_THREAD)
+    write_module_project(workdir)
+    result = module_snakemake(workdir, "--show-failed-logs", "all", *ONE_THREAD)
     assert result.returncode == 0, result.stderr[-4000:]
     return workdir

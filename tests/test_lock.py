@@ -1,5 +1,5 @@
 """The tested versions of every dependency in one place: constraints.txt, used by make (and so
-CI) and mirrored, pinned, in envs/sftdpo.yaml (envs/lock.py)."""
+CI) and mirrored, pinned, in workflow/envs/sftdpo.yaml (envs/lock.py)."""
 
 import importlib.util
 import re

@@ -1,8 +1,10 @@
 """Tuning on validation (sftdpo.selection, workflow/rules/selection.smk): listed settings become
 candidates, each scored on the validation split; the best per method goes on to the test split;
-selection never reads the test split; with single values nothing changes."""
+selection never reads the test split; with single values a stage has one candidate, adopted
+without any validation job, and the rules are the same."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from snakemake.utils import validate
 
 from sftdpo.config import ConfigError, check_config
 from sftdpo.selection import (
@@ -26,12 +29,17 @@ REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
 # The selection jobs: everything a choice depends on after the data and the chosen SFT.
-SELECTION_RULES = ("sft_candidate", "dpo_candidate", "validate_candidate", "score_candidate",
-                   "select_candidate")
+SELECTION_RULES = ("sft", "dpo", "validate_candidate", "score_candidate", "select_candidate")
+# What only a tuned stage runs: its candidates' validation and the choice among them.
+VALIDATION_RULES = ("validate_candidate", "score_candidate", "select_candidate",
+                    "selection_table")
 
 
 def default_config() -> dict:
-    return yaml.safe_load((REPO / "config/config.yaml").read_text())
+    """The default experiment with the schema's defaults filled in, as the workflow reads it."""
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    validate(config, str(SCHEMA))
+    return config
 
 
 def test_listed_settings_make_a_grid_in_the_order_listed():
@@ -146,14 +154,35 @@ def test_no_selection_job_reads_the_test_split(tmp_path):
         "input"]
 
 
-def test_single_values_plan_no_selection_job(tmp_path):
+def test_single_values_plan_one_candidate_and_no_validation(tmp_path):
+    """An untuned stage trains its one candidate, adopted as it is: nothing is generated or
+    scored on validation, and the later stages read the adapters where they always do."""
     config = default_config()
     config["tasks"] = {"provider_triage": config["tasks"]["provider_triage"]}
     config["sft"]["learning_rate"] = [2e-4]
     config["dpo"]["learning_rate"] = 5e-5
-    rules = {job["rule"] for job in dry_run_jobs(tmp_path, config)}
-    assert {"sft", "dpo", "generate"} <= rules
-    assert not rules & {*SELECTION_RULES, "adopt_candidate", "selection_table"}
+    jobs = dry_run_jobs(tmp_path, config)
+    assert {"sft", "dpo", "adopt_candidate", "generate"} <= {job["rule"] for job in jobs}
+    assert not {job["rule"] for job in jobs} & set(VALIDATION_RULES)
+    key = "smollm2-135m/provider_triage/seed0"
+    assert sorted(job["input"] for job in jobs if job["rule"] == "adopt_candidate") == [
+        [f"results/selection/{key}/{method}/default/adapter"] for method in ("dpo", "sft")]
+    pairs = next(job for job in jobs if job["rule"] == "pairs")
+    assert f"results/adapters/{key}/sft" in pairs["input"]
+
+
+def list_rules(*configfiles: Path) -> str:
+    result = subprocess.run([*SNAKEMAKE, "--list-rules", "--configfile", *map(str, configfiles)],
+                            capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+def test_a_tuned_and_an_untuned_config_define_the_same_rules():
+    """One rule per stage whatever the config: the search (a tuned config) and the default."""
+    untuned = list_rules(REPO / "config/config.yaml")
+    assert list_rules(REPO / "config/config.yaml", REPO / "config/search.yaml") == untuned
+    assert {*SELECTION_RULES, *VALIDATION_RULES, "adopt_candidate"} <= set(untuned.split())
 
 
 def test_a_2x3_grid_runs_end_to_end_and_the_chosen_candidates_are_tested(tiny_model_dir,
@@ -196,6 +225,12 @@ def test_a_2x3_grid_runs_end_to_end_and_the_chosen_candidates_are_tested(tiny_mo
     again = subprocess.run(command(tmp_path, "all", "--dry-run"), capture_output=True,
                            text=True, timeout=300)
     assert "Nothing to be done" in again.stdout + again.stderr
+    # Rule sft trains every SFT candidate, as it trains the one of an untuned run.
+    forced = subprocess.run(command(tmp_path, "all", "--dry-run", "--quiet", "rules",
+                                    "--forcerun", "sft"), capture_output=True, text=True,
+                            timeout=300)
+    assert forced.returncode == 0, forced.stderr[-2000:]
+    assert re.search(r"^sft\s+2$", forced.stdout, re.MULTILINE), forced.stdout
     # Other test labels change no selection: the selection jobs rerun on them choose the same.
     test_split = run / "data/provider_triage/test.jsonl"
     items = [json.loads(line) for line in test_split.read_text().splitlines()]
@@ -213,7 +248,7 @@ def test_a_2x3_grid_runs_end_to_end_and_the_chosen_candidates_are_tested(tiny_mo
 def test_the_search_overlay_tunes_the_default_over_candidates_that_hold_its_values(tmp_path):
     """config/search.yaml over config/config.yaml (as Snakemake merges several --configfile
     files) plans every candidate of both methods for every task, and the default's single
-    learning rates and beta are candidates of that search (config/README.md, "How the
+    learning rates and beta are candidates of that search (docs/benchmarks.md, "How the
     defaults were chosen")."""
     default = default_config()
     search = yaml.safe_load((REPO / "config/search.yaml").read_text())
@@ -228,12 +263,12 @@ def test_the_search_overlay_tunes_the_default_over_candidates_that_hold_its_valu
     counts = {line.split()[0]: int(line.split()[1]) for line in result.stdout.splitlines()
               if len(line.split()) == 2 and line.split()[1].isdigit()}
     n_tasks = len(default["tasks"])
-    assert counts["sft_candidate"] == n_tasks * len(search["sft"]["learning_rate"])
-    assert counts["dpo_candidate"] == (
+    assert counts["sft"] == n_tasks * len(search["sft"]["learning_rate"])
+    assert counts["dpo"] == (
         n_tasks * len(search["dpo"]["learning_rate"]) * len(search["dpo"]["beta"]))
-    assert "sft" not in counts and "dpo" not in counts
+    assert counts["select_candidate"] == counts["adopt_candidate"] == 2 * n_tasks
     # The same budget for both methods, on items the experiment does not report on.
-    assert counts["sft_candidate"] == counts["dpo_candidate"]
+    assert counts["sft"] == counts["dpo"]
     assert search["data_seed"] != default["data_seed"]
 
 

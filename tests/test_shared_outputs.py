@@ -140,7 +140,7 @@ def test_every_jobs_params_are_the_same_whatever_the_key_order(tiny_model_dir, t
     first, second = job_params(tmp_path, tmp_path / "a.yaml"), job_params(tmp_path,
                                                                           tmp_path / "b.yaml")
     assert set(first) == set(second)
-    assert {job.split()[0] for job in first} >= {"model", "sft_candidate", "pairs",
+    assert {job.split()[0] for job in first} >= {"model", "sft", "validate_candidate", "pairs",
                                                  "dpo", "generate", "check_context"}
     changed_jobs = sorted(job for job, params in second.items() if params != first[job])
     assert changed_jobs == []

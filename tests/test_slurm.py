@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from sftdpo.model_rules import MODEL_RULES
 from workflow_runs import (
     PROFILE,
     REPO,
@@ -61,8 +62,8 @@ def test_profile_gives_every_gpu_rule_a_gpu_and_its_own_limits(tiny_model_dir, t
     A dry run plans without a cluster, with the site settings left unset."""
     tasks = {"provider_triage": {"n_items": 40}, "hospital_course_summary": {"n_items": 30}}
     config = tiny_config(tiny_model_dir, tasks)
-    # A tuned config plans the candidates' rules instead of sft and dpo: both together name
-    # every rule that declares a GPU.
+    # A tuned config also plans the candidates' validation (validate_candidate): both together
+    # plan every rule that declares a GPU.
     tuned = tmp_path / "tuned"
     tuned.mkdir()
     (tuned / "config.yaml").write_text(yaml.safe_dump(
@@ -71,7 +72,7 @@ def test_profile_gives_every_gpu_rule_a_gpu_and_its_own_limits(tiny_model_dir, t
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     declaring_gpu = {rule for workdir in (tmp_path, tuned)
                      for rule, res in dry_run_jobs(workdir) if res.get("gpu", "0") != "0"}
-    assert declaring_gpu == set(gpu_rules())
+    assert declaring_gpu == set(gpu_rules()) == set(MODEL_RULES)
     defaults = profile_resources("default-resources")
     jobs = [job for workdir in (tmp_path, tuned)
             for job in dry_run_jobs(workdir, "--profile", "slurm")]
@@ -85,6 +86,17 @@ def test_profile_gives_every_gpu_rule_a_gpu_and_its_own_limits(tiny_model_dir, t
         else:
             assert not {"gpu", "gpu_model", "cpus_per_gpu"} & set(res), rule
             assert (res["mem_mb"], res["runtime"]) == (defaults["mem_mb"], defaults["runtime"])
+
+
+def test_the_profile_gives_a_gpu_to_exactly_the_model_rules():
+    """The GPU rules are named in one place (sftdpo.model_rules), which the Makefile reads; the
+    profile's entries are those rules, each with a GPU."""
+    assert sorted(profile_resources("set-resources")) == sorted(gpu_rules()) == sorted(MODEL_RULES)
+    makefile = (REPO / "Makefile").read_text()
+    assert "MODEL_RULES := $(shell $(PYTHON) workflow/sftdpo/model_rules.py)" in makefile
+    printed = subprocess.run([sys.executable, str(REPO / "workflow/sftdpo/model_rules.py")],
+                             capture_output=True, text=True, check=True).stdout
+    assert printed.split() == list(MODEL_RULES)
 
 
 def test_site_settings_reach_the_jobs_they_are_for(tmp_path):

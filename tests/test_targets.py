@@ -24,18 +24,20 @@ def _count(value) -> int:
 
 
 # Candidates per stage: a list of settings is tuned on validation (sftdpo.selection).
-CANDIDATES = {"sft": _count(DEFAULT["sft"]["learning_rate"]),
-              "dpo": _count(DEFAULT["dpo"]["learning_rate"]) * _count(DEFAULT["dpo"]["beta"])}
+# A stage the config leaves out takes the schema's single values.
+STAGES = {stage: DEFAULT.get(stage, {}) for stage in ("sft", "dpo")}
+CANDIDATES = {"sft": _count(STAGES["sft"].get("learning_rate")),
+              "dpo": _count(STAGES["dpo"].get("learning_rate")) * _count(STAGES["dpo"].get("beta"))}
 
 
 def training(stage: str, runs: int) -> Counter:
-    """The jobs that give ``runs`` (task, seed) runs their ``stage`` adapter: one training job
-    each, or, when tuned, every candidate trained, generated and scored on validation, one
-    choice and its adoption."""
+    """The jobs that give ``runs`` (task, seed) runs their ``stage`` adapter: each candidate's
+    training job and the chosen one's adoption; when tuned, every candidate also generated and
+    scored on validation, and one choice."""
     k = CANDIDATES[stage]
     if k == 1:
-        return Counter({stage: runs})
-    return Counter({f"{stage}_candidate": k * runs, "validate_candidate": k * runs,
+        return Counter({stage: runs, "adopt_candidate": runs})
+    return Counter({stage: k * runs, "validate_candidate": k * runs,
                     "score_candidate": k * runs, "select_candidate": runs,
                     "adopt_candidate": runs})
 

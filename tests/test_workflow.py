@@ -175,13 +175,24 @@ def test_summaries_without_key_facts_grade_the_reference_5(finished_run):
             assert "key_facts" not in item and task.score(item, item["reference"])["score"] == 5
     table = (finished_run / "results/summary/table.md").read_text()
     assert "my_summaries, against its reference's clauses" in table
-    assert (finished_run / "logs/sft/tiny/my_messages/seed3.log").stat().st_size > 0
+    assert (finished_run / "logs/sft/tiny/my_messages/seed3/default.log").stat().st_size > 0
 
 
 def test_second_run_has_nothing_to_do(finished_run):
     result = snakemake(finished_run, "all", "--dry-run")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_forcerun_sft_retrains_sft_and_what_follows(finished_run):
+    """Rule sft trains SFT in every run, tuned or not (tests/test_selection.py, tuned)."""
+    result = snakemake(finished_run, "all", "--dry-run", "--quiet", "rules", "--forcerun", "sft")
+    assert result.returncode == 0, result.stderr[-2000:]
+    planned = {line.split()[0]: line.split()[1] for line in result.stdout.splitlines()
+               if len(line.split()) == 2 and line.split()[1].isdigit()}
+    assert planned["sft"] == str(len(TASKS)) and planned["adopt_candidate"] == str(2 * len(TASKS))
+    assert {"pairs", "dpo", "sft_matched", "generate", "summary"} <= set(planned)
+    assert not set(planned) & {"model", "data", "check_context", "validate_candidate"}
 
 
 def test_a_run_stopped_during_training_leaves_nothing_marked_done(tiny_model_dir,
@@ -195,7 +206,7 @@ def test_a_run_stopped_during_training_leaves_nothing_marked_done(tiny_model_dir
     running = subprocess.Popen(command(workdir, "all"), stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True,
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    training_log = workdir / "logs/sft/tiny/provider_triage/seed3.log"
+    training_log = workdir / "logs/sft/tiny/provider_triage/seed3/default.log"
     deadline = time.time() + 300
     while not training_log.exists() and time.time() < deadline:
         time.sleep(0.05)
@@ -228,7 +239,8 @@ def test_several_seeds_repeat_training_and_report_mean_sd_and_each_seed(tiny_mod
     assert (finished_run / "results/summary/table.md").read_text() == first_table
     run = finished_run / "experiments/seeds/results"
     assert (run / "summary/table.md").is_file()
-    assert (finished_run / "experiments/seeds/logs/sft/tiny/provider_triage/seed5.log").is_file()
+    assert (finished_run / "experiments/seeds/logs/sft/tiny/provider_triage/seed5/default.log"
+            ).is_file()
     for seed in (5, 6):
         for stage in ("sft", "sft_matched", "dpo"):
             assert (run / f"adapters/tiny/provider_triage/seed{seed}/{stage}/"
@@ -334,6 +346,7 @@ def test_an_item_too_long_for_the_context_fails_before_any_model_job_unless_trun
     result = run_with_tasks(tmp_path, tiny_model_dir, {"long": task | {"too_long": "truncate"}},
                             target, context_length=128)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "were longer than the context" in (tmp_path / "logs/sft/tiny/long/seed3.log").read_text()
+    log = (tmp_path / "logs/sft/tiny/long/seed3/default.log").read_text()
+    assert "were longer than the context" in log
     assert json.loads((tmp_path / "results/data/long/context_tiny.json").read_text())[
         "truncated"] == {"train": 1, "validation": 0, "test": 0}

@@ -1,6 +1,7 @@
 """Helpers for the tests that run the workflow through Snakemake on the tiny model: the config,
-the user data files and the command (tests/test_workflow.py, test_selection.py, test_slurm.py;
-the shared finished run is a fixture in tests/conftest.py)."""
+the user data files and the command, from the checkout or from a project that uses the workflow
+as a module (tests/test_workflow.py, test_selection.py, test_slurm.py, test_module.py; the
+shared finished run is a fixture in tests/conftest.py)."""
 
 import json
 import subprocess
@@ -11,6 +12,7 @@ import pandas as pd
 import yaml
 from snakemake.profiles import ProfileConfigFileParser
 
+from sftdpo.model_rules import MODEL_RULES
 from sftdpo.tasks import BUILTIN_TASKS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -46,11 +48,9 @@ def gpu_rules() -> list[str]:
 # The GPU rules' threads in the shared finished run and in the SLURM run compared with it (the
 # same, since torch's results may depend on them: tests/test_slurm.py), and in the other long
 # runs: one, so that two of these jobs share the test machine's two cores rather than one job
-# taking both (the tiny model gains nothing from a second thread). The tuning candidates'
-# rules are GPU rules too.
+# taking both (the tiny model gains nothing from a second thread).
 THREADS = 1
-ONE_THREAD = ("--set-threads", *[f"{rule}={THREADS}" for rule in (
-    *gpu_rules(), "sft_candidate", "dpo_candidate", "validate_candidate")])
+ONE_THREAD = ("--set-threads", *[f"{rule}={THREADS}" for rule in MODEL_RULES])
 
 
 def write_user_files(workdir: Path) -> dict:
@@ -85,10 +85,45 @@ def tiny_config(model_dir, tasks: dict) -> dict:
         "sft": {**stage, "learning_rate": 1e-3},
         "dpo": {**stage, "learning_rate": 1e-3, "beta": 0.1},
         "generation": {"batch_size": 8},
+        # Generated answers, parsed and scored (the default scores the label tasks' candidate
+        # answers by likelihood instead): the path with the most steps to check.
+        "evaluation": {"mode": "generate"},
         "statistics": {"n_resamples": 500},
         # The tiny model also judges the summaries (a real judge would be a larger model).
         "judge": {"model": "tiny", "max_new_tokens": 6},
     }
+
+
+# A project of its own that uses the workflow as a module (the Snakemake workflow catalog's
+# standardized usage): its Snakefile, with its config.yaml beside it, names the workflow's
+# workflow/Snakefile; nothing of the checkout is installed for it (tests/test_module.py).
+MODULE_SNAKEFILE = """\
+configfile: "config.yaml"
+
+
+module sftdpo:
+    snakefile:
+        {snakefile!r}
+    config:
+        config
+
+
+use rule * from sftdpo
+"""
+
+
+def write_module_project(workdir: Path, workflow_dir: Path = REPO / "workflow",
+                         more: str = "") -> None:
+    """``workdir``'s Snakefile: the workflow in ``workflow_dir`` as a module, then ``more``."""
+    (workdir / "Snakefile").write_text(
+        MODULE_SNAKEFILE.format(snakefile=str(workflow_dir / "Snakefile")) + more)
+
+
+def module_snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    """Snakemake in a module project's folder, as its user runs it: no --snakefile, --directory
+    or --configfile."""
+    return subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", *args], cwd=workdir,
+                          capture_output=True, text=True, timeout=900)
 
 
 def command(workdir: Path, *args: str) -> list[str]:

@@ -1,13 +1,44 @@
 # Config validation, wildcard constraints and the input functions the rules share.
 import os
 import re
+import sys
 from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
-# The workflow's package (workflow/sftdpo), installed by `pip install -e .` (make install).
+# The workflow's folder (workflow/ of the checkout), wherever Snakemake runs: in the checkout,
+# or in another project that uses the workflow as a module. Its package, sftdpo, is imported
+# from there, without installing the checkout: here, and in every rule's script through
+# PYTHONPATH, which the jobs inherit (a cluster job's Snakemake sets it again). A module
+# fetched by URL has no folder here: the package installed in Snakemake's environment is used.
+WORKFLOW_DIR = Path(workflow.current_basedir.get_path_or_uri(secret_free=True)).parent
+LOCAL_WORKFLOW = WORKFLOW_DIR.is_dir()
+PYTHONPATH = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+if LOCAL_WORKFLOW and str(WORKFLOW_DIR) not in sys.path:
+    sys.path.insert(0, str(WORKFLOW_DIR))
+if LOCAL_WORKFLOW and str(WORKFLOW_DIR) not in PYTHONPATH:
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(WORKFLOW_DIR), *PYTHONPATH])
+os.environ.setdefault("PYTHONPATH", "")
+
+
+envvars:
+    "PYTHONPATH",
+
+
+import sftdpo
+
+# The package this folder holds, not another copy imported before (an installed one of another
+# version, or another checkout's): its code must be the rules'.
+if LOCAL_WORKFLOW and (
+    Path(sftdpo.__file__).resolve().parent != (WORKFLOW_DIR / "sftdpo").resolve()
+):
+    raise WorkflowError(
+        f"the workflow in {WORKFLOW_DIR} needs its own package, {WORKFLOW_DIR / 'sftdpo'}, but "
+        f"sftdpo was imported from {Path(sftdpo.__file__).parent} before it"
+    )
 from sftdpo import METHODS
 from sftdpo.config import (
     JUDGE_MODEL_NAME,
@@ -22,7 +53,7 @@ from sftdpo.data import check_user_data
 from sftdpo.decision import margin_for
 from sftdpo.metrics import ALL_METRICS, evaluated
 from sftdpo.model_files import model_folder_problems
-from sftdpo.selection import candidates, scalar_settings
+from sftdpo.selection import UNTUNED, candidates, scalar_settings
 from sftdpo.stats import comparison_name, primary_comparison
 from sftdpo.tasks import task_class
 from sftdpo.userfiles import data_files
@@ -32,8 +63,11 @@ from sftdpo.userfiles import data_files
 # file is read again by a loader that refuses that.
 for config_path in workflow.configfiles:
     check_yaml_keys(config_path)
-check_config(config, os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"),
-             source=" + ".join(map(str, workflow.configfiles)) or "config")
+check_config(
+    config,
+    workflow.source_path("../schemas/config.schema.yaml"),
+    source=" + ".join(map(str, workflow.configfiles)) or "config",
+)
 validate(config, "../schemas/config.schema.yaml")
 # The optional LLM judge of summaries, and the name of its model: one under models:, or its
 # own model (judge.model: {source: ...}), materialised beside them and never tuned.
@@ -43,7 +77,8 @@ if JUDGE is not None:
     JUDGE_MODEL = JUDGE["model"] if isinstance(JUDGE["model"], str) else JUDGE_MODEL_NAME
 # Every model to materialise: the tuned ones and a judge of its own.
 MODEL_SPECS = config["models"] | (
-    {JUDGE_MODEL_NAME: JUDGE["model"]} if JUDGE and isinstance(JUDGE["model"], dict) else {})
+    {JUDGE_MODEL_NAME: JUDGE["model"]} if JUDGE and isinstance(JUDGE["model"], dict) else {}
+)
 # A user's data file is read and checked now when that is quick (sftdpo.data.check_user_data),
 # so bad data stops the run before any job; the data job checks every file again. A local
 # model's folder must hold a Hugging Face config.
@@ -57,15 +92,22 @@ for local_name, local_spec in MODEL_SPECS.items():
         raise ConfigError(
             f"models.{local_name}.path: {local_spec['path']} holds no config.json (looked in "
             f"{local_folder.absolute()}); allowed: a folder with a Hugging Face model "
-            f"(config.json, weights, tokenizer)")
+            f"(config.json, weights, tokenizer)"
+        )
     # Code of the model's own (auto_map) without the entry's opt-in: refused now. The weights
     # and tokenizer files are the model job's check (sftdpo.modeling.check_model_folder).
-    local_problems = [] if local_spec["source"] != "local" else model_folder_problems(
-        local_folder, local_name, local_spec.get("trust_remote_code", False), files=False)
+    local_problems = (
+        []
+        if local_spec["source"] != "local"
+        else model_folder_problems(
+            local_folder, local_name, local_spec.get("trust_remote_code", False), files=False
+        )
+    )
     if local_problems:
-        raise ConfigError(f"models.{local_name}.path: {local_spec['path']} (looked in "
-                          f"{local_folder.absolute()}) cannot be used: "
-                          + "; ".join(local_problems))
+        raise ConfigError(
+            f"models.{local_name}.path: {local_spec['path']} (looked in "
+            f"{local_folder.absolute()}) cannot be used: " + "; ".join(local_problems)
+        )
 
 # Where this run writes: results/, logs/ and benchmarks/ at the top by default; under
 # experiments/<name>/ with experiment: <name>, so experiments run one after another each keep
@@ -102,35 +144,46 @@ EVALUATED_SPLIT = config["evaluation"]["split"]
 # Each task's kind (label, choice, summary) and the metrics it reports, known before its data.
 TASK_KIND = {name: task_class(name, spec).kind for name, spec in config["tasks"].items()}
 # The metrics each task reports, as the evaluation mode names them (sftdpo.metrics).
-TASK_METRICS = {name: evaluated(task_class(name, spec).metrics, TASK_KIND[name],
-                                config["evaluation"]["mode"])
-                for name, spec in config["tasks"].items()}
+TASK_METRICS = {
+    name: evaluated(task_class(name, spec).metrics, TASK_KIND[name], config["evaluation"]["mode"])
+    for name, spec in config["tasks"].items()
+}
 # The verdict's rule (sftdpo.decision), declared before the run; per task the primary metric
 # and its minimum worthwhile difference; one primary hypothesis per model and task.
-PRIMARY_METRIC = {name: primary_metric(name, spec, config)
-                  for name, spec in config["tasks"].items()}
-MARGIN = {name: margin_for(PRIMARY_METRIC[name], spec, config["decision"]["margins"])
-          for name, spec in config["tasks"].items()}
+PRIMARY_METRIC = {
+    name: primary_metric(name, spec, config) for name, spec in config["tasks"].items()
+}
+MARGIN = {
+    name: margin_for(PRIMARY_METRIC[name], spec, config["decision"]["margins"])
+    for name, spec in config["tasks"].items()
+}
 N_PRIMARY = len(MODELS) * len(TASKS)
 # The metrics each task's comparisons test: its own, and the judge's grade where one grades.
 STATS_METRICS = {name: task_metrics(name, spec, config) for name, spec in config["tasks"].items()}
 
-# Tuning on validation (sftdpo.selection): a training stage whose learning_rate (or DPO's beta)
-# is a list of two or more values has one candidate per point of the grid; a list of one value
-# is that value, so with single values nothing changes. SFT is tuned first, DPO from the chosen
-# SFT; each stage's chosen adapter is copied to the adapter folder an untuned run writes.
+# Every training stage trains candidates (selection.smk, sftdpo.selection), each in a folder of
+# its own, and the chosen one is copied to the adapter folder the later stages read. A stage
+# whose learning_rate (or DPO's beta) is a list of two or more values is tuned on validation:
+# one candidate per point of the grid, each scored on the validation split. Otherwise the stage
+# has one candidate, its settings as they are (UNTUNED, nothing replaced), which is the choice
+# without any validation job; a list of one value is that value. SFT is tuned first, DPO from
+# the chosen SFT.
 for tuned_stage in ("sft", "dpo"):
     config[tuned_stage] = scalar_settings(config[tuned_stage])
-CANDIDATES = {stage: candidates(stage, config[stage]) for stage in ("sft", "dpo")}
-TUNED = [stage for stage, grid in CANDIDATES.items() if grid]
+CANDIDATES = {
+    stage: candidates(stage, config[stage]) or [(UNTUNED, {})] for stage in ("sft", "dpo")
+}
+TUNED = [stage for stage, grid in CANDIDATES.items() if len(grid) > 1]
 CANDIDATE_SETTINGS = {stage: dict(grid) for stage, grid in CANDIDATES.items()}
 # The adapter folder of each (model, task, seed, method) that pairs, DPO and generation read.
 ADAPTER = out("results/adapters/{model}/{task}/seed{seed}/{method}")
 SFT_ADAPTER = out("results/adapters/{model}/{task}/seed{seed}/sft")
 DPO_ADAPTER = out("results/adapters/{model}/{task}/seed{seed}/dpo")
 MATCHED_ADAPTER = out("results/adapters/{model}/{task}/seed{seed}/sft_matched")
-# A tuned stage's candidates, each in a folder of its own below this one.
+# A training stage's candidates, each in a folder of its own below this one, and the choice.
 SELECTION = out("results/selection/{model}/{task}/seed{seed}/{method}")
+CANDIDATE = f"{SELECTION}/{{candidate}}"
+CANDIDATE_ADAPTER = f"{CANDIDATE}/adapter"
 SELECTION_TABLE = out("results/summary/selection.csv")
 
 
@@ -140,6 +193,7 @@ wildcard_constraints:
     method="|".join(RUN_METHODS),
     seed="|".join(map(str, SEEDS)),
     metric="|".join(ALL_METRICS),
+    candidate="|".join(re.escape(name) for grid in CANDIDATES.values() for name, _ in grid),
 
 
 def outputs_of(rule_output, keys):
@@ -175,8 +229,11 @@ def canonical(value):
 def model_spec(wildcards):
     """The model's config entry; a task's jobs take the task's attention where it sets one."""
     task = getattr(wildcards, "task", None)
-    return canonical(task_model_spec(MODEL_SPECS[wildcards.model],
-                                     config["tasks"][task] if task is not None else None))
+    return canonical(
+        task_model_spec(
+            MODEL_SPECS[wildcards.model], config["tasks"][task] if task is not None else None
+        )
+    )
 
 
 # The keys of a model entry its folder (resources/models/<name>) is made from, by source: not
@@ -185,16 +242,23 @@ def model_spec(wildcards):
 # The opt-in to a model's own code (trust_remote_code) decides what is downloaded and checked,
 # and is recorded in the folder for every load: a key of its own, left out while off (its
 # default), so the folders made before the key existed stay as they are.
-MATERIALISED_KEYS = {"embedded": ("source", "dtype"),
-                     "hub": ("source", "hub_id", "revision", "trust_remote_code"),
-                     "local": ("source", "path", "trust_remote_code")}
+MATERIALISED_KEYS = {
+    "embedded": ("source", "dtype"),
+    "hub": ("source", "hub_id", "revision", "trust_remote_code"),
+    "local": ("source", "path", "trust_remote_code"),
+}
 
 
 def materialised_model_spec(wildcards):
     """The model rule's params: the keys of the model's entry the folder is made from."""
     spec = MODEL_SPECS[wildcards.model]
-    return canonical({key: spec[key] for key in MATERIALISED_KEYS[spec["source"]]
-                      if key in spec and not (key == "trust_remote_code" and not spec[key])})
+    return canonical(
+        {
+            key: spec[key]
+            for key in MATERIALISED_KEYS[spec["source"]]
+            if key in spec and not (key == "trust_remote_code" and not spec[key])
+        }
+    )
 
 
 # Keys of a task entry that only the verdict reads (the stats and summary rules take them
@@ -206,13 +270,23 @@ def task_spec(wildcards):
     """A task's config entry without its pairs section and decision keys: what every rule but
     pairs reads, so a pair setting reruns pairs and what follows it (DPO), not SFT or base and
     SFT answers."""
-    return canonical({key: value for key, value in pairs_task_spec(wildcards).items()
-                      if key != "pairs" and key not in DECISION_KEYS})
+    return canonical(
+        {
+            key: value
+            for key, value in pairs_task_spec(wildcards).items()
+            if key != "pairs" and key not in DECISION_KEYS
+        }
+    )
 
 
 def pairs_task_spec(wildcards):
-    return canonical({key: value for key, value in config["tasks"][wildcards.task].items()
-                      if key not in DECISION_KEYS})
+    return canonical(
+        {
+            key: value
+            for key, value in config["tasks"][wildcards.task].items()
+            if key not in DECISION_KEYS
+        }
+    )
 
 
 # The keys of a task entry the data job reads (where its items come from, not how they are
@@ -221,8 +295,9 @@ DATA_KEYS = ("builtin", "n_items", "generator", "data", "family")
 
 
 def data_task_spec(wildcards):
-    return canonical({key: value for key, value in pairs_task_spec(wildcards).items()
-                      if key in DATA_KEYS})
+    return canonical(
+        {key: value for key, value in pairs_task_spec(wildcards).items() if key in DATA_KEYS}
+    )
 
 
 def data_inputs(wildcards):
@@ -250,19 +325,38 @@ def training_settings(stage, candidate=None):
     that tuning candidate's settings replace the listed ones."""
     chosen = CANDIDATE_SETTINGS[stage][candidate] if candidate is not None else {}
     # The trainers truncate at the one context length every stage uses.
-    return canonical({"lora": config["lora"],
-                      stage: config[stage] | chosen | {"max_length": config["context_length"]}})
+    return canonical(
+        {
+            "lora": config["lora"],
+            stage: config[stage] | chosen | {"max_length": config["context_length"]},
+        }
+    )
 
 
 def candidate_settings(stage):
-    """The params function of a tuned stage's candidate training job."""
+    """The params function of a training stage's job: its candidate's settings."""
     return lambda wildcards: training_settings(stage, wildcards.candidate)
+
+
+def candidate_adapter(stage):
+    """The adapter folder of a training stage's candidate (wildcards model, task, seed and
+    candidate)."""
+    return CANDIDATE_ADAPTER.replace("{method}", stage)
 
 
 def candidate_outputs(rule_output, wildcards, method):
     """A rule's output for every candidate of ``method`` in one model, task and seed."""
-    return [expand(rule_output, model=wildcards.model, task=wildcards.task, seed=wildcards.seed,
-                   method=method, candidate=name)[0] for name, _ in CANDIDATES[method]]
+    return [
+        expand(
+            rule_output,
+            model=wildcards.model,
+            task=wildcards.task,
+            seed=wildcards.seed,
+            method=method,
+            candidate=name,
+        )[0]
+        for name, _ in CANDIDATES[method]
+    ]
 
 
 # What several stage files use: the file reading it may be included before the one whose rule
@@ -279,8 +373,12 @@ REPORT_LANDING = out("results/summary/report_landing.rst")
 # One seed's SFT and DPO predictions with the base model's, on the same test items (the stats
 # and confusion-figure inputs).
 SEED_PREDICTIONS = {
-    method: expand(PREDICTIONS, method=method, seed=BASE_SEED if method == "base" else "{seed}",
-                   allow_missing=True)[0]
+    method: expand(
+        PREDICTIONS,
+        method=method,
+        seed=BASE_SEED if method == "base" else "{seed}",
+        allow_missing=True,
+    )[0]
     for method in RUN_METHODS
 }
 # The stats table of every model and task: every comparison over all seeds.
@@ -316,12 +414,19 @@ def tuning_records():
         for stage in TUNED:
             for name, _ in CANDIDATES[stage]:
                 where = {"model": m, "task": t, "seed": s, "method": stage, "candidate": name}
-                key = {"model": m, "task": t, "seed": s, "stage": "tuning",
-                       "method": f"{stage}:{name}"}
+                key = {
+                    "model": m,
+                    "task": t,
+                    "seed": s,
+                    "stage": "tuning",
+                    "method": f"{stage}:{name}",
+                }
                 records += [
                     ({**key, "part": "training"}, expand(CANDIDATE_ADAPTER, **where)[0]),
-                    ({**key, "part": "validation"},
-                     expand(rules.validate_candidate.output.compute, **where)[0]),
+                    (
+                        {**key, "part": "validation"},
+                        expand(rules.validate_candidate.output.compute, **where)[0],
+                    ),
                 ]
     return records
 
@@ -348,7 +453,8 @@ from sftdpo.memory_estimate import estimate, fit_problem
 
 # A run on this machine: --cores, not a cluster executor's --jobs; not a job's own Snakemake.
 LOCAL_RUN = workflow.resource_settings.nodes is None and str(workflow.exec_mode).lower().endswith(
-    "default")
+    "default"
+)
 MODEL_JOB_DEVICE = {}
 
 
@@ -358,8 +464,7 @@ def model_job_device():
     if not (LOCAL_RUN and workflow.local_exec):
         return "cuda"
     if "local" not in MODEL_JOB_DEVICE:
-        MODEL_JOB_DEVICE["local"] = ("cuda" if visible_gpus(os.environ, nvml_device_count)
-                                     else "cpu")
+        MODEL_JOB_DEVICE["local"] = "cuda" if visible_gpus(os.environ, nvml_device_count) else "cpu"
     return MODEL_JOB_DEVICE["local"]
 
 
@@ -370,12 +475,14 @@ def model_job_mem_mb(rule_name):
 
     def mem_mb(wildcards, input):
         model_dir = input.get("model") or input.get("judge_model")
-        files = {"items": input.get("train") or input.get("evaluated"),
-                 "pairs": input.get("pairs"), "meta": input.get("meta")}
+        files = {
+            "items": input.get("train") or input.get("evaluated"),
+            "pairs": input.get("pairs"),
+            "meta": input.get("meta"),
+        }
         job = config_job(rule_name, config, dict(wildcards.items()), model_dir, files)
         if job is None:  # a hub model's config before its download: known then (<TBD> now)
-            raise FileNotFoundError(errno.ENOENT, "the model's config is not there yet",
-                                    model_dir)
+            raise FileNotFoundError(errno.ENOENT, "the model's config is not there yet", model_dir)
         return estimate(job, model_job_device()).mem_mb
 
     return mem_mb
@@ -384,22 +491,32 @@ def model_job_mem_mb(rule_name):
 def planned_model_jobs():
     """(rule, wildcards, model folder, data files) of each kind of model job of the plan, once
     per model and task (the seeds' jobs are alike)."""
-    sft_rule = "sft_candidate" if "sft" in TUNED else "sft"
-    dpo_rule = "dpo_candidate" if "dpo" in TUNED else "dpo"
-    rule_names = [sft_rule, "pairs", dpo_rule, "generate"] + (["sft_matched"] if CONTROL else [])
+    rule_names = ["sft", "pairs", "dpo", "generate"] + (["sft_matched"] if CONTROL else [])
     for m in MODELS:
         for t in TASKS:
             data = out(f"results/data/{t}")
-            files = {"meta": f"{data}/meta.json", "items": f"{data}/train.jsonl",
-                     "pairs": out(f"results/pairs/{m}/{t}/seed{BASE_SEED}.jsonl")}
+            files = {
+                "meta": f"{data}/meta.json",
+                "items": f"{data}/train.jsonl",
+                "pairs": out(f"results/pairs/{m}/{t}/seed{BASE_SEED}.jsonl"),
+            }
             for name in rule_names:
-                evaluated = {"items": f"{data}/{EVALUATED_SPLIT}.jsonl"} if name == "generate" else {}
-                yield (name, {"model": m, "task": t, "seed": BASE_SEED}, f"resources/models/{m}",
-                       files | evaluated)
+                evaluated = (
+                    {"items": f"{data}/{EVALUATED_SPLIT}.jsonl"} if name == "generate" else {}
+                )
+                yield (
+                    name,
+                    {"model": m, "task": t, "seed": BASE_SEED},
+                    f"resources/models/{m}",
+                    files | evaluated,
+                )
             if JUDGE is not None and TASK_KIND[t] == "summary":
-                yield ("judge", {"model": m, "task": t, "seed": BASE_SEED},
-                       f"resources/models/{JUDGE_MODEL}",
-                       {"meta": files["meta"], "items": f"{data}/{EVALUATED_SPLIT}.jsonl"})
+                yield (
+                    "judge",
+                    {"model": m, "task": t, "seed": BASE_SEED},
+                    f"resources/models/{JUDGE_MODEL}",
+                    {"meta": files["meta"], "items": f"{data}/{EVALUATED_SPLIT}.jsonl"},
+                )
 
 
 def memory_problems():
@@ -418,8 +535,11 @@ def memory_problems():
 
 # A local run's mem_mb limit where --resources gives none: the memory free now (set while the
 # workflow is read: Snakemake's scheduler takes its limits from here when it starts).
-if LOCAL_RUN and "mem_mb" not in workflow.global_resources and (
-        available_mib := host_available_mib()):
+if (
+    LOCAL_RUN
+    and "mem_mb" not in workflow.global_resources
+    and (available_mib := host_available_mib())
+):
     workflow.register_resource("mem_mb", int(available_mib * MB_PER_MIB))
 # $SFTDPO_HOST_MEMORY_MB stands for this machine's memory (MB; 0: not checked).
 if LOCAL_RUN and (memory_problems_found := memory_problems()):
@@ -427,5 +547,5 @@ if LOCAL_RUN and (memory_problems_found := memory_problems()):
         f"{len(memory_problems_found)} model job(s) cannot fit this machine's memory and are "
         "refused before any job starts (estimates: sftdpo.memory_estimate; each seed's job "
         "alike; to plan for another machine, set SFTDPO_HOST_MEMORY_MB to its memory in MB, "
-        "or 0):\n- "
-        + "\n- ".join(memory_problems_found))
+        "or 0):\n- " + "\n- ".join(memory_problems_found)
+    )

@@ -29,19 +29,18 @@ TUNING_RECORDS = tuning_records()
 
 rule compute:
     input:
-        records=[compute_record(key) for key in COMPUTE_KEYS]
-        + [path for _, path in TUNING_RECORDS],
+        records=[compute_record(key) for key in COMPUTE_KEYS] + [path for _, path in TUNING_RECORDS],
     output:
         report(
             out("results/summary/compute.csv"),
             caption="../report/compute.rst",
             category="Summary",
         ),
-    params:
-        record_keys=COMPUTE_KEYS + [key for key, _ in TUNING_RECORDS],
     log:
         out("logs/summary/compute.log"),
     conda:
-        "../../envs/sftdpo.yaml"
+        "../envs/sftdpo.yaml"
+    params:
+        record_keys=COMPUTE_KEYS + [key for key, _ in TUNING_RECORDS],
     script:
         "../scripts/gather_compute.py"

@@ -17,22 +17,22 @@ rule sft_matched:
         selected=f"{SELECTION}/selected.json".replace("{method}", "sft") if "sft" in TUNED else [],
     output:
         directory(MATCHED_ADAPTER),
+    log:
+        out("logs/sft_matched/{model}/{task}/seed{seed}.log"),
+    benchmark:
+        out("benchmarks/sft_matched/{model}/{task}/seed{seed}.tsv")
+    priority: TRAINING_PRIORITY
+    conda:
+        "../envs/sftdpo.yaml"
+    threads: 8
+    resources:
+        gpu=1,
+        mem_mb=model_job_mem_mb("sft_matched"),
     params:
         spec=model_spec,
         task=task_spec,
         settings=training_settings("sft"),
         context_length=config["context_length"],
         seed=lambda wildcards: int(wildcards.seed),
-    threads: 8
-    priority: TRAINING_PRIORITY
-    resources:
-        gpu=1,
-        mem_mb=model_job_mem_mb("sft_matched"),
-    log:
-        out("logs/sft_matched/{model}/{task}/seed{seed}.log"),
-    conda:
-        "../../envs/sftdpo.yaml"
-    benchmark:
-        out("benchmarks/sft_matched/{model}/{task}/seed{seed}.tsv")
     script:
         "../scripts/train_matched.py"

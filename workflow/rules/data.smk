@@ -6,16 +6,16 @@ rule data:
         validation=out("results/data/{task}/validation.jsonl"),
         test=out("results/data/{task}/test.jsonl"),
         meta=out("results/data/{task}/meta.json"),
+    log:
+        out("logs/data/{task}.log"),
+    conda:
+        "../envs/sftdpo.yaml"
     params:
         task=data_task_spec,
         split=canonical(config["split"]),
         seed=DATA_SEED,
         # A user's data path is relative to where snakemake runs (the working directory).
         base_dir=".",
-    log:
-        out("logs/data/{task}.log"),
-    conda:
-        "../../envs/sftdpo.yaml"
     script:
         "../scripts/build_data.py"
 
@@ -31,13 +31,13 @@ rule check_context:
         meta=rules.data.output.meta,
     output:
         out("results/data/{task}/context_{model}.json"),
+    log:
+        out("logs/context/{model}/{task}.log"),
+    priority: TRAINING_PRIORITY
+    conda:
+        "../envs/sftdpo.yaml"
     params:
         task=task_spec,
         context_length=config["context_length"],
-    priority: TRAINING_PRIORITY
-    log:
-        out("logs/context/{model}/{task}.log"),
-    conda:
-        "../../envs/sftdpo.yaml"
     script:
         "../scripts/check_context.py"

@@ -22,13 +22,13 @@ rule figure_metric:
             subcategory="{task}",
         ),
         svg=out("results/figures/{task}/{metric}.svg"),
-    params:
-        model_methods=[(m, x) for m in MODELS for _, x in RUNS],
-        stats_models=MODELS,
     log:
         out("logs/figures/{task}/{metric}.log"),
     conda:
-        "../../envs/sftdpo.yaml"
+        "../envs/sftdpo.yaml"
+    params:
+        model_methods=[(m, x) for m in MODELS for _, x in RUNS],
+        stats_models=MODELS,
     script:
         "../scripts/plot_metric.py"
 
@@ -49,7 +49,7 @@ rule figure_training:
     log:
         out("logs/figures/{task}/{model}_seed{seed}_training.log"),
     conda:
-        "../../envs/sftdpo.yaml"
+        "../envs/sftdpo.yaml"
     script:
         "../scripts/plot_training.py"
 
@@ -66,13 +66,13 @@ rule figure_confusion:
             subcategory="{task}",
         ),
         svg=out("results/figures/{task}/{model}_seed{seed}_confusion.svg"),
-    params:
-        task=task_spec,
-        methods=RUN_METHODS,
     log:
         out("logs/figures/{task}/{model}_seed{seed}_confusion.log"),
     conda:
-        "../../envs/sftdpo.yaml"
+        "../envs/sftdpo.yaml"
+    params:
+        task=task_spec,
+        methods=RUN_METHODS,
     script:
         "../scripts/plot_confusion.py"
 
@@ -89,12 +89,12 @@ rule figure_forest:
         svg=FOREST_FIGURE.replace(".png", ".svg"),
         # The HTML report's first page (the Snakefile's report: directive, once it exists).
         landing=REPORT_LANDING,
-    params:
-        decision=canonical(config["decision"]),
-        n_primary=N_PRIMARY,
     log:
         out("logs/figures/forest.log"),
     conda:
-        "../../envs/sftdpo.yaml"
+        "../envs/sftdpo.yaml"
+    params:
+        decision=canonical(config["decision"]),
+        n_primary=N_PRIMARY,
     script:
         "../scripts/plot_forest.py"

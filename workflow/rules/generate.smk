@@ -13,6 +13,16 @@ rule generate:
     output:
         generations=out("results/generations/{model}/{task}/seed{seed}/{method}.jsonl"),
         compute=out("results/generations/{model}/{task}/seed{seed}/{method}.compute.json"),
+    log:
+        out("logs/generate/{model}/{task}/seed{seed}/{method}.log"),
+    benchmark:
+        out("benchmarks/generate/{model}/{task}/seed{seed}/{method}.tsv")
+    conda:
+        "../envs/sftdpo.yaml"
+    threads: 8
+    resources:
+        gpu=1,
+        mem_mb=model_job_mem_mb("generate"),
     params:
         spec=model_spec,
         task=task_spec,
@@ -20,15 +30,5 @@ rule generate:
         batch_size=config["generation"]["batch_size"],
         evaluation=config["evaluation"]["mode"],
         seed=lambda wildcards: int(wildcards.seed),
-    threads: 8
-    resources:
-        gpu=1,
-        mem_mb=model_job_mem_mb("generate"),
-    log:
-        out("logs/generate/{model}/{task}/seed{seed}/{method}.log"),
-    conda:
-        "../../envs/sftdpo.yaml"
-    benchmark:
-        out("benchmarks/generate/{model}/{task}/seed{seed}/{method}.tsv")
     script:
         "../scripts/generate.py"

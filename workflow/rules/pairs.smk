@@ -9,22 +9,22 @@ rule pairs:
         pairs=out("results/pairs/{model}/{task}/seed{seed}.jsonl"),
         compute=out("results/pairs/{model}/{task}/seed{seed}.compute.json"),
         counts=out("results/pairs/{model}/{task}/seed{seed}.counts.json"),
+    log:
+        out("logs/pairs/{model}/{task}/seed{seed}.log"),
+    benchmark:
+        out("benchmarks/pairs/{model}/{task}/seed{seed}.tsv")
+    priority: TRAINING_PRIORITY
+    conda:
+        "../envs/sftdpo.yaml"
+    threads: 8
+    resources:
+        gpu=1,
+        mem_mb=model_job_mem_mb("pairs"),
     params:
         spec=model_spec,
         task=pairs_task_spec,
         context_length=config["context_length"],
         batch_size=config["generation"]["batch_size"],
         seed=lambda wildcards: int(wildcards.seed),
-    threads: 8
-    priority: TRAINING_PRIORITY
-    resources:
-        gpu=1,
-        mem_mb=model_job_mem_mb("pairs"),
-    log:
-        out("logs/pairs/{model}/{task}/seed{seed}.log"),
-    conda:
-        "../../envs/sftdpo.yaml"
-    benchmark:
-        out("benchmarks/pairs/{model}/{task}/seed{seed}.tsv")
     script:
         "../scripts/build_pairs.py"

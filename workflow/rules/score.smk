@@ -11,14 +11,14 @@ rule score:
     output:
         predictions=PREDICTIONS,
         metrics=out("results/metrics/{model}/{task}/seed{seed}/{method}.json"),
+    log:
+        out("logs/score/{model}/{task}/seed{seed}/{method}.log"),
+    conda:
+        "../envs/sftdpo.yaml"
     params:
         task=task_spec,
         evaluation=config["evaluation"]["mode"],
         n_resamples=config["statistics"]["n_resamples"],
         bootstrap_seed=BOOTSTRAP_SEED,
-    log:
-        out("logs/score/{model}/{task}/seed{seed}/{method}.log"),
-    conda:
-        "../../envs/sftdpo.yaml"
     script:
         "../scripts/score.py"

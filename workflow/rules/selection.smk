@@ -1,188 +1,115 @@
-# Tuning on validation (the design: sftdpo/selection.py). Where sft.learning_rate, dpo.beta or
-# dpo.learning_rate is a list, each candidate trains, generates on the validation split and is
-# scored there; the best per model, task, seed and method is copied to the adapter folder the
-# later stages read (pairs and DPO from the chosen SFT, test generation from both). Nothing
-# here is defined where nothing is tuned. The DAG stays static (no checkpoint): the copy job
-# waits for every candidate and reads the choice from selected.json.
-if TUNED:
-    # Each candidate's folder: results/selection/{model}/{task}/seed{seed}/{method}/{candidate}.
-    CANDIDATE = out("results/selection/{model}/{task}/seed{seed}/{method}/{candidate}")
-    CANDIDATE_ADAPTER = f"{CANDIDATE}/adapter"
-    TUNED_CONSTRAINTS = {
-        "method": "|".join(TUNED),
-        "candidate": "|".join(re.escape(name) for stage in TUNED for name, _ in CANDIDATES[stage]),
-    }
+# Each training stage's choice among its candidates (the design: sftdpo/selection.py), the same
+# rules whether a stage is tuned or not. Rules sft and dpo train every candidate in
+# results/selection/{model}/{task}/seed{seed}/{method}/{candidate}/adapter. Where a stage is
+# tuned (sft.learning_rate, dpo.beta or dpo.learning_rate a list), each candidate also generates
+# on the validation split and is scored there, and the best per model, task, seed and method is
+# chosen (selected.json); otherwise its one candidate is the choice and nothing is generated or
+# scored on validation. Either way the chosen adapter is copied to the adapter folder the later
+# stages read (pairs and DPO from the chosen SFT, test generation from both). The DAG stays
+# static (no checkpoint): the copy job waits for every candidate and reads the choice from
+# selected.json.
 
-    if "sft" in TUNED:
 
-        rule sft_candidate:
-            input:
-                model=rules.model.output[0],
-                train=rules.data.output.train,
-                validation=rules.data.output.validation,
-                meta=rules.data.output.meta,
-                context=rules.check_context.output[0],
-            output:
-                directory(CANDIDATE_ADAPTER.replace("{method}", "sft")),
-            wildcard_constraints:
-                candidate=TUNED_CONSTRAINTS["candidate"],
-            params:
-                spec=model_spec,
-                task=task_spec,
-                settings=candidate_settings("sft"),
-                context_length=config["context_length"],
-                seed=lambda wildcards: int(wildcards.seed),
-            threads: 8
-            priority: TRAINING_PRIORITY
-            resources:
-                gpu=1,
-                mem_mb=model_job_mem_mb("sft_candidate"),
-            log:
-                out("logs/selection/sft/{model}/{task}/seed{seed}/{candidate}.log"),
-            conda:
-                "../../envs/sftdpo.yaml"
-            benchmark:
-                out("benchmarks/selection/sft/{model}/{task}/seed{seed}/{candidate}.tsv")
-            script:
-                "../scripts/train_sft.py"
+# A candidate's answers on the validation split (never the test split): rule generate's job on
+# the candidate's adapter.
+use rule generate as validate_candidate with:
+    input:
+        model=rules.model.output[0],
+        evaluated=rules.data.output.validation,
+        meta=rules.data.output.meta,
+        context=rules.check_context.output[0],
+        adapter=CANDIDATE_ADAPTER,
+    output:
+        generations=f"{CANDIDATE}/validation.jsonl",
+        compute=f"{CANDIDATE}/validation.compute.json",
+    log:
+        out("logs/selection/validate/{model}/{task}/seed{seed}/{method}/{candidate}.log"),
+    benchmark:
+        out("benchmarks/selection/validate/{model}/{task}/seed{seed}/{method}/{candidate}.tsv")
+    wildcard_constraints:
+        method="|".join(CANDIDATES),
 
-    if "dpo" in TUNED:
 
-        rule dpo_candidate:
-            input:
-                model=rules.model.output[0],
-                # The chosen SFT where SFT is tuned too.
-                sft=SFT_ADAPTER,
-                pairs=rules.pairs.output.pairs,
-            output:
-                directory(CANDIDATE_ADAPTER.replace("{method}", "dpo")),
-            wildcard_constraints:
-                candidate=TUNED_CONSTRAINTS["candidate"],
-            params:
-                spec=model_spec,
-                settings=candidate_settings("dpo"),
-                seed=lambda wildcards: int(wildcards.seed),
-            threads: 8
-            priority: TRAINING_PRIORITY
-            resources:
-                gpu=1,
-                mem_mb=model_job_mem_mb("dpo_candidate"),
-            log:
-                out("logs/selection/dpo/{model}/{task}/seed{seed}/{candidate}.log"),
-            conda:
-                "../../envs/sftdpo.yaml"
-            benchmark:
-                out("benchmarks/selection/dpo/{model}/{task}/seed{seed}/{candidate}.tsv")
-            script:
-                "../scripts/train_dpo.py"
+# Its scores on the validation split: rule score's job on those answers (never judged).
+use rule score as score_candidate with:
+    input:
+        evaluated=rules.data.output.validation,
+        generations=rules.validate_candidate.output.generations,
+        meta=rules.data.output.meta,
+    output:
+        predictions=f"{CANDIDATE}/validation.predictions.jsonl",
+        metrics=f"{CANDIDATE}/validation.metrics.json",
+    log:
+        out("logs/selection/score/{model}/{task}/seed{seed}/{method}/{candidate}.log"),
+    wildcard_constraints:
+        method="|".join(CANDIDATES),
 
-    # A candidate's answers on the validation split (never the test split).
-    rule validate_candidate:
-        input:
-            model=rules.model.output[0],
-            evaluated=rules.data.output.validation,
-            meta=rules.data.output.meta,
-            context=rules.check_context.output[0],
-            adapter=CANDIDATE_ADAPTER,
-        output:
-            generations=f"{CANDIDATE}/validation.jsonl",
-            compute=f"{CANDIDATE}/validation.compute.json",
-        wildcard_constraints:
-            **TUNED_CONSTRAINTS,
-        params:
-            spec=model_spec,
-            task=task_spec,
-            context_length=config["context_length"],
-            batch_size=config["generation"]["batch_size"],
-            evaluation=config["evaluation"]["mode"],
-            seed=lambda wildcards: int(wildcards.seed),
-        threads: 8
-        resources:
-            gpu=1,
-            mem_mb=model_job_mem_mb("validate_candidate"),
-        log:
-            out("logs/selection/validate/{model}/{task}/seed{seed}/{method}/{candidate}.log"),
-        conda:
-            "../../envs/sftdpo.yaml"
-        benchmark:
-            out("benchmarks/selection/validate/{model}/{task}/seed{seed}/{method}/{candidate}.tsv")
-        script:
-            "../scripts/generate.py"
 
-    rule score_candidate:
-        input:
-            evaluated=rules.data.output.validation,
-            generations=rules.validate_candidate.output.generations,
-            meta=rules.data.output.meta,
-        output:
-            predictions=f"{CANDIDATE}/validation.predictions.jsonl",
-            metrics=f"{CANDIDATE}/validation.metrics.json",
-        wildcard_constraints:
-            **TUNED_CONSTRAINTS,
-        params:
-            task=task_spec,
-            evaluation=config["evaluation"]["mode"],
-            n_resamples=config["statistics"]["n_resamples"],
-            bootstrap_seed=BOOTSTRAP_SEED,
-        log:
-            out("logs/selection/score/{model}/{task}/seed{seed}/{method}/{candidate}.log"),
-        conda:
-            "../../envs/sftdpo.yaml"
-        script:
-            "../scripts/score.py"
+# The choice: validation metrics (where there is more than one candidate to choose from) and
+# training compute records only.
+rule select_candidate:
+    input:
+        metrics=lambda wildcards: (
+            candidate_outputs(rules.score_candidate.output.metrics, wildcards, wildcards.method)
+            if wildcards.method in TUNED
+            else []
+        ),
+        adapters=lambda wildcards: candidate_outputs(CANDIDATE_ADAPTER, wildcards, wildcards.method),
+    output:
+        f"{SELECTION}/selected.json",
+    log:
+        out("logs/selection/select/{model}/{task}/seed{seed}/{method}.log"),
+    wildcard_constraints:
+        method="|".join(CANDIDATES),
+    priority: TRAINING_PRIORITY
+    conda:
+        "../envs/sftdpo.yaml"
+    params:
+        candidates=lambda wildcards: CANDIDATES[wildcards.method],
+        metric=lambda wildcards: TASK_METRICS[wildcards.task][0],
+    script:
+        "../scripts/select_candidate.py"
 
-    # The choice: validation metrics and training compute records only.
-    rule select_candidate:
-        input:
-            metrics=lambda wildcards: candidate_outputs(
-                rules.score_candidate.output.metrics, wildcards, wildcards.method),
-            adapters=lambda wildcards: candidate_outputs(
-                CANDIDATE_ADAPTER, wildcards, wildcards.method),
-        output:
-            f"{SELECTION}/selected.json",
-        wildcard_constraints:
-            method=TUNED_CONSTRAINTS["method"],
-        params:
-            candidates=lambda wildcards: CANDIDATES[wildcards.method],
-            metric=lambda wildcards: TASK_METRICS[wildcards.task][0],
-        log:
-            out("logs/selection/select/{model}/{task}/seed{seed}/{method}.log"),
-        conda:
-            "../../envs/sftdpo.yaml"
-        script:
-            "../scripts/select_candidate.py"
 
-    # The chosen candidate's adapter where an untuned run writes its adapter.
-    rule adopt_candidate:
-        input:
-            selected=rules.select_candidate.output[0],
-            adapters=lambda wildcards: candidate_outputs(
-                CANDIDATE_ADAPTER, wildcards, wildcards.method),
-        output:
-            directory(ADAPTER),
-        wildcard_constraints:
-            method=TUNED_CONSTRAINTS["method"],
-        log:
-            out("logs/selection/adopt/{model}/{task}/seed{seed}/{method}.log"),
-        conda:
-            "../../envs/sftdpo.yaml"
-        script:
-            "../scripts/adopt_candidate.py"
+# The chosen candidate's adapter where the later stages read it: the one candidate where the
+# stage is not tuned, else the one selected.json names.
+rule adopt_candidate:
+    input:
+        selected=branch(
+            lambda wildcards: wildcards.method in TUNED,
+            then=rules.select_candidate.output[0],
+        ),
+        adapters=lambda wildcards: candidate_outputs(CANDIDATE_ADAPTER, wildcards, wildcards.method),
+    output:
+        directory(ADAPTER),
+    log:
+        out("logs/selection/adopt/{model}/{task}/seed{seed}/{method}.log"),
+    wildcard_constraints:
+        method="|".join(CANDIDATES),
+    priority: TRAINING_PRIORITY
+    conda:
+        "../envs/sftdpo.yaml"
+    script:
+        "../scripts/adopt_candidate.py"
 
-    SELECTION_KEYS = [(m, t, s, x) for m, t, s in TRAINING_KEYS for x in TUNED]
 
-    rule selection_table:
-        input:
-            outputs_of(rules.select_candidate.output[0], SELECTION_KEYS),
-        output:
-            SELECTION_TABLE,
-        params:
-            selection_keys=[dict(zip(("model", "task", "seed"), key[:3], strict=False))
-                            for key in SELECTION_KEYS],
-            stages=canonical({stage: config[stage] for stage in ("sft", "dpo")}),
-        log:
-            out("logs/summary/selection.log"),
-        conda:
-            "../../envs/sftdpo.yaml"
-        script:
-            "../scripts/selection_table.py"
+# Every tuned stage's candidates, gathered (rule all asks for it where a stage is tuned).
+SELECTION_KEYS = [(m, t, s, x) for m, t, s in TRAINING_KEYS for x in TUNED]
+
+
+rule selection_table:
+    input:
+        outputs_of(rules.select_candidate.output[0], SELECTION_KEYS),
+    output:
+        SELECTION_TABLE,
+    log:
+        out("logs/summary/selection.log"),
+    conda:
+        "../envs/sftdpo.yaml"
+    params:
+        selection_keys=[
+            dict(zip(("model", "task", "seed"), key[:3], strict=False)) for key in SELECTION_KEYS
+        ],
+        stages=canonical({stage: config[stage] for stage in ("sft", "dpo")}),
+    script:
+        "../scripts/selection_table.py"

@@ -13,6 +13,10 @@ rule stats:
         meta=rules.data.output.meta,
     output:
         STATS_TABLE,
+    log:
+        out("logs/stats/{model}/{task}.log"),
+    conda:
+        "../envs/sftdpo.yaml"
     params:
         task=task_spec,
         runs=RUNS,
@@ -27,9 +31,5 @@ rule stats:
         power=config["decision"]["power"],
         n_resamples=config["statistics"]["n_resamples"],
         bootstrap_seed=BOOTSTRAP_SEED,
-    log:
-        out("logs/stats/{model}/{task}.log"),
-    conda:
-        "../../envs/sftdpo.yaml"
     script:
         "../scripts/compare_methods.py"

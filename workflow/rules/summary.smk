@@ -22,6 +22,10 @@ rule summary:
             caption="../report/summary.rst",
             category="Summary",
         ),
+    log:
+        out("logs/summary/summary.log"),
+    conda:
+        "../envs/sftdpo.yaml"
     params:
         metric_keys=METRIC_KEYS,
         stats_keys=[(m, t) for m in MODELS for t in TASKS],
@@ -37,9 +41,5 @@ rule summary:
         budgets={stage: max(1, len(CANDIDATES[stage])) for stage in ("sft", "dpo")},
         tuned={stage: [name for name, _ in CANDIDATES[stage]] for stage in TUNED},
         forest=Path(FOREST_FIGURE).name,
-    log:
-        out("logs/summary/summary.log"),
-    conda:
-        "../../envs/sftdpo.yaml"
     script:
         "../scripts/summarise.py"

@@ -15,7 +15,8 @@ selection = selection_record(
     method=sm.wildcards.method,
     metric=sm.params.metric,
     candidate_settings=[(name, dict(settings)) for name, settings in sm.params.candidates],
-    metrics=[read_json(path) for path in sm.input.metrics],
+    # An untuned stage's one candidate has no validation scores (none is needed to choose).
+    metrics=[read_json(path) for path in sm.input.metrics] or [{}] * len(sm.params.candidates),
     records=[read_json(Path(folder) / RECORD_NAME) for folder in sm.input.adapters],
 )
 write_json(sm.output[0], selection)

@@ -2,6 +2,7 @@
 
 from sftdpo.io import read_jsonl
 from sftdpo.runtime import start_job
+from sftdpo.selection import UNTUNED
 from sftdpo.trackers import TrainingRun
 from sftdpo.training import build_dpo_trainer, train_and_save
 
@@ -16,7 +17,8 @@ trainer, sharing = build_dpo_trainer(
     seed=sm.params.seed,
     device=meter.device,
     out_dir=sm.output[0],
-    # dpo, or a tuning candidate's dpo_candidate
-    run=TrainingRun.of(sm.wildcards, "dpo"),
+    # Named by its candidate where the stage is tuned.
+    run=TrainingRun(sm.wildcards.model, sm.wildcards.task, sm.params.seed, "dpo",
+                    None if sm.wildcards.candidate == UNTUNED else sm.wildcards.candidate),
 )
 train_and_save(trainer, sm.output[0], meter, sharing=sharing)

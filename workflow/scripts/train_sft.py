@@ -3,6 +3,7 @@
 from sftdpo.context import read_fitted
 from sftdpo.modeling import load_tokenizer
 from sftdpo.runtime import start_job
+from sftdpo.selection import UNTUNED
 from sftdpo.tasks import load_task_with_meta
 from sftdpo.trackers import TrainingRun
 from sftdpo.training import build_sft_trainer, train_and_save
@@ -23,7 +24,8 @@ trainer, sharing = build_sft_trainer(
     seed=sm.params.seed,
     device=meter.device,
     out_dir=sm.output[0],
-    # sft, or a tuning candidate's sft_candidate
-    run=TrainingRun.of(sm.wildcards, "sft"),
+    # Named by its candidate where the stage is tuned.
+    run=TrainingRun(sm.wildcards.model, sm.wildcards.task, sm.params.seed, "sft",
+                    None if sm.wildcards.candidate == UNTUNED else sm.wildcards.candidate),
 )
 train_and_save(trainer, sm.output[0], meter, sharing=sharing)

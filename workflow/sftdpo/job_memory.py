@@ -29,15 +29,14 @@ from .memory_estimate import (
     gib,
     lengths_note,
 )
+from .model_rules import MODEL_RULES
 from .model_shape import model_config, shape_of
 from .token_lengths import Lengths, bound_lengths, data_lengths
 
 # The judge's rubric, its system prompt (sftdpo.judge.JUDGE_RUBRIC: about 170 tokens).
 JUDGE_RUBRIC_TOKENS = 200
-# Each model rule's stage.
-RULE_STAGES = {"sft": "sft", "sft_candidate": "sft", "sft_matched": "sft_matched",
-               "dpo": "dpo", "dpo_candidate": "dpo", "pairs": "pairs", "generate": "generate",
-               "validate_candidate": "generate", "judge": "judge"}
+# Each model rule's stage (the rules named in one place: sftdpo.model_rules).
+RULE_STAGES = MODEL_RULES
 
 
 class MemoryRefusal(RuntimeError):

@@ -2,28 +2,29 @@
 validation split, and only the chosen setting goes on to the test split.
 
 Which keys may be lists (:data:`TUNABLE`): ``sft.learning_rate``, ``dpo.beta`` and
-``dpo.learning_rate``. A list of one value is that value: with single values nothing is tuned
-and the DAG is the one without selection (same jobs, same paths).
+``dpo.learning_rate``. A list of one value is that value.
 
-The DAG where a stage is tuned (``workflow/rules/selection.smk``), per model, task and seed,
-SFT first, then DPO from the chosen SFT:
+The DAG (``workflow/rules/selection.smk``), the same rules in every run, per model, task and
+seed, SFT first, then DPO from the chosen SFT:
 
-- every candidate (one point of the grid of the stage's listed keys, in the order listed; named
-  by :func:`candidate_name`, e.g. ``lr0.0002`` or ``beta0.05_lr5e-05``) trains its own adapter,
+- every candidate trains its own adapter (rules sft and dpo),
   ``results/selection/{model}/{task}/seed{seed}/{method}/{candidate}/adapter`` (with its
-  compute record ``compute.json``), generates on the VALIDATION split and is scored there
-  (``validation.jsonl``, ``validation.metrics.json`` beside it): each candidate is a wildcard
-  value with its own cached outputs;
-- rule select_candidate reads the candidates' validation metrics and compute records (never a
-  test-split file) and writes ``.../{method}/selected.json`` (:func:`select`): the candidate with
-  the best headline metric (the first of the task's metrics, higher is better), ties to the
-  cheaper (fewer training FLOPs where every record has them, else tokens), then to the first
-  listed;
-- rule adopt_candidate copies the chosen candidate's adapter folder to the adapter folder of an
-  untuned run, ``results/adapters/{model}/{task}/seed{seed}/{method}``, so pairs, DPO (from the
-  chosen SFT), test generation, compute and figures read the chosen adapter as they read an
-  untuned one;
-- rule selection_table gathers every candidate into ``results/summary/selection.csv``
+  compute record ``compute.json``): where the stage is tuned, one candidate per point of the
+  grid of its listed keys, in the order listed, named by :func:`candidate_name` (e.g.
+  ``lr0.0002`` or ``beta0.05_lr5e-05``); otherwise one candidate, :data:`UNTUNED`, with the
+  stage's settings as they are;
+- where the stage is tuned, each candidate generates on the VALIDATION split and is scored
+  there (rules validate_candidate and score_candidate: ``validation.jsonl``,
+  ``validation.metrics.json`` beside the adapter), and rule select_candidate reads the
+  candidates' validation metrics and compute records (never a test-split file) and writes
+  ``.../{method}/selected.json`` (:func:`select`): the candidate with the best headline metric
+  (the first of the task's metrics, higher is better), ties to the cheaper (fewer training
+  FLOPs where every record has them, else tokens), then to the first listed. An untuned
+  stage's one candidate is the choice, with nothing generated or scored on validation;
+- rule adopt_candidate copies the chosen candidate's adapter folder to
+  ``results/adapters/{model}/{task}/seed{seed}/{method}``, so pairs, DPO (from the chosen SFT),
+  test generation, compute and figures read the chosen adapter there in every run;
+- rule selection_table gathers every tuned candidate into ``results/summary/selection.csv``
   (:data:`TABLE_COLUMNS`).
 """
 
@@ -37,6 +38,9 @@ import pandas as pd
 
 # The keys of each training stage that may be lists of values to tune over, in name order.
 TUNABLE = {"sft": ("learning_rate",), "dpo": ("beta", "learning_rate")}
+# The one candidate of a stage that is not tuned: its settings as they are. No tuned candidate
+# has this name (theirs start with a key's short name).
+UNTUNED = "default"
 SHORT_NAMES = {"learning_rate": "lr", "beta": "beta"}
 TABLE_COLUMNS = ("model", "task", "seed", "method", "candidate", "beta", "learning_rate",
                  "metric", "validation_score", "tokens", "flops", "chosen")
