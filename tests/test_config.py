@@ -72,8 +72,8 @@ def test_shipped_configs_are_valid(name):
         (lambda c: c["sft"].update(zzz=1),
          "sft.zzz: not a key of the workflow's nor a field of TRL's SFTConfig; allowed: epochs, "
          "learning_rate, batch_size, gradient_accumulation_steps, lr_scheduler, warmup_steps, "
-         "gradient_checkpointing, mixed_precision, share_prompt, group_by_length, "
-         "validation_loss, "),
+         "gradient_checkpointing, mixed_precision, share_prompt, group_by_length, processes, "
+         "accelerate_config, validation_loss, "),
         (lambda c: c["dpo"].update(zzz=1), "reference_from_pairs, "),
         # What the workflow sets itself is refused, naming what decides it.
         (lambda c: c["sft"].update(output_dir="out"),

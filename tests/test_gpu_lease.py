@@ -144,6 +144,50 @@ def test_several_gpus_are_leased_together_or_not_at_all(tmp_path):
     thread.join(10)
 
 
+def test_one_attempt_at_a_time_takes_locks(tmp_path):
+    """While another attempt holds the folder's lock, a lease waits for it, though GPUs are
+    free: two attempts never interleave (each takes part of the GPUs, and neither gets all)."""
+    with open(tmp_path / gpu.ATTEMPT_LOCK, "a") as attempt:
+        fcntl.flock(attempt, fcntl.LOCK_EX)
+        release = threading.Event()
+        thread, got, leased = lease_in_thread(2, tmp_path, ["0", "1"], {}, release)
+        assert not leased.wait(0.3)
+    assert leased.wait(10) and got == ["0", "1"]
+    release.set()
+    thread.join(10)
+
+
+def test_jobs_that_want_different_counts_share_the_gpus_without_deadlock(tmp_path):
+    """Jobs of 1 to 4 GPUs of 4, each leasing, holding and releasing three times at once:
+    each gets as many GPUs as it wants, never one another job holds, and all finish."""
+    visible = ["0", "1", "2", "3"]
+    holders: dict[str, int] = {}
+    overlaps, finished = [], []
+    guard = threading.Lock()
+
+    def job(number: int, wanted: int):
+        for _ in range(3):
+            with gpu_lease(wanted, lock_dir=tmp_path, visible=visible, environ={},
+                           poll_seconds=0.005) as ids:
+                with guard:
+                    overlaps.extend(gpu for gpu in ids if gpu in holders)
+                    holders.update(dict.fromkeys(ids, number))
+                assert len(ids) == wanted
+                threading.Event().wait(0.01)
+                with guard:
+                    for gpu in ids:
+                        del holders[gpu]
+        finished.append(number)
+
+    threads = [threading.Thread(target=job, args=(number, wanted), daemon=True)
+               for number, wanted in enumerate([4, 1, 2, 3, 1, 2, 4, 1])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(finished) == list(range(8)) and overlaps == []
+
+
 def test_cpu_only_changes_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(gpu, "nvml_device_count", lambda: 0)
     env = {"PATH": "/bin"}

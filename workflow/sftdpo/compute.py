@@ -5,33 +5,41 @@ each candidate's training and validation generation) writes a compute record, a 
 with these fields (:meth:`sftdpo.runtime.JobMeter.record`), next to its output:
 
 - ``device``: "cpu", or the CUDA device's name ("NVIDIA H100 80GB HBM3"; "N x name" for N GPUs).
+- ``processes`` (training records): how many processes trained (``sft.processes``,
+  ``dpo.processes``: :mod:`sftdpo.launch`); the record is the whole job's, each measure below
+  summed over them as it says.
 - ``flops``: the estimated floating-point operations of the job's forward and backward passes
   (counted as :mod:`sftdpo.flops` says); the compute ratios of compute.csv are ratios of these.
 - ``cpu_seconds``: the process's CPU time (user + system, all its threads,
-  ``time.process_time``) from the start of the meter to the record.
+  ``time.process_time``) from the start of the meter to the record; a job of several
+  processes, theirs summed.
 - ``wall_seconds``: the job's wall time from its start (once its GPU is leased: waiting for a
-  GPU is not the job's cost) to the record, model loading included.
+  GPU is not the job's cost) to the record, model loading included; a job of several
+  processes, from its start to the last process's record (their start-up included).
 - ``accelerator_seconds``: on CUDA, the wall time of the job's compute section (training loop;
   generation or scoring loop), with ``torch.cuda.synchronize()`` at both ends so kernels still
   queued are counted: the time the GPU was held by the work, without loading and writing (the
-  pairs job's section includes loading the base model where a strategy needs its summaries).
+  pairs job's section includes loading the base model where a strategy needs its summaries);
+  a job of N processes on N GPUs, each process's summed (N x the section's wall time).
   On a CPU it is null, not 0: there is no accelerator, and 0 would read as "free".
 - ``tokens``: tokens processed. Training: the non-padding input tokens the trainer fed the
   model, summed over steps and epochs (the trainers' ``num_input_tokens_seen`` with
-  ``include_num_input_tokens_seen="non_padding"``). With ``share_prompt`` (the default):
-  the tokens of the packed sequences the training steps ran, each DPO pair's prompt once and
-  each SFT packed sequence's shared system turn once (:mod:`sftdpo.prefix_packing`; the
-  trainer's count is ``input_tokens``); without it, TRL's count, every DPO prompt twice,
-  with the chosen and with the rejected answer, as the model then runs them. The frozen
+  ``include_num_input_tokens_seen="non_padding"``; every process's, as transformers gathers
+  them). With ``share_prompt`` (the default): the tokens of the packed sequences the training
+  steps ran (every process's, summed), each DPO pair's prompt once and each SFT packed
+  sequence's shared system turn once (:mod:`sftdpo.prefix_packing`; the trainer's count is
+  ``input_tokens``); without it, TRL's count, every DPO prompt twice, with the chosen and
+  with the rejected answer, as the model then runs them. The frozen
   reference's pass over the same tokens is not counted again. Generation and scoring: every
   non-padding token that went through the model, prompt tokens, generated tokens and scored
   answer tokens (the :class:`sftdpo.inference.TokenTally` the job's inference calls returned,
   added up; the record also gives the three counts).
 - ``peak_memory_mib``: on CUDA, ``torch.cuda.max_memory_allocated`` (the tensors' peak; the
   CUDA context and the allocator's cache are not in it), summed over the job's GPUs; on a CPU
-  the job process's peak resident set, the Python runtime included: on Linux the kernel's
-  ``VmHWM`` (``ru_maxrss`` there would keep the peak of Snakemake's process, which started
-  the job, across fork and exec), elsewhere ``ru_maxrss``. MiB.
+  the job process's peak resident set (a job of several processes: theirs summed), the
+  Python runtime included: on Linux the kernel's ``VmHWM`` (``ru_maxrss`` there would keep
+  the peak of Snakemake's process, which started the job, across fork and exec), elsewhere
+  ``ru_maxrss``. MiB.
 
 Where the records are: one name, :data:`RECORD_NAME`: ``compute.json`` in an sft, dpo or
 sft_matched adapter folder and in a tuning candidate's adapter folder; ``<output>.compute.json``

@@ -296,6 +296,7 @@ def decision_problems(config: dict) -> list[str]:
 
 def check_config(config: dict, schema_path: str | Path, source: str = "config") -> None:
     """Raise ConfigError listing every way ``config`` breaks the schema."""
+    from .launch import launch_problems
     from .passthrough import quantization_problems, trainer_problems  # they import this module
 
     schema = yaml.safe_load(Path(schema_path).read_text())
@@ -317,7 +318,7 @@ def check_config(config: dict, schema_path: str | Path, source: str = "config") 
         full = with_defaults(config, schema_path)
         task_keys = tuple(schema["$defs"]["task"]["properties"])
         problems = (task_problems(config["tasks"], task_keys) + split_problems(full)
-                    + dpo_problems(full) + judge_problems(full))
+                    + dpo_problems(full) + judge_problems(full) + launch_problems(full))
         if not problems:  # the metrics need every task to be a known one
             problems = decision_problems(full)
         lines = [f"  {problem}" for problem in problems]

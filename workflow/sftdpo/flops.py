@@ -176,7 +176,16 @@ def epochs_run(trainer) -> float:
     return full + min(rows, batches * batch) / rows
 
 
-def training_flops(trainer, sharing) -> dict:
+def parameter_counts(model) -> dict:
+    """The model's counts a training record's FLOPs follow from (module docstring), taken
+    before training: once a job of several processes wraps the model (FSDP, DeepSpeed ZeRO-3)
+    each process holds only its share of the weights."""
+    blocks, adapters = block_parameters(model), trainable_parameters(model)
+    return {"block_parameters": blocks, "trainable_parameters": adapters,
+            "adapted_share": adapted_share(model), "head_parameters": head_parameters(model)}
+
+
+def training_flops(trainer, sharing, counts: Mapping | None = None) -> dict:
     """The ``flops`` of a finished SFT or DPO training job (module docstring) and the counts
     behind them, from the trainer: its model, its token count (``num_input_tokens_seen``),
     its tokenised datasets (labelled positions), its state (epochs run), its log (evaluations
@@ -184,15 +193,17 @@ def training_flops(trainer, sharing) -> dict:
     ``sharing``, the :class:`sftdpo.prefix_packing.PrefixSharing` the code that built the
     trainer installed on its model (:func:`sftdpo.training.build_sft_trainer` and the others
     return it), or None where the rows ran unpacked: with it, the tokens the packed sequences
-    ran are the tokens counted."""
-    model, args, state = trainer.model, trainer.args, trainer.state
-    blocks, adapters = block_parameters(model), trainable_parameters(model)
-    share = adapted_share(model)
+    ran are the tokens counted. ``counts``: the model's :func:`parameter_counts`, taken
+    before training (default: now). In a job of several processes the trainer's token count
+    and datasets are the whole job's; ``sharing`` must hold every process's tokens, summed."""
+    args, state = trainer.args, trainer.state
+    counts = dict(counts) if counts is not None else parameter_counts(trainer.model)
+    blocks, adapters = counts["block_parameters"], counts["trainable_parameters"]
+    share, head = counts["adapted_share"], counts["head_parameters"]
     forward = forward_flops_per_token(blocks, adapters)
     per_token = training_flops_per_token(blocks, share, adapters)
     if args.gradient_checkpointing:
         per_token += forward
-    head = head_parameters(model)
     tokens = int(state.num_input_tokens_seen)
     counts = {"block_parameters": blocks, "trainable_parameters": adapters,
               "adapted_share": share, "flops_per_token": per_token, "head_parameters": head}

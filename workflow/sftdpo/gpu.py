@@ -1,16 +1,24 @@
-"""One GPU per job on one machine: a lease by an exclusive ``flock`` on one lock file per GPU.
+"""A job's GPUs on one machine: a lease by an exclusive ``flock`` on one lock file per GPU.
 
-Snakemake counts ``resources: gpu=1`` against ``--resources gpu=K`` but assigns no device ids,
-so K jobs running at once would all see every GPU. :func:`gpu_lease` gives each job its own:
-it takes a free GPU's lock in a lock folder shared by the jobs of the machine and sets
-``CUDA_VISIBLE_DEVICES`` to that GPU, which CUDA reads when it initialises, so the lease must
+Snakemake counts ``resources: gpu=N`` against ``--resources gpu=K`` but assigns no device ids,
+so the jobs running at once would all see every GPU. :func:`gpu_lease` gives each job its own:
+it takes N free GPUs' locks in a lock folder shared by the jobs of the machine and sets
+``CUDA_VISIBLE_DEVICES`` to those GPUs, which CUDA reads when it initialises, so the lease must
 come before anything asks CUDA about devices. Importing torch does not;
 ``torch.cuda.is_available()`` does (it calls ``cudaGetDeviceCount``), and so does importing peft,
 which imports bitsandbytes, which asks at import time.
 
 The kernel drops a ``flock`` when its file is closed, also when the process is killed, so a
-crashed job never leaves its GPU locked. When every GPU is leased the job waits (with a line
-in its log) until one is free.
+crashed job never leaves its GPU locked. When too few GPUs are free the job waits (with a line
+in its log) until enough are.
+
+A job of N GPUs takes them all or none: one attempt holds the lock folder's own lock
+(``lease.lock``) while it takes the N GPU locks, and gives back those it took when it finds
+fewer than N free, so no job holds GPUs while it waits for more. Two jobs that want different
+counts therefore never deadlock (neither holds part of what the other waits for), and two
+attempts never interleave (each finds the GPUs as the other left them). A job that waits for
+many GPUs may wait while jobs that want fewer take them as they free; within one Snakemake run
+``--resources gpu=K`` starts a job only when its N of the K are free.
 
 Which GPUs there are: the ids in ``CUDA_VISIBLE_DEVICES`` where it is set (the user's choice of
 GPUs, indices or UUIDs), else as many indices as NVML counts. NVML is asked through the driver's
@@ -74,8 +82,19 @@ def _lock_file(lock_dir: Path, gpu: str) -> Path:
     return lock_dir / f"gpu-{re.sub(r'[^A-Za-z0-9_.-]', '_', gpu)}.lock"
 
 
+# The lock folder's own lock, held by one attempt to lease at a time.
+ATTEMPT_LOCK = "lease.lock"
+
+
 def _try_lease(lock_dir: Path, gpus: list[str], wanted: int) -> list[tuple[str, object]]:
-    """Locks on ``wanted`` free GPUs, or none: never hold some while waiting for more."""
+    """Locks on ``wanted`` free GPUs, or none: never hold some while waiting for more. One
+    attempt at a time takes locks in the folder (:data:`ATTEMPT_LOCK`; the module docstring)."""
+    with open(lock_dir / ATTEMPT_LOCK, "a") as attempt:
+        fcntl.flock(attempt, fcntl.LOCK_EX)
+        return _take(lock_dir, gpus, wanted)
+
+
+def _take(lock_dir: Path, gpus: list[str], wanted: int) -> list[tuple[str, object]]:
     held = []
     for gpu in gpus:
         handle = open(_lock_file(lock_dir, gpu), "a")  # noqa: SIM115 - held for the lease

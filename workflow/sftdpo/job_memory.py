@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
+from .launch import shards_weights, stage_launch
 from .machine_memory import host_memory_mib
 from .memory_estimate import (
     TRAINING_STAGES,
@@ -37,6 +38,15 @@ from .token_lengths import Lengths, bound_lengths, data_lengths
 JUDGE_RUBRIC_TOKENS = 200
 # Each model rule's stage (the rules named in one place: sftdpo.model_rules).
 RULE_STAGES = MODEL_RULES
+
+
+def _shards_weights(path: str | None) -> bool:
+    """Whether the accelerate config file at ``path`` shards the weights; False where it
+    cannot be read (the config check names it)."""
+    try:
+        return shards_weights(path)
+    except (OSError, ValueError):
+        return False
 
 
 class MemoryRefusal(RuntimeError):
@@ -60,7 +70,9 @@ def rule_job(rule: str, *, name: str, config: Mapping | None, spec: Mapping,
               "attention": spec.get("attention") or "sdpa", "lengths": lengths, "name": name}
     if stage in TRAINING_STAGES:
         settings = settings or {}
+        launch = stage_launch(settings)
         return Job(**common, batch_size=int(settings.get("batch_size", 8)),
+                   processes=launch.processes, sharded=_shards_weights(launch.accelerate_config),
                    adapted_layers=(lora or {}).get("top_layers"),
                    gradient_checkpointing=bool(settings.get("gradient_checkpointing", False)),
                    share_prompt=bool(settings.get("share_prompt", True)),

@@ -26,6 +26,12 @@ The estimate, in MiB (2**20 bytes), is the sum of named parts (:class:`Estimate`
     and the log-probabilities of every candidate answer over the vocabulary (likelihood
     scoring); the pairs job's second model where a summary task generates base summaries.
 
+A training job of several processes (``processes``: :mod:`sftdpo.launch`) needs its host
+memory once per process, each with its own copy of the model, and each GPU what one process
+needs, but for the weights where FSDP or DeepSpeed ZeRO-3 shard them (``sharded``: a
+process's share, of the weights only; the sharded gradients and optimiser state of a LoRA
+adapter are small). The several-process figures are not measured.
+
 The constants were measured on a CPU (SmolLM2-135M computing in float32, 2 threads, glibc
 keeping freed memory: :func:`sftdpo.runtime.keep_freed_memory`): tests/benchmarks/memory.py
 prints estimate against measured peak for every model job of a finished run. On a GPU the
@@ -112,7 +118,9 @@ class Job:
     masks; ``group_by_length``: SFT's largest batch holds the longest items (else the longest
     with items of mean length); ``second_model``: the pairs job loads the base model beside
     the SFT one to generate (a summary task's degradations); ``new_tokens``: tokens generated
-    per prompt; ``scores``: the job ranks candidate answers by their likelihood."""
+    per prompt; ``scores``: the job ranks candidate answers by their likelihood;
+    ``processes``: the processes a training job runs on, one per GPU; ``sharded``: they shard
+    the weights (FSDP, DeepSpeed ZeRO-3)."""
 
     stage: str
     shape: ModelShape
@@ -129,6 +137,8 @@ class Job:
     new_tokens: int = 0
     scores: bool = False
     name: str = ""
+    processes: int = 1
+    sharded: bool = False
     # The config section whose keys change it, for the advice (:func:`advice`).
     settings_key: str = ""
 
@@ -141,6 +151,8 @@ class Estimate:
     gpu: float | None
     parts: dict[str, float] = field(default_factory=dict)
     device: str = "cpu"
+    # A training job's processes: host memory for all of them, GPU memory and parts for one.
+    processes: int = 1
 
     @property
     def mem_mb(self) -> int:
@@ -149,9 +161,12 @@ class Estimate:
 
     def describe(self) -> str:
         main = f"{gib(self.host)} of memory" + (
-            f" and {gib(self.gpu)} on the GPU" if self.gpu is not None else "")
+            "" if self.gpu is None else f" and {gib(self.gpu)} on "
+            + ("the GPU" if self.processes == 1 else "each GPU"))
         parts = ", ".join(f"{name} {gib(value)}" for name, value in self.parts.items()
                           if value >= 1)
+        if self.processes > 1:
+            parts = f"{self.processes} processes, each: {parts}"
         return f"{main} ({parts})"
 
 
@@ -303,17 +318,21 @@ def estimate(job: Job, device: str = "cpu") -> Estimate:
             else _answering_parts(job, bytes_))
     loading = stored_weights_mib(job) if job.quantization == "none" else 0.0
     runtime = TRAINING_RUNTIME_MIB if training else RUNTIME_MIB
+    processes = max(1, job.processes)
     if device == "cpu":
         parts = {"runtime": runtime, "weights": weights, **work}
         # The file's pages are resident while the model is built, before any of the work.
-        return Estimate(host=max(sum(parts.values()), runtime + weights + loading),
-                        gpu=None, parts=parts, device=device)
+        host = max(sum(parts.values()), runtime + weights + loading)
+        return Estimate(host=host * processes, gpu=None, parts=parts, device=device,
+                        processes=processes)
     # On a GPU the model is built in host memory in its dtype (NF4: straight onto the GPU),
     # then moved.
     host_weights = weights if job.quantization == "none" else 0.0
-    gpu_parts = {"weights": weights, **work, "CUDA": CUDA_RESERVE_MIB}
-    return Estimate(host=CUDA_RUNTIME_MIB + host_weights + loading, gpu=sum(gpu_parts.values()),
-                    parts=gpu_parts, device=device)
+    gpu_weights = weights / processes if job.sharded else weights
+    gpu_parts = {"weights": gpu_weights, **work, "CUDA": CUDA_RESERVE_MIB}
+    return Estimate(host=(CUDA_RUNTIME_MIB + host_weights + loading) * processes,
+                    gpu=sum(gpu_parts.values()), parts=gpu_parts, device=device,
+                    processes=processes)
 
 
 # --- what to change -------------------------------------------------------------------------

@@ -261,9 +261,18 @@ def load_base_model(model_dir: str | Path, spec: dict, device: str, for_training
     ``for_training`` readies a 4-bit base for QLoRA (PEFT's ``prepare_model_for_kbit_training``:
     base frozen, the unquantised norms and embeddings in float32); the trainers switch on
     gradient checkpointing and input gradients themselves from their arguments.
+
+    On CUDA the model goes to the current GPU (a job's process of several: its own,
+    :func:`sftdpo.runtime.start_worker`). Where the job's processes shard the model (FSDP,
+    DeepSpeed: :func:`sftdpo.launch.sharded`) it stays where it loads, for accelerate to shard
+    and place, and a 4-bit base is left as loaded: FSDP shards tensors of one dtype, which
+    the float32 norms of the kbit preparation would break (PEFT's "FSDP with QLoRA").
     """
     from transformers import AutoModelForCausalLM
 
+    from .launch import sharded
+
+    shard = sharded()
     dtype = compute_dtype(spec["dtype"], device)
     if dtype != torch_dtype(spec["dtype"]):
         print(f"{device} has no native {spec['dtype']}: computing in {dtype} "
@@ -274,9 +283,13 @@ def load_base_model(model_dir: str | Path, spec: dict, device: str, for_training
     quantization = quantization_config(spec)
     if quantization is not None:
         kwargs["quantization_config"] = quantization
-        kwargs["device_map"] = {"": 0} if device == "cuda" else {"": "cpu"}
+        if not shard:
+            kwargs["device_map"] = ({"": torch.cuda.current_device()} if device == "cuda"
+                                    else {"": "cpu"})
     model = AutoModelForCausalLM.from_pretrained(
         model_dir, trust_remote_code=trusts_remote_code(model_dir), **kwargs)
+    if shard:
+        return model
     if quantization is None:
         model.to(device)
     elif for_training:

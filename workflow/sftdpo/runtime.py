@@ -1,5 +1,6 @@
 """What every job script does first: send its output to the rule's log, seed, size threads;
-a model job also leases its GPU and starts its compute meter (:func:`start_job`)."""
+a model job also leases its GPUs and starts its compute meter (:func:`start_job`); a training
+job of several processes runs its script again under accelerate launch (:mod:`sftdpo.launch`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from .gpu import gpu_lease
+from .launch import job_launch, run_workers, worker
 
 # mallopt's parameter numbers (glibc's malloc.h).
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
@@ -88,6 +90,13 @@ def start_job(sm, spec: dict) -> JobMeter:
     and its memory checked (:func:`check_memory`: refused where it cannot fit). Returns the
     job's meter, whose clock starts now that the GPU is held and the job admitted.
 
+    A training job of several processes (its stage's ``processes``, or an
+    ``accelerate_config``: :mod:`sftdpo.launch`) does not return here: once its GPUs are
+    leased and its memory checked, its script runs again under accelerate launch, once per
+    process, and this process ends with their status (``SystemExit``). In each of those
+    processes this returns the process's meter (:func:`start_worker`), and the script goes on
+    there.
+
     Python's cyclic garbage collector is off from here to the compute section
     (:meth:`JobMeter.measure`): importing transformers, PEFT and TRL after torch creates
     objects by the million, and each full collection on the way scans them all: about a
@@ -96,40 +105,97 @@ def start_job(sm, spec: dict) -> JobMeter:
     Freed memory stays with the job (:func:`keep_freed_memory`)."""
     from .modeling import resolve_device
 
+    launch = job_launch(sm.params)
+    if worker() is not None:
+        return start_worker(sm, spec)
+    started = time.time()
     gc.disable()
     keep_freed_memory()
     redirect_output(sm.log[0])
     if spec.get("quantization", "none") == "none":
         skip_bitsandbytes()
-    _JOB_LEASE.enter_context(gpu_lease(int(sm.resources.get("gpu", 0))))
-    prepare_torch(sm.threads, sm.params.seed)
+    leased = _JOB_LEASE.enter_context(gpu_lease(int(sm.resources.get("gpu", 0))))
+    if not launch.distributed:
+        prepare_torch(sm.threads, sm.params.seed)
+        device = resolve_device()
+        check_memory(sm, device)
+        return JobMeter(device)
+    # The processes' job: checked here, before any of them starts; torch asks CUDA only how
+    # many GPUs there are (no context on them), the GPUs' memory comes from NVML.
     device = resolve_device()
-    check_memory(sm, device)
-    return JobMeter(device)
+    check_processes(launch.processes, device, leased)
+    check_memory(sm, device, gpu_mib=gpu_memory_mib(nvml=True) if device == "cuda" else None)
+    run_workers(launch, os.path.abspath(sys.argv[0]), threads=sm.threads // launch.processes,
+                started=started)
+    sys.exit(0)
 
 
-def gpu_memory_mib() -> float | None:
+def check_processes(processes: int, device: str, leased: list[str]) -> None:
+    """Refuse a job of ``processes`` processes on GPUs, one each, where it holds fewer: its
+    lease (``resources: gpu``), or under SLURM the GPUs SLURM gave it."""
+    if device != "cuda":
+        return
+    from .gpu import visible_gpus
+
+    held = leased or visible_gpus(os.environ, lambda: 0)
+    if held and len(held) < processes:
+        raise RuntimeError(f"this job trains on {processes} processes, one per GPU, but holds "
+                           f"{len(held)} GPU(s): {', '.join(held)} (its resources: gpu, or the "
+                           "GPUs SLURM gave it)")
+
+
+def start_worker(sm, spec: dict) -> JobMeter:
+    """Start one of a job's processes under accelerate launch (:func:`start_job` started them):
+    no log of its own (its output is the job's process's, the job's log) and no lease (the
+    job's, in ``CUDA_VISIBLE_DEVICES``); bitsandbytes kept out as in the job, its share of the
+    job's threads, the seed, and its GPU, the one of its local rank. Its meter counts the
+    job's wall time from the job's start."""
+    from .launch import local_rank
+    from .modeling import resolve_device
+
+    settings = worker()
+    gc.disable()
+    keep_freed_memory()
+    if spec.get("quantization", "none") == "none":
+        skip_bitsandbytes()
+    prepare_torch(settings["threads"], sm.params.seed)
+    device = resolve_device()
+    if device == "cuda":
+        import torch
+
+        # Before the model loads: "cuda" is then this process's GPU.
+        torch.cuda.set_device(local_rank())
+    return JobMeter(device, started_at=settings["started"])
+
+
+def gpu_memory_mib(nvml: bool = False) -> float | None:
     """The smallest total memory of the GPUs this job holds (``$SFTDPO_GPU_MEMORY_MB`` where
-    set); None without one."""
-    import torch
-
-    from .machine_memory import GPU_MEMORY_ENV, MB_PER_MIB
+    set); None without one. ``nvml``: asked through NVML, not CUDA (of this machine's GPUs),
+    in a process that starts others on them."""
+    from .machine_memory import GPU_MEMORY_ENV, MB_PER_MIB, nvml_gpu_memory_mib
 
     if os.environ.get(GPU_MEMORY_ENV):
         return float(os.environ[GPU_MEMORY_ENV]) / MB_PER_MIB
+    if nvml:
+        return nvml_gpu_memory_mib()
+    import torch
+
     if not torch.cuda.is_available():
         return None
     return min(torch.cuda.get_device_properties(index).total_memory
                for index in range(torch.cuda.device_count())) / 2**20
 
 
-def check_memory(sm, device: str) -> None:
+def check_memory(sm, device: str, gpu_mib: float | None = None) -> None:
     """The job's memory against the machine's before it loads anything
     (:func:`sftdpo.job_memory.check_job`): its estimate and what to change go to the top of its
-    log, and a job that cannot fit is refused here, naming the numbers."""
+    log, and a job that cannot fit is refused here, naming the numbers. ``gpu_mib``: the GPU's
+    memory (default: :func:`gpu_memory_mib` on CUDA)."""
     from .job_memory import check_job
 
-    check_job(sm, device, gpu_mib=gpu_memory_mib() if device == "cuda" else None)
+    if device == "cuda" and gpu_mib is None:
+        gpu_mib = gpu_memory_mib()
+    check_job(sm, device, gpu_mib=gpu_mib)
 
 
 class JobMeter:
@@ -137,9 +203,12 @@ class JobMeter:
     compute section; :meth:`record` gives the compute record (:mod:`sftdpo.compute`).
     ``device`` is "cuda" or "cpu"."""
 
-    def __init__(self, device: str):
+    def __init__(self, device: str, started_at: float | None = None):
         self.device = device
-        self.started = time.perf_counter()
+        # started_at: the job's start by the wall clock (time.time()) where it started in
+        # another process (a job of several processes: sftdpo.launch).
+        self.started = time.perf_counter() - (0.0 if started_at is None
+                                              else max(0.0, time.time() - started_at))
         self.cpu_started = time.process_time()
         self.accelerator_seconds = 0.0 if device == "cuda" else None
 
@@ -177,8 +246,10 @@ class JobMeter:
         if self.device == "cuda":
             import torch
 
-            return sum(torch.cuda.max_memory_allocated(index)
-                       for index in range(torch.cuda.device_count())) / 2**20
+            # One of a job's processes: its own GPU (the job's record sums the processes').
+            devices = ([torch.cuda.current_device()] if worker() is not None
+                       else range(torch.cuda.device_count()))
+            return sum(torch.cuda.max_memory_allocated(index) for index in devices) / 2**20
         # Linux: the kernel's high-water mark of this process's resident set. getrusage's
         # ru_maxrss would keep the peak of the process that started the job (Snakemake's)
         # across fork and exec.
@@ -204,3 +275,23 @@ class JobMeter:
             "peak_memory_mib": self.peak_memory_mib(),
             **details,
         }
+
+    def job_record(self, tokens: int, flops: float, **details) -> dict:
+        """The compute record of a training job, which may run on several processes
+        (:mod:`sftdpo.launch`; every one of them must call this): :meth:`record` with the CPU
+        and accelerator seconds and the peak memory summed over the processes (the GPU
+        seconds are N x the compute section's wall time on N GPUs), the wall time the
+        longest process's, and ``processes``, how many there were. ``tokens``, ``flops`` and
+        ``details`` are the whole job's already."""
+        from .launch import gather
+
+        records = gather(self.record(tokens, flops, **details))
+        record = dict(records[0])
+        if len(records) > 1:
+            record["cpu_seconds"] = sum(r["cpu_seconds"] for r in records)
+            record["wall_seconds"] = max(r["wall_seconds"] for r in records)
+            seconds = [r["accelerator_seconds"] for r in records]
+            record["accelerator_seconds"] = None if None in seconds else sum(seconds)
+            record["peak_memory_mib"] = sum(r["peak_memory_mib"] for r in records)
+        record["processes"] = len(records)
+        return record

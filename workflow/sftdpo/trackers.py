@@ -67,10 +67,14 @@ def track(trainer, run: TrainingRun | None, out_dir: Path) -> None:
     from transformers import TrainerCallback
     from transformers.integrations import TensorBoardCallback
 
+    from .launch import is_main_process
+
     for callback in trainer.callback_handler.callbacks:
         if isinstance(callback, TensorBoardCallback):
             callback.logging_dir = str(tensorboard_dir(run, out_dir))
-            shutil.rmtree(callback.logging_dir, ignore_errors=True)
+            # The first of a job's processes writes the events (sftdpo.launch).
+            if is_main_process():
+                shutil.rmtree(callback.logging_dir, ignore_errors=True)
     if run is None or "mlflow" not in trainer.args.report_to:
         return
 

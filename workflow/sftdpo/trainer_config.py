@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 # DPOConfig (dpo), of lora one of PEFT's LoraConfig, and is passed to it as it is.
 STAGE_KEYS = ("epochs", "learning_rate", "batch_size", "gradient_accumulation_steps",
               "lr_scheduler", "warmup_steps", "gradient_checkpointing", "mixed_precision",
-              "share_prompt", "group_by_length")
+              "share_prompt", "group_by_length", "processes", "accelerate_config")
 WORKFLOW_KEYS = {
     "sft": (*STAGE_KEYS, "validation_loss"),
     "dpo": (*STAGE_KEYS, "beta", "loss_type", "loss_weights", "precompute_reference",
@@ -147,6 +147,9 @@ def trainer_arguments(stage: dict, seed: int, device: str, out_dir: Path,
         "report_to": [],
         "dataloader_num_workers": 0,
         "disable_tqdm": True,
+        # Several processes (DDP): every LoRA weight is in every forward pass, and gradient
+        # checkpointing breaks DDP's search for unused ones; one process has no DDP.
+        "ddp_find_unused_parameters": False,
         **trl_fields(stage),
         # The trainer's scratch folder; the adapter only appears at out_dir once complete.
         "output_dir": str(partial_dir(out_dir)),

@@ -29,8 +29,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .compute import RECORD_NAME
-from .flops import training_flops
+from .flops import parameter_counts, training_flops
 from .io import partial_dir
+from .launch import gather, is_main_process
 from .modeling import load_base_model, load_tokenizer, load_with_adapter
 from .prefix_packing import PrefixSharing, cheapest_groups, pair_groups, share_prefixes
 from .runtime import JobMeter
@@ -119,9 +120,10 @@ def dpo_records(pairs: list[dict], with_reference: bool = False) -> list[dict]:
     ]
 
 
-def save_adapter(trainer, out_dir: Path, compute: dict) -> None:
+def save_adapter(trainer, out_dir: Path, compute: dict, state_dict: dict | None = None) -> None:
     """Save only the trained adapter, the trainer's log, and its compute record with the
-    trainer's step count and runtime (``compute.json``); all or nothing."""
+    trainer's step count and runtime (``compute.json``); all or nothing. ``state_dict``: the
+    model's whole, where the job's processes shard it (:func:`gathered_state_dict`)."""
     partial = partial_dir(out_dir)
     # The trainer's leftovers go; a TensorBoard run's events stay with the adapter.
     for entry in partial.iterdir() if partial.is_dir() else []:
@@ -135,7 +137,8 @@ def save_adapter(trainer, out_dir: Path, compute: dict) -> None:
     config = trainer.model.peft_config["default"]
     if isinstance(config.target_modules, set):
         config.target_modules = sorted(config.target_modules)
-    trainer.model.save_pretrained(partial, selected_adapters=["default"])
+    trainer.model.save_pretrained(partial, selected_adapters=["default"],
+                                  **({} if state_dict is None else {"state_dict": state_dict}))
     trainer.processing_class.save_pretrained(partial)
     state = trainer.state
     record = {
@@ -266,14 +269,49 @@ def build_dpo_trainer(
     return BuiltTrainer(trainer, sharing)
 
 
+def gathered_state_dict(trainer) -> dict | None:
+    """The model's whole state dict where the job's processes shard it (FSDP: gathered to the
+    first process as a full state dict; DeepSpeed: accelerate's consolidated one), as
+    transformers' ``Trainer.save_model`` gathers it; None where every process holds the whole
+    model (one process, DDP). Every process of the job must call it."""
+    if getattr(trainer, "is_fsdp_enabled", False):
+        plugin = trainer.accelerator.state.fsdp_plugin
+        if "FULL_STATE_DICT" not in str(plugin.state_dict_type):
+            plugin.set_state_dict_type("FULL_STATE_DICT")
+        return trainer.accelerator.get_state_dict(trainer.model)
+    if getattr(trainer, "is_deepspeed_enabled", False):
+        return trainer.accelerator.get_state_dict(trainer.deepspeed)
+    return None
+
+
+class SharedTokens(NamedTuple):
+    """The tokens a :class:`PrefixSharing` ran, summed over a job's processes."""
+
+    trained_tokens: int
+    forward_only_tokens: int
+
+
 def train_and_save(trainer, out_dir, meter: JobMeter | None = None, *,
                    sharing: PrefixSharing | None) -> None:
     """Train and save the adapter with the compute record of ``meter`` (the job's, started
     when the job started; without one, a meter started here). ``sharing``: the prefix sharing
-    the trainer was built with (:class:`BuiltTrainer`), None where its rows run unpacked."""
+    the trainer was built with (:class:`BuiltTrainer`), None where its rows run unpacked.
+
+    In a job of several processes (:mod:`sftdpo.launch`) every process trains and the first
+    alone writes the adapter, with a compute record of the whole job: the trainer counts
+    every process's tokens; the prefix sharing's tokens, the CPU and GPU seconds and the peak
+    memory are summed over the processes (:func:`sftdpo.runtime.JobMeter.job_record`)."""
     meter = meter or JobMeter(trainer.args.device.type)
+    # Before training wraps the model (its shards only, under FSDP or DeepSpeed ZeRO-3).
+    counts = parameter_counts(trainer.model)
     with meter.measure(), score_labelled_positions_only():
         trainer.train()
+    state_dict = gathered_state_dict(trainer)
+    if sharing is not None:
+        ran = gather((sharing.trained_tokens, sharing.forward_only_tokens))
+        sharing = SharedTokens(*(sum(column) for column in zip(*ran, strict=True)))
     # The tokens the model ran (the trainers' count, or the packed sequences' from the sharing)
     # and the FLOPs that follow from them and the model (sftdpo.flops).
-    save_adapter(trainer, Path(out_dir), meter.record(**training_flops(trainer, sharing)))
+    record = meter.job_record(**training_flops(trainer, sharing, counts))
+    if is_main_process():
+        save_adapter(trainer, Path(out_dir), record, state_dict)
