@@ -45,21 +45,45 @@ def dry_run_jobs(workdir: Path, *profile: str) -> list[tuple[str, dict]]:
          str(workdir / "config.yaml"), "--dry-run", "all"],
         cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    jobs, rule = [], None
+    jobs, rule, threads = [], None, {}
     for line in result.stdout.splitlines():
         if match := re.match(r"(?:local)?rule (\w+):$", line):
-            rule = match.group(1)
+            rule, threads = match.group(1), {}
+        elif line.strip().startswith("threads: "):
+            threads = {"threads": line.strip()[len("threads: "):]}
         elif line.strip().startswith("resources: ") and rule:
             pairs = (item.split("=", 1) for item in line.strip()[len("resources: "):].split(", "))
-            jobs.append((rule, dict(pairs)))
+            jobs.append((rule, dict(pairs) | threads))
             rule = None
     return jobs
+
+
+def sbatch_call(resources: dict) -> str:
+    """The sbatch command the installed plugin builds for a planned job's resources (as a dry
+    run prints them): its submit command and its GPU request."""
+    from types import SimpleNamespace
+
+    from snakemake_executor_plugin_slurm.submit_string import get_submit_command
+    from snakemake_executor_plugin_slurm.utils import set_gres_string
+
+    class Resources(dict):
+        __getattr__ = dict.__getitem__
+
+    job = SimpleNamespace(threads=1, resources=Resources(
+        {key: int(value) if value.isdigit() else value for key, value in resources.items()}))
+    params = {"run_uuid": "run", "slurm_logfile": "job.log", "comment_str": "rule",
+              "account": "", "partition": "", "workdir": "."}
+    return get_submit_command(job, params) + set_gres_string(job)
 
 
 def test_profile_gives_every_gpu_rule_a_gpu_and_its_own_limits(tiny_model_dir, tmp_path):
     """The profile's per-rule entries name exactly the rules that declare a GPU in the workflow,
     and give each its cores, memory and time; every other job takes the defaults and no GPU.
-    A dry run plans without a cluster, with the site settings left unset."""
+    A training rule declares a GPU for each of its stage's processes: 1 by default, and in the
+    tuned config here 2 for SFT (and the matched control) and 4 for DPO, with 8 threads each;
+    sbatch (the installed plugin's command) asks for them on one node, 8 cores per GPU, one
+    task (the job's process starts the others). A dry run plans without a cluster, with the
+    site settings left unset."""
     tasks = {"provider_triage": {"n_items": 40}, "hospital_course_summary": {"n_items": 30}}
     config = tiny_config(tiny_model_dir, tasks)
     # A tuned config also plans the candidates' validation (validate_candidate): both together
@@ -67,25 +91,51 @@ def test_profile_gives_every_gpu_rule_a_gpu_and_its_own_limits(tiny_model_dir, t
     tuned = tmp_path / "tuned"
     tuned.mkdir()
     (tuned / "config.yaml").write_text(yaml.safe_dump(
-        config | {"sft": {**config["sft"], "learning_rate": [2e-4, 1e-3]},
-                  "dpo": {**config["dpo"], "learning_rate": [1e-5, 5e-5]}}))
+        config | {"sft": {**config["sft"], "learning_rate": [2e-4, 1e-3], "processes": 2},
+                  "dpo": {**config["dpo"], "learning_rate": [1e-5, 5e-5], "processes": 4}}))
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    declaring_gpu = {rule for workdir in (tmp_path, tuned)
-                     for rule, res in dry_run_jobs(workdir) if res.get("gpu", "0") != "0"}
+    processes = {tmp_path: {}, tuned: {"sft": 2, "sft_matched": 2, "dpo": 4}}
+    local = {workdir: dry_run_jobs(workdir, "--cores", "64") for workdir in processes}
+    declaring_gpu = {rule for jobs in local.values() for rule, res in jobs
+                     if res.get("gpu", "0") != "0"}
     assert declaring_gpu == set(gpu_rules()) == set(MODEL_RULES)
+    for workdir, jobs in local.items():
+        for rule, res in jobs:
+            if rule in declaring_gpu:
+                gpus = processes[workdir].get(rule, 1)
+                assert (res["gpu"], res["threads"]) == (str(gpus), str(8 * gpus)), rule
     defaults = profile_resources("default-resources")
-    jobs = [job for workdir in (tmp_path, tuned)
+    jobs = [(workdir, job) for workdir in processes
             for job in dry_run_jobs(workdir, "--profile", "slurm")]
-    assert {rule for rule, _ in jobs} > declaring_gpu | {"all"}
-    for rule, res in jobs:
+    assert {rule for _, (rule, _) in jobs} > declaring_gpu | {"all"}
+    for workdir, (rule, res) in jobs:
         if rule == "all":
             continue
         if rule in declaring_gpu:
-            assert res["gpu"] == "1" and {"cpus_per_gpu", "mem_mb", "runtime"} <= set(res)
+            gpus = processes[workdir].get(rule, 1)
+            assert res["gpu"] == str(gpus) and {"cpus_per_gpu", "mem_mb", "runtime"} <= set(res)
             assert (res["mem_mb"], res["runtime"]) != (defaults["mem_mb"], defaults["runtime"])
+            call = sbatch_call(res).split()
+            assert {f"--gpus={gpus}", "--cpus-per-gpu=8", "--nodes=1"} <= set(call), call
+            assert not any(arg.startswith(("--ntasks", "--gres")) for arg in call), call
         else:
             assert not {"gpu", "gpu_model", "cpus_per_gpu"} & set(res), rule
             assert (res["mem_mb"], res["runtime"]) == (defaults["mem_mb"], defaults["runtime"])
+
+
+def test_a_local_run_with_fewer_gpus_than_a_stages_processes_is_refused(tiny_model_dir,
+                                                                        tmp_path):
+    """Snakemake would cut a job's gpu=4 to --resources gpu=2; the plan refuses it instead."""
+    config = tiny_config(tiny_model_dir, {"provider_triage": {"n_items": 40}})
+    config["dpo"]["processes"] = 4
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    refused = subprocess.run(
+        [*SNAKEMAKE, "--directory", str(tmp_path), "--configfile", str(tmp_path / "config.yaml"),
+         "--cores", "8", "--resources", "gpu=2", "--dry-run", "--", "all"],
+        cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert refused.returncode != 0
+    assert ("a training job cannot have a GPU for each of its processes (sftdpo.launch): "
+            "dpo.processes: 4, one GPU each, but --resources gpu=2") in refused.stdout
 
 
 def test_the_profile_gives_a_gpu_to_exactly_the_model_rules():

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from sftdpo.compute import RATIO_STAGES
+from sftdpo.flops import matched_steps
 from sftdpo.tasks import load_task_with_meta
 from workflow_runs import ONE_THREAD, SNAKEMAKE, command, new_workdir, snakemake, tiny_config
 
@@ -226,10 +227,13 @@ def test_a_run_stopped_during_training_leaves_nothing_marked_done(tiny_model_dir
 def test_several_seeds_repeat_training_and_report_mean_sd_and_each_seed(tiny_model_dir,
                                                                        finished_run):
     """Run as a second experiment in the finished run's folder (experiment: seeds): its
-    results go under experiments/seeds/, and the first experiment's table stays as it was."""
+    results go under experiments/seeds/, and the first experiment's table stays as it was.
+    DPO trains on 2 processes (gloo on this CPU; sftdpo.launch): its record is the whole job's,
+    and the matched control matches it."""
     first_table = (finished_run / "results/summary/table.md").read_text()
     config = tiny_config(tiny_model_dir, {"provider_triage": {"n_items": 40}}) | {
         "seeds": [5, 6], "experiment": "seeds"}
+    config["dpo"]["processes"] = 2
     (finished_run / "seeds.yaml").write_text(yaml.safe_dump(config))
     result = subprocess.run([*SNAKEMAKE, "--directory", str(finished_run), "--configfile",
                              str(finished_run / "seeds.yaml"), "--cores", "2", "all",
@@ -242,9 +246,21 @@ def test_several_seeds_repeat_training_and_report_mean_sd_and_each_seed(tiny_mod
     assert (finished_run / "experiments/seeds/logs/sft/tiny/provider_triage/seed5/default.log"
             ).is_file()
     for seed in (5, 6):
+        adapters = run / f"adapters/tiny/provider_triage/seed{seed}"
         for stage in ("sft", "sft_matched", "dpo"):
-            assert (run / f"adapters/tiny/provider_triage/seed{seed}/{stage}/"
-                    "adapter_model.safetensors").is_file()
+            assert (adapters / stage / "adapter_model.safetensors").is_file()
+        records = {stage: json.loads((adapters / stage / "compute.json").read_text())
+                   for stage in ("sft", "sft_matched", "dpo")}
+        assert {stage: r["processes"] for stage, r in records.items()} == {
+            "sft": 1, "sft_matched": 1, "dpo": 2}
+        assert "training on 2 processes (DDP)" in (
+            finished_run / f"experiments/seeds/logs/dpo/tiny/provider_triage/seed{seed}/"
+            "default.log").read_text()
+        # The control's steps: the pairs' and both DPO processes' FLOPs at SFT's per step.
+        pairs = json.loads((run / f"pairs/tiny/provider_triage/seed{seed}.compute.json"
+                            ).read_text())
+        assert records["sft_matched"]["global_steps"] == matched_steps(
+            records["sft"], pairs["flops"] + records["dpo"]["flops"])
     # The base model trains nothing: generated once, in the first seed's folder.
     assert (run / "predictions/tiny/provider_triage/seed5/base.jsonl").is_file()
     assert not (run / "predictions/tiny/provider_triage/seed6/base.jsonl").exists()

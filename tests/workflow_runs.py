@@ -41,8 +41,10 @@ def profile_resources(option: str) -> dict:
 
 
 def gpu_rules() -> list[str]:
-    """The rules the SLURM profile gives a GPU: those that declare one (tests/test_slurm.py)."""
-    return sorted(rule for rule, res in profile_resources("set-resources").items() if "gpu" in res)
+    """The rules the SLURM profile gives a GPU job's resources (cores per GPU): those that
+    declare a GPU (tests/test_slurm.py)."""
+    return sorted(rule for rule, res in profile_resources("set-resources").items()
+                  if "cpus_per_gpu" in res)
 
 
 # The GPU rules' threads in the shared finished run and in the SLURM run compared with it (the

@@ -122,8 +122,12 @@ def out(path):
 
 MODELS = list(config["models"])
 TASKS = list(config["tasks"])
-# Rules that run a model declare `resources: gpu=1`: with --resources gpu=K, K of them run at
-# once and each leases its own GPU (sftdpo.gpu); on a CPU the resource limits nothing.
+# Rules that run a model declare `resources: gpu=1`, a training rule its stage's processes (one
+# per GPU, sftdpo.launch; the matched control SFT's): with --resources gpu=K, jobs run at once
+# while their GPUs add up to K, and each leases its own (sftdpo.gpu); on a CPU the resource
+# limits nothing. A model job's threads: THREADS_PER_GPU for each of its GPUs.
+PROCESSES = {stage: config[stage]["processes"] for stage in ("sft", "dpo")}
+THREADS_PER_GPU = 8
 # Training seeds: SFT, pairs, DPO and generation repeat per seed on the one data split.
 SEEDS = config.get("seeds") or [config["seed"]]
 # The bootstrap CIs' and permutation tests' seed: not a training seed.
@@ -548,4 +552,32 @@ if LOCAL_RUN and (memory_problems_found := memory_problems()):
         "refused before any job starts (estimates: sftdpo.memory_estimate; each seed's job "
         "alike; to plan for another machine, set SFTDPO_HOST_MEMORY_MB to its memory in MB, "
         "or 0):\n- " + "\n- ".join(memory_problems_found)
+    )
+
+
+def gpu_problems():
+    """Every training stage whose processes a local run cannot give a GPU each: more than
+    --resources gpu=K (Snakemake would cut the job's gpu=N to K, and the job would hold fewer
+    GPUs than processes), or than this machine has. On a CPU the processes share its cores."""
+    limit = workflow.global_resources.get("gpu")
+    # A number, or Snakemake's Resource holding one (Snakemake 9.x).
+    limit = getattr(limit, "value", limit)
+    gpus = (
+        len(visible_gpus(os.environ, nvml_device_count)) if model_job_device() == "cuda" else None
+    )
+    problems = []
+    for stage, processes in PROCESSES.items():
+        if limit is not None and processes > limit:
+            problems.append(
+                f"{stage}.processes: {processes}, one GPU each, but --resources gpu={limit}"
+            )
+        elif gpus is not None and processes > gpus:
+            problems.append(f"{stage}.processes: {processes}, one GPU each, but {gpus} GPU(s) here")
+    return problems
+
+
+if LOCAL_RUN and (gpu_problems_found := gpu_problems()):
+    raise ConfigError(
+        "a training job cannot have a GPU for each of its processes (sftdpo.launch): "
+        + "; ".join(gpu_problems_found)
     )

@@ -24,9 +24,9 @@ rule sft_matched:
     priority: TRAINING_PRIORITY
     conda:
         "../envs/sftdpo.yaml"
-    threads: 8
+    threads: THREADS_PER_GPU * PROCESSES["sft"]
     resources:
-        gpu=1,
+        gpu=PROCESSES["sft"],
         mem_mb=model_job_mem_mb("sft_matched"),
     params:
         spec=model_spec,

@@ -15,9 +15,9 @@ rule dpo:
     priority: TRAINING_PRIORITY
     conda:
         "../envs/sftdpo.yaml"
-    threads: 8
+    threads: THREADS_PER_GPU * PROCESSES["dpo"]
     resources:
-        gpu=1,
+        gpu=PROCESSES["dpo"],
         mem_mb=model_job_mem_mb("dpo"),
     params:
         spec=model_spec,

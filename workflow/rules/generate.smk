@@ -19,7 +19,7 @@ rule generate:
         out("benchmarks/generate/{model}/{task}/seed{seed}/{method}.tsv")
     conda:
         "../envs/sftdpo.yaml"
-    threads: 8
+    threads: THREADS_PER_GPU
     resources:
         gpu=1,
         mem_mb=model_job_mem_mb("generate"),

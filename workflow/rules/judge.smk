@@ -17,7 +17,7 @@ rule judge:
         out("benchmarks/judge/{model}/{task}/seed{seed}/{method}.tsv")
     conda:
         "../envs/sftdpo.yaml"
-    threads: 8
+    threads: THREADS_PER_GPU
     resources:
         gpu=1,
         mem_mb=model_job_mem_mb("judge"),

@@ -16,7 +16,7 @@ rule pairs:
     priority: TRAINING_PRIORITY
     conda:
         "../envs/sftdpo.yaml"
-    threads: 8
+    threads: THREADS_PER_GPU
     resources:
         gpu=1,
         mem_mb=model_job_mem_mb("pairs"),
