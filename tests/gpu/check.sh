@@ -10,7 +10,10 @@ out="${OUT:-.}"
 python=".venv/bin/python"
 [ -x "$python" ] || python=python3
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out/gpu.txt"
-# The tiny workflow end to end (its jobs see the GPU: compute.csv's device), and QLoRA on CUDA.
+# The tiny workflow end to end (its jobs see the GPU: compute.csv's device), QLoRA on CUDA, and
+# where there are 2 GPUs one training job on both (DDP over NCCL) against one GPU.
 "$python" -m pytest -q -x tests/test_workflow.py::test_predictions_follow_the_results_contract \
-    tests/test_qlora.py tests/test_gpu_lease.py 2>&1 | tail -20 | tee "$out/gpu_tests.txt"
+    tests/test_qlora.py tests/test_gpu_lease.py \
+    tests/test_launch.py::test_two_gpus_train_the_adapter_of_one 2>&1 | tail -20 \
+    | tee "$out/gpu_tests.txt"
 "$python" tests/gpu/check.py --out "$out/gpu_check.json" --steps 4
