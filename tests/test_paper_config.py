@@ -30,9 +30,10 @@ SEED = r"(?:/seed(?P<seed>\d+))?"
 PLANNED = {
     "model": r"resources/models/(?P<model>[^/]+)",
     "data": r"results/data/(?P<task>[^/]+)/test\.jsonl",
-    "sft": rf"results/adapters/(?P<model>[^/]+)/(?P<task>[^/]+){SEED}/sft",
+    # Training writes each candidate's adapter (one, "default", where nothing is tuned).
+    "sft": rf"results/selection/(?P<model>[^/]+)/(?P<task>[^/]+){SEED}/sft/default/adapter",
     "pairs": rf"results/pairs/(?P<model>[^/]+)/(?P<task>[^/]+?){SEED}\.jsonl",
-    "dpo": rf"results/adapters/(?P<model>[^/]+)/(?P<task>[^/]+){SEED}/dpo",
+    "dpo": rf"results/selection/(?P<model>[^/]+)/(?P<task>[^/]+){SEED}/dpo/default/adapter",
     "generate": rf"results/generations/(?P<model>[^/]+)/(?P<task>[^/]+){SEED}/"
                 r"(?P<method>\w+)\.jsonl",
     "score": rf"results/metrics/(?P<model>[^/]+)/(?P<task>[^/]+){SEED}/(?P<method>\w+)\.json",
