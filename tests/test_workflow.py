@@ -14,7 +14,15 @@ import yaml
 from sftdpo.compute import RATIO_STAGES
 from sftdpo.flops import matched_steps
 from sftdpo.tasks import load_task_with_meta
-from workflow_runs import ONE_THREAD, SNAKEMAKE, command, new_workdir, snakemake, tiny_config
+from workflow_runs import (
+    ONE_THREAD,
+    REPO,
+    SNAKEMAKE,
+    command,
+    new_workdir,
+    snakemake,
+    tiny_config,
+)
 
 # One task of each kind (the shared finished run, tests/conftest.py): a built-in choice task and
 # two over user files (tests/workflow_runs.py), a CSV of portal messages (label) with its own
@@ -24,6 +32,16 @@ from workflow_runs import ONE_THREAD, SNAKEMAKE, command, new_workdir, snakemake
 # run's my_messages also runs through SLURM in tests/test_slurm.py.
 TASKS = ("clinical_reasoning", "my_messages", "my_summaries")
 METHODS = ("base", "sft", "sft_matched", "dpo")
+
+
+def test_the_shared_run_was_a_module_project(finished_run):
+    """Its project Snakefile names the checkout's workflow/Snakefile as a module; the tests
+    below check its results, and find nothing left to do there for the checkout's own
+    Snakefile."""
+    snakefile = (finished_run / "Snakefile").read_text()
+    assert "module sftdpo:" in snakefile and str(REPO / "workflow" / "Snakefile") in snakefile
+    assert (finished_run / "results/summary/table.md").is_file()
+    assert not (finished_run / "workflow").exists()
 
 
 def test_predictions_follow_the_results_contract(finished_run):
