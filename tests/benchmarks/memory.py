@@ -54,6 +54,14 @@ def model_jobs(out: Path, config: dict):
     def data(task: str, name: str) -> Path:
         return out / "results" / "data" / task / name
 
+    def training_files(method: str, wildcards: dict) -> dict:
+        """What a training job reads: DPO the pairs, SFT and the control the training split."""
+        task, model = wildcards["task"], wildcards["model"]
+        if method == "dpo":
+            return {"pairs": out / "results" / "pairs" / model / task / (
+                f"seed{wildcards['seed']}.jsonl")}
+        return {"items": data(task, "train.jsonl")}
+
     patterns = [
         ("adapters", r"(?P<model>[^/]+)/(?P<task>[^/]+)/seed(?P<seed>\d+)/(?P<method>[^/]+)/"
                      r"compute\.json"),
@@ -75,12 +83,11 @@ def model_jobs(out: Path, config: dict):
             task, model = wildcards["task"], wildcards["model"]
             files = {"meta": data(task, "meta.json")}
             if folder == "adapters":
+                # The control's own; SFT's and DPO's are copies of a candidate's (below).
                 rule = wildcards["method"]
-                if rule == "dpo":
-                    files["pairs"] = out / "results" / "pairs" / model / task / (
-                        f"seed{wildcards['seed']}.jsonl")
-                else:
-                    files["items"] = data(task, "train.jsonl")
+                if rule != "sft_matched":
+                    continue
+                files |= training_files(rule, wildcards)
                 bench = f"{rule}/{model}/{task}/seed{wildcards['seed']}.tsv"
             elif folder == "pairs":
                 rule, files["items"] = "pairs", data(task, "train.jsonl")
@@ -93,13 +100,10 @@ def model_jobs(out: Path, config: dict):
                 method, candidate = wildcards["method"], wildcards["candidate"]
                 where = f"{model}/{task}/seed{wildcards['seed']}"
                 if record.name == "compute.json":
-                    rule = f"{method}_candidate"
-                    if method == "dpo":
-                        files["pairs"] = out / "results" / "pairs" / model / task / (
-                            f"seed{wildcards['seed']}.jsonl")
-                    else:
-                        files["items"] = data(task, "train.jsonl")
-                    bench = f"selection/{method}/{where}/{candidate}.tsv"
+                    # Rule sft or dpo trains every candidate ("default" where untuned).
+                    rule = method
+                    files |= training_files(method, wildcards)
+                    bench = f"{method}/{where}/{candidate}.tsv"
                 else:
                     rule, files["items"] = "validate_candidate", data(task, "validation.jsonl")
                     bench = f"selection/validate/{where}/{method}/{candidate}.tsv"
