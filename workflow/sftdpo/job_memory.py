@@ -36,9 +36,6 @@ from .token_lengths import Lengths, bound_lengths, data_lengths
 
 # The judge's rubric, its system prompt (sftdpo.judge.JUDGE_RUBRIC: about 170 tokens).
 JUDGE_RUBRIC_TOKENS = 200
-# Each model rule's stage (the rules named in one place: sftdpo.model_rules).
-RULE_STAGES = MODEL_RULES
-
 
 def _shards_weights(path: str | None) -> bool:
     """Whether the accelerate config file at ``path`` shards the weights; False where it
@@ -64,7 +61,7 @@ def rule_job(rule: str, *, name: str, config: Mapping | None, spec: Mapping,
     shape = shape_of(config)
     if shape is None:
         return None
-    stage = RULE_STAGES[rule]
+    stage = MODEL_RULES[rule]
     common = {"stage": stage, "shape": shape, "dtype": spec.get("dtype") or "bfloat16",
               "quantization": spec.get("quantization") or "none",
               "attention": spec.get("attention") or "sdpa", "lengths": lengths, "name": name}
@@ -121,7 +118,7 @@ def config_job(rule: str, config: Mapping, wildcards: Mapping, model_dir: str | 
 
     files = {key: value for key, value in (files or {}).items()
              if value and Path(value).is_file()}
-    stage = RULE_STAGES[rule]
+    stage = MODEL_RULES[rule]
     task_name = wildcards["task"]
     task_spec = config["tasks"][task_name]
     if stage == "judge":
@@ -194,7 +191,7 @@ def check_job(sm, device: str, host_mib: float | None = None,
     raise :class:`MemoryRefusal` where it cannot fit this machine (``host_mib``, default
     :func:`host_memory_mib`: the machine's or the job's cgroup's limit) or its GPU
     (``gpu_mib``). None where the job is not a model rule's or its model's config is unknown."""
-    if getattr(sm, "rule", None) not in RULE_STAGES or getattr(sm, "config", None) is None:
+    if getattr(sm, "rule", None) not in MODEL_RULES or getattr(sm, "config", None) is None:
         return None  # not a model rule's job (a benchmark's or a test's stand-in)
     files = {"items": sm.input.get("train") or sm.input.get("evaluated"),
              "pairs": sm.input.get("pairs"), "meta": sm.input.get("meta")}
