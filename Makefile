@@ -36,8 +36,10 @@ run: install
 	$(VENV)/bin/snakemake --cores $(CORES) \
 		--set-threads $(foreach rule,$(MODEL_RULES),$(rule)=$(MODEL_JOB_THREADS)) -- all
 
+# Two pytest-xdist workers: while one waits on the SLURM test's cluster the other runs the rest
+# (tests/conftest.py says which tests share a worker; timings in docs/benchmarks.md).
 test: install
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q -n 2
 
 # The workflow's Snakefiles as the Snakemake workflow catalog checks them: snakefmt (its settings
 # in pyproject.toml) and Snakemake's linter.

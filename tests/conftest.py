@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from sftdpo.tasks import BUILTIN_TASKS
@@ -30,3 +32,32 @@ def finished_run(tiny_model_dir, tmp_path_factory):
     result = module_snakemake(workdir, "--show-failed-logs", "all", *ONE_THREAD)
     assert result.returncode == 0, result.stderr[-4000:]
     return workdir
+
+
+# The test modules that read the shared finished run: `make test` runs the suite on two
+# pytest-xdist workers, and these modules go to one worker together, first, so that the run is
+# built once and the longest part of the suite (the SLURM run, tests/test_slurm.py) starts at
+# once. Every other module is a unit of its own, so its module fixtures are built once.
+# (xdist's `--dist loadgroup` would read the same from xdist_group marks, but with pytest 9.2
+# it ignores them: pytest-dev/pytest-xdist#1386.)
+SHARED_RUN_MODULES = ("test_slurm.py", "test_workflow.py")
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: item.path.name not in SHARED_RUN_MODULES)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """xdist's scheduling by scope (``--dist loadscope``, its public base for schedulers by
+    file and by group), with one scope per module and one for SHARED_RUN_MODULES, handed out
+    in collection order."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedRunFirst(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return "shared run" if Path(module).name in SHARED_RUN_MODULES else module
+
+    config.option.loadscopereorder = False
+    return SharedRunFirst(config, log)

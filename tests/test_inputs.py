@@ -43,7 +43,7 @@ def planned_jobs(workdir: Path) -> list[tuple[str, str]]:
 
 
 @pytest.fixture
-def finished_run(tmp_path):
+def touched_run(tmp_path):
     """A workdir with two user tasks and a local model, every output present and done."""
     for name in ("a.csv", "b.csv"):
         with (tmp_path / name).open("w", newline="") as handle:
@@ -73,10 +73,10 @@ def finished_run(tmp_path):
     return tmp_path
 
 
-def test_an_edited_data_file_reruns_its_task_downstream_of_data_only(finished_run):
-    path = finished_run / "a.csv"
+def test_an_edited_data_file_reruns_its_task_downstream_of_data_only(touched_run):
+    path = touched_run / "a.csv"
     path.write_text(path.read_text().replace(",yes", ",acute"))
-    jobs = planned_jobs(finished_run)
+    jobs = planned_jobs(touched_run)
     rules = {rule for rule, _ in jobs}
     assert {"data", "sft", "pairs", "dpo", "sft_matched", "generate", "score", "stats",
             "summary", "figure_metric", "figure_confusion"} <= rules
@@ -88,9 +88,9 @@ def test_an_edited_data_file_reruns_its_task_downstream_of_data_only(finished_ru
     assert ("data", "task=a") in jobs and ("data", "task=b") not in jobs
 
 
-def test_a_replaced_model_config_reruns_the_model(finished_run):
-    (finished_run / "model" / "config.json").write_text('{"changed": true}')
-    jobs = planned_jobs(finished_run)
+def test_a_replaced_model_config_reruns_the_model(touched_run):
+    (touched_run / "model" / "config.json").write_text('{"changed": true}')
+    jobs = planned_jobs(touched_run)
     assert ("model", "model=tiny") in jobs
     assert not any(rule == "data" for rule, _ in jobs)
 
