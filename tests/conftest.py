@@ -47,17 +47,21 @@ def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: item.path.name not in SHARED_RUN_MODULES)
 
 
+def scheduling_unit(nodeid: str) -> str:
+    """The unit a test is scheduled in: its module, or one unit for SHARED_RUN_MODULES."""
+    module = nodeid.split("::", 1)[0]
+    return "shared run" if Path(module).name in SHARED_RUN_MODULES else module
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
-    """xdist's scheduling by scope (``--dist loadscope``, its public base for schedulers by
-    file and by group), with one scope per module and one for SHARED_RUN_MODULES, handed out
-    in collection order."""
+    """xdist's scheduling by scope, by scheduling_unit, the units handed out in collection
+    order. ``_split_scope`` is the method xdist's own schedulers by file and by group override
+    (xdist 3.8; tests/test_workflow.py checks that its scheduler still calls it)."""
     from xdist.scheduler import LoadScopeScheduling
 
     class SharedRunFirst(LoadScopeScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            module = nodeid.split("::", 1)[0]
-            return "shared run" if Path(module).name in SHARED_RUN_MODULES else module
+        _split_scope = staticmethod(scheduling_unit)
 
     config.option.loadscopereorder = False
     return SharedRunFirst(config, log)

@@ -1,6 +1,7 @@
 """The whole DAG through Snakemake on a tiny random model: every stage runs and writes the
 results contract; a second run has nothing to do."""
 
+import inspect
 import json
 import re
 import subprocess
@@ -9,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import SHARED_RUN_MODULES
+from conftest import SHARED_RUN_MODULES, scheduling_unit
 from sftdpo.compute import RATIO_STAGES
 from sftdpo.flops import matched_steps
 from sftdpo.tasks import load_task_with_meta
@@ -36,6 +37,13 @@ def test_the_modules_that_read_the_shared_run_share_a_worker():
     readers = {path.name for path in REPO.glob("tests/test_*.py")
                if re.search(r"\bfinished_run\b", path.read_text())}
     assert readers == set(SHARED_RUN_MODULES)
+    # xdist's scheduler splits its collection by the method conftest's scheduler replaces.
+    from xdist.scheduler import LoadScopeScheduling
+
+    assert "self._split_scope(nodeid)" in inspect.getsource(LoadScopeScheduling.schedule)
+    assert (scheduling_unit("tests/test_slurm.py::test_a")
+            == scheduling_unit("tests/test_workflow.py::test_b[1]") != "tests/test_slurm.py")
+    assert scheduling_unit("tests/test_config.py::test_c") == "tests/test_config.py"
 
 
 def test_the_shared_run_was_a_module_project(finished_run):
