@@ -1,7 +1,7 @@
 """Helpers for the tests that run the workflow through Snakemake on the tiny model: the config,
 the user data files and the command, from the checkout or from a project that uses the workflow
-as a module (tests/test_workflow.py, test_selection.py, test_slurm.py, test_module.py; the
-shared finished run is a fixture in tests/conftest.py)."""
+as a module (tests/test_workflow.py, test_failed_runs.py, test_selection.py, test_slurm.py,
+test_module.py; the shared finished run is a fixture in tests/conftest.py)."""
 
 import json
 import subprocess
