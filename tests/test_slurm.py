@@ -212,10 +212,11 @@ def planned_rules(workdir: Path) -> list[str]:
 
 @pytest.fixture(scope="module")
 def runs(slurm_cluster, tiny_model_dir, tmp_path_factory, request) -> dict:
-    """The finished run's my_messages task, in the finished run's config, through SLURM and, at
-    the same time, locally: "slurm" to (work folder, Snakemake's output), "planned" to the rules
-    of the jobs a local dry run plans in that folder first, "local" to the finished run's folder
-    (tests/conftest.py; built while SLURM runs where no test has built it yet)."""
+    """The finished run's my_messages task up to TARGETS, in the finished run's config, through
+    SLURM and, at the same time, locally: "slurm" to (work folder, Snakemake's output),
+    "planned" to the rules of the jobs a local dry run plans in that folder first, "local" to
+    the finished run's folder (tests/conftest.py; built while SLURM runs where no test has
+    built it yet)."""
     workdir = tmp_path_factory.mktemp("slurm")
     tasks = {TASK: write_user_files(workdir)[TASK]}
     (workdir / "config.yaml").write_text(yaml.safe_dump(tiny_config(tiny_model_dir, tasks)))
