@@ -33,7 +33,7 @@ def test_a_partial_section_takes_the_rest_from_the_recommended_defaults():
     assert config["sft"] | {"epochs": 2} == resolved(
         {"models": {"m": {"source": "embedded"}}, "tasks": {"provider_triage": {}}})["sft"]
     assert (config["sft"]["epochs"], config["sft"]["learning_rate"],
-            config["sft"]["warmup_steps"]) == (3, 1.0e-3, 5)
+            config["sft"]["warmup_steps"]) == (3, 2.0e-3, 5)
     assert (config["dpo"]["epochs"], config["dpo"]["learning_rate"], config["dpo"]["beta"],
             config["dpo"]["warmup_steps"]) == (1, 5.0e-5, 0.1, 0)
     assert (config["context_length"], config["evaluation"]["mode"]) == (640, "likelihood")
