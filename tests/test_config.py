@@ -35,7 +35,7 @@ def test_a_partial_section_takes_the_rest_from_the_recommended_defaults():
     assert (config["sft"]["epochs"], config["sft"]["learning_rate"],
             config["sft"]["warmup_steps"]) == (3, 2.0e-3, 5)
     assert (config["dpo"]["epochs"], config["dpo"]["learning_rate"], config["dpo"]["beta"],
-            config["dpo"]["warmup_steps"]) == (1, 5.0e-5, 0.1, 0)
+            config["dpo"]["warmup_steps"]) == (1, 2.0e-4, 0.1, 0)
     assert (config["context_length"], config["evaluation"]["mode"]) == (640, "likelihood")
 
 
