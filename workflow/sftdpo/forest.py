@@ -7,7 +7,7 @@ and margins, so the x axis is the difference in units of each task's minimum wor
 difference delta: the band from -1 to +1 is "equivalent", and an interval inside it means
 SFT given DPO's compute (or SFT) does as well. At the right of each row, the verdict and
 DPO's extra cost over SFT's (pairs and DPO training, in FLOPs). Ends beyond the axis's reach
-are drawn as arrows at its edge.
+are drawn as arrows at its edge; a difference beyond it sits at the edge with its value beside it.
 """
 
 from __future__ import annotations
@@ -41,8 +41,13 @@ def _interval(ax, y: float, centre: float, low: float, high: float, reach: float
     for end, shown, marker in ((low, shown_low, "<"), (high, shown_high, ">")):
         if end != shown:
             ax.plot(shown, y, marker, color=color, markersize=6)
-    ax.plot(np.clip(centre, -reach, reach), y, "o", markersize=7 if filled else 6,
+    shown_centre = float(np.clip(centre, -reach, reach))
+    ax.plot(shown_centre, y, "o", markersize=7 if filled else 6,
             color=color, markerfacecolor=color if filled else "white", zorder=3)
+    if shown_centre != centre:
+        # A dot at the edge would read as a difference of exactly the reach: write its value.
+        ax.annotate(f"{centre:+.1f}", (shown_centre, y), xytext=(0, 6),
+                    textcoords="offset points", ha="center", fontsize=7, color=color)
 
 
 def plot_forest(verdicts: pd.DataFrame, out_stem: str | Path) -> list[Path]:
