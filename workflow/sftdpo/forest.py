@@ -46,8 +46,10 @@ def _interval(ax, y: float, centre: float, low: float, high: float, reach: float
             color=color, markerfacecolor=color if filled else "white", zorder=3)
     if shown_centre != centre:
         # A dot at the edge would read as a difference of exactly the reach: write its value.
-        ax.annotate(f"{centre:+.1f}", (shown_centre, y), xytext=(0, 6),
-                    textcoords="offset points", ha="center", fontsize=7, color=color)
+        inward = 1 if centre < 0 else -1
+        ax.annotate(f"{centre:+.1f}", (shown_centre, y), xytext=(4 * inward, 5),
+                    textcoords="offset points", ha="left" if inward > 0 else "right",
+                    fontsize=7, color=color)
 
 
 def plot_forest(verdicts: pd.DataFrame, out_stem: str | Path) -> list[Path]:
