@@ -1,7 +1,7 @@
 """A model job's memory from the workflow's config, checked before it starts.
 
 Snakemake gets each model job's estimated peak (:func:`config_job`, then
-:func:`sftdpo.memory_estimate.estimate`) as its rule's ``mem_mb`` (workflow/rules/common.smk),
+:func:`sftdpo.memory_estimate.estimate`) as its rule's ``mem_mb`` (workflow/rules/resources.smk),
 so jobs that do not fit in memory together do not start together (``--resources mem_mb=N``; a
 local run's limit is the memory free when it starts unless given); a local run's plan refuses
 every job that cannot fit the machine (or its GPU), and every model job checks again when it
